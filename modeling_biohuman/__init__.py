@@ -1,0 +1,1 @@
+"""BioHuman model: video -> SMPL motion and 112 muscle activations (transformers-style)."""
