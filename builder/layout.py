@@ -1,0 +1,32 @@
+"""File names of one sequence's BioSim output folder: ``<out>/sequences/<sequence_id>/``.
+
+Every stage reads and writes these standard files, so a researcher can open any intermediate
+in OpenSim or numpy, and the dataset writer finds what it needs without knowing the stages.
+A stage's output counts as done only once its file exists (all writes are atomic).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MOTION = "motion.npz"            # SMPL poses (T,72), trans (T,3), betas, gender, fps, times, frame_valid
+MARKERS_TRC = "markers.trc"      # 87 virtual markers, OpenSim frame (Y up, X forward), metres
+STATIC_TRC = "static.trc"        # neutral-pose static frame for scaling
+SCALED_MODEL = "scaled.osim"     # ULBS-112 scaled to the subject
+IK_MOT = "ik.mot"                # joint angles (degrees for rotations)
+IK_REPORT = "ik_report.json"     # per-frame marker RMS/max error
+GRF_MOT = "grf.mot"              # estimated ground reaction forces, per foot
+GRF_XML = "grf.xml"              # OpenSim ExternalLoads referencing GRF_MOT
+ID_STO = "id.sto"                # joint moments
+SO_ACTIVATIONS = "so_activations.sto"  # raw static-optimization activations (112 muscles)
+ACTIVATIONS = "activations.sto"  # smoothed, clipped activations: the dataset label
+VIDEO = "video.mp4"              # RGB video (H.264), one frame per motion frame
+BOXES = "boxes.npy"              # (T,4) person boxes x0,y0,x1,y1 in pixels (NaN = none)
+BOX_VISIBLE = "box_visible.npy"  # (T,) bool, person visible enough to be labelled
+CAMERA = "camera.npz"            # K (3,3), R (T,3,3), t (T,3), image size
+RECORD = "record.json"           # sources, settings, timings, errors, kept/dropped and why
+
+
+def sequence_dir(out_dir: Path, sequence_id: str) -> Path:
+    """Output folder of one sequence."""
+    return Path(out_dir) / "sequences" / sequence_id

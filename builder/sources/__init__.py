@@ -1,0 +1,3 @@
+"""Motion-source readers: every supported dataset format -> :class:`MotionSequence`."""
+
+from .motion import GENDERS, MotionSequence

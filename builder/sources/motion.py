@@ -1,0 +1,65 @@
+"""The uniform motion record every source reader yields and every BioSim stage consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from biohuman10m.vocabulary import SMPL_POSE_DIM
+
+GENDERS = ("neutral", "male", "female")
+
+
+@dataclass
+class MotionSequence:
+    """One SMPL motion sequence, in SMPL's world convention (Y up, metres).
+
+    ``poses`` are 72-D axis-angle SMPL poses (root orientation first), ``trans`` the root
+    translation. ``frame_valid`` marks frames whose labels can be trusted (all True by default).
+    Video-bearing sources also give ``video_path``, per-frame person ``boxes`` (x0, y0, x1, y1
+    in pixels, NaN where the person is not annotated) and ``camera`` (``K`` (3, 3), ``R`` (T|1, 3, 3),
+    ``t`` (T|1, 3): world-to-camera).
+    """
+
+    sequence_id: str
+    source: str
+    subject: str
+    poses: np.ndarray
+    trans: np.ndarray
+    fps: float
+    betas: np.ndarray = field(default_factory=lambda: np.zeros(10, dtype=np.float32))
+    gender: str = "neutral"
+    source_path: Path | None = None
+    video_path: Path | None = None
+    boxes: np.ndarray | None = None
+    camera: dict[str, np.ndarray] | None = None
+    frame_valid: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        where = f"{self.source_path or self.sequence_id}"
+        self.poses = np.asarray(self.poses, dtype=np.float32)
+        self.trans = np.asarray(self.trans, dtype=np.float32)
+        self.betas = np.asarray(self.betas, dtype=np.float32).reshape(-1)
+        if self.poses.ndim != 2 or self.poses.shape[1] != SMPL_POSE_DIM:
+            raise ValueError(f"{where}: poses must have shape (T, {SMPL_POSE_DIM}), got {self.poses.shape}")
+        if self.trans.shape != (len(self.poses), 3):
+            raise ValueError(f"{where}: trans must have shape ({len(self.poses)}, 3), got {self.trans.shape}")
+        if self.gender not in GENDERS:
+            raise ValueError(f"{where}: unknown gender {self.gender!r}; expected one of {GENDERS}")
+        if not self.fps or not np.isfinite(self.fps) or self.fps <= 0:
+            raise ValueError(f"{where}: frame rate must be a positive number, got {self.fps!r}")
+        if self.frame_valid is None:
+            self.frame_valid = np.ones(len(self.poses), dtype=bool)
+        if self.boxes is not None and len(self.boxes) != len(self.poses):
+            raise ValueError(f"{where}: {len(self.boxes)} person boxes for {len(self.poses)} frames")
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.poses)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time stamp of each frame in seconds from the first frame."""
+        return np.arange(self.num_frames, dtype=np.float64) / self.fps
