@@ -1,0 +1,88 @@
+"""Built-in HMR front-end (paper 4.2): crop + box prompt -> initial SMPL pose and an HMR feature.
+
+image encoder (pluggable) -> tokens; box-prompt encoder (SAM-style random Fourier features of the
+two box corners) -> 2 prompt tokens; SMPL-token decoder (transformer decoder whose queries are a
+learned SMPL token, a learned localisation token and the prompt tokens, cross-attending to the
+image tokens) -> pose (``hmr_num_joints`` x 6D, "columns" convention, see :mod:`.rotations`),
+shape (betas) from the SMPL token and a translation from the localisation token. The HMR feature
+is ``[smpl_token, loc_token, betas, translation]`` (supplementary B), projected later by the model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .configuration_biohuman import BioHumanConfig
+from .image_encoders import ENCODERS
+from .rotations import identity_rot6d, rot6d_to_axis_angle
+
+
+def pad_to_smpl_pose(body_pose: torch.Tensor, pose_dim: int) -> torch.Tensor:
+    """Append identity (zero axis-angle) rotations for the joints the front-end does not predict."""
+    missing = pose_dim - body_pose.shape[-1]
+    return torch.cat([body_pose, body_pose.new_zeros(*body_pose.shape[:-1], missing)], dim=-1) if missing else body_pose
+
+
+class BoxPromptEncoder(nn.Module):
+    """Two corner tokens: random Fourier features of the corners (normalised to [-1, 1]) + corner type."""
+
+    def __init__(self, config: BioHumanConfig) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.register_buffer("gaussian", torch.randn(2, config.num_fourier_features, generator=generator))
+        self.proj = nn.Linear(2 * config.num_fourier_features, config.decoder_hidden_size)
+        self.corner_embed = nn.Embedding(2, config.decoder_hidden_size)
+        self.image_size = tuple(config.image_size)
+
+    def forward(self, boxes: torch.Tensor) -> torch.Tensor:
+        height, width = self.image_size
+        corners = boxes.reshape(-1, 2, 2) / boxes.new_tensor([width, height]) * 2 - 1
+        angles = 2 * math.pi * corners @ self.gaussian
+        return self.proj(torch.cat([angles.sin(), angles.cos()], dim=-1)) + self.corner_embed.weight
+
+
+class HMRFrontEnd(nn.Module):
+    """Per-frame HMR: ``forward(pixel_values (N,3,H,W), boxes (N,4) crop pixels)`` -> dict of tensors.
+
+    Returns ``pose`` (N, pose_dim) axis-angle, ``pose_6d`` (N, hmr_num_joints, 6), ``betas``
+    (N, num_betas), ``transl`` (N, 3) and ``features`` (N, hmr_feature_size).
+    """
+
+    def __init__(self, config: BioHumanConfig) -> None:
+        super().__init__()
+        dim = config.decoder_hidden_size
+        self.config = config
+        self.encoder = ENCODERS[config.image_encoder](config)
+        self.encoder_proj = nn.Linear(self.encoder.output_size, dim)
+        self.prompt_encoder = BoxPromptEncoder(config)
+        self.queries = nn.Parameter(torch.zeros(1, 2, dim))
+        layer = nn.TransformerDecoderLayer(dim, config.decoder_num_heads, 4 * dim, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.decoder = nn.TransformerDecoder(layer, config.decoder_num_layers)
+        self.norm = nn.LayerNorm(dim)
+        self.pose_head = nn.Linear(dim, config.hmr_num_joints * 6)
+        self.pose_head._biohuman_bias_init = identity_rot6d().repeat(config.hmr_num_joints)
+        self.betas_head = nn.Linear(dim, config.num_betas)
+        self.transl_head = nn.Linear(dim, 3)
+        if config.freeze_image_encoder:
+            self.encoder.backbone.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "HMRFrontEnd":
+        super().train(mode)
+        if self.config.freeze_image_encoder:
+            self.encoder.backbone.eval()
+        return self
+
+    def forward(self, pixel_values: torch.Tensor, boxes: torch.Tensor) -> dict[str, torch.Tensor]:
+        memory = self.encoder_proj(self.encoder(pixel_values))
+        queries = torch.cat([self.queries.expand(len(pixel_values), -1, -1), self.prompt_encoder(boxes)], dim=1)
+        tokens = self.norm(self.decoder(queries, memory))
+        smpl_token, loc_token = tokens[:, 0], tokens[:, 1]
+        pose_6d = self.pose_head(smpl_token).reshape(len(pixel_values), self.config.hmr_num_joints, 6)
+        betas, transl = self.betas_head(smpl_token), self.transl_head(loc_token)
+        pose = pad_to_smpl_pose(rot6d_to_axis_angle(pose_6d), self.config.pose_dim)
+        features = torch.cat([smpl_token, loc_token, betas, transl], dim=-1)
+        return {"pose": pose, "pose_6d": pose_6d, "betas": betas, "transl": transl, "features": features}

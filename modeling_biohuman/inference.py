@@ -1,0 +1,78 @@
+"""Chunked inference over long videos (paper 5.1): ordered windows, predictions merged in order."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .modeling_biohuman import BioHumanOutput
+
+PER_FRAME_INPUTS = ("pixel_values", "boxes", "attention_mask", "hmr_pose", "hmr_features")
+MERGED_OUTPUTS = ("pose", "muscle_activations", "initial_pose", "adapted_pose", "betas", "transl", "attention_mask")
+
+
+def window_starts(num_frames: int, window_length: int, overlap: int) -> list[int]:
+    """Start frames of ordered windows covering ``num_frames`` (the last one ends at the last frame)."""
+    if window_length < 1 or not 0 <= overlap < window_length:
+        raise ValueError(f"need window_length >= 1 and 0 <= overlap < window_length, got {window_length}, {overlap}")
+    stride = window_length - overlap
+    starts = list(range(0, max(num_frames - window_length, 0) + 1, stride))
+    if starts[-1] + window_length < num_frames:
+        starts.append(num_frames - window_length)
+    return starts
+
+
+def owner_windows(num_frames: int, starts: list[int], window_length: int) -> torch.Tensor:
+    """For each frame, the window in which it lies closest to the centre (earliest on ties)."""
+    frames = torch.arange(num_frames, dtype=torch.float64)[:, None]
+    start = torch.tensor(starts, dtype=torch.float64)[None]
+    inside = (frames >= start) & (frames < start + window_length)
+    distance = torch.where(inside, (frames - start - (window_length - 1) / 2).abs(), torch.inf)
+    return distance.argmin(dim=1)
+
+
+@torch.no_grad()
+def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, batch_size: int = 8,
+                       **inputs: torch.Tensor) -> BioHumanOutput:
+    """Run ``model`` on one long sequence given as (1, T, ...) or (T, ...) per-frame inputs.
+
+    The sequence is cut into ordered windows of ``window_length`` frames (``overlap`` frames shared
+    between neighbours; the last window is padded and masked), windows run in batches, and each frame
+    keeps the prediction of the window where it sits most centrally. Returns (1, T, ...) outputs.
+    """
+    unknown = set(inputs) - set(PER_FRAME_INPUTS)
+    if unknown:
+        raise ValueError(f"unsupported inputs {sorted(unknown)}; per-frame inputs are {PER_FRAME_INPUTS}")
+    inputs = {k: v for k, v in inputs.items() if v is not None}
+    reference = inputs.get("pixel_values", inputs.get("hmr_pose"))
+    if reference is None:
+        raise ValueError("predict_in_windows needs pixel_values or hmr_pose")
+    batched_ndim = {"pixel_values": 5, "boxes": 3, "attention_mask": 2, "hmr_pose": 3, "hmr_features": 3}
+    inputs = {k: (v[0] if v.ndim == batched_ndim[k] else v) for k, v in inputs.items()}
+    num_frames = inputs.get("pixel_values", inputs.get("hmr_pose")).shape[0]
+    inputs.setdefault("attention_mask", torch.ones(num_frames, dtype=torch.long, device=reference.device))
+    starts = window_starts(num_frames, window_length, overlap)
+    owners = owner_windows(num_frames, starts, window_length)
+    merged: dict[str, torch.Tensor] = {}
+    model.eval()
+    for first in range(0, len(starts), batch_size):
+        chunk = starts[first:first + batch_size]
+        batch = {k: torch.stack([_window(v, s, window_length) for s in chunk]) for k, v in inputs.items()}
+        out = model(**batch)
+        for i, start in enumerate(chunk):
+            frames = torch.nonzero(owners == first + i).squeeze(1)
+            for key in MERGED_OUTPUTS:
+                value = out[key] if key in out.keys() else None
+                if value is None:
+                    continue
+                target = merged.setdefault(key, value.new_zeros(num_frames, *value.shape[2:]))
+                target[frames] = value[i, frames - start]
+    return BioHumanOutput(**{k: v[None] for k, v in merged.items()})
+
+
+def _window(value: torch.Tensor, start: int, length: int) -> torch.Tensor:
+    """Frames [start, start + length) of a (T, ...) tensor, zero-padded past the end."""
+    piece = value[start:start + length]
+    if piece.shape[0] < length:
+        piece = torch.cat([piece, piece.new_zeros(length - piece.shape[0], *piece.shape[1:])])
+    return piece
