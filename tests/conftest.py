@@ -3,6 +3,23 @@
 import pytest
 
 
+# --- body surface (builder.body): one Anny body and one procedural SMPL model per session ---
+@pytest.fixture(scope="session")
+def anny_body():
+    """The Anny body (rig cmu_mb), built once per session (its rig is cached in ANNY_CACHE_DIR)."""
+    from builder.body import AnnyBody
+
+    return AnnyBody()
+
+
+@pytest.fixture(scope="session")
+def procedural_smpl_path(anny_body, tmp_path_factory):
+    """A procedural SMPL-format model file (.pkl) that the real smplx code path loads."""
+    from procedural_smpl import write_procedural_smpl
+
+    return write_procedural_smpl(anny_body, tmp_path_factory.mktemp("smpl") / "SMPL_NEUTRAL.pkl")
+
+
 # --- rendering (builder.render, builder.video): one posed walking body, rendered once ---
 WALK_FPS = 30.0
 WALK_FRAMES = 30
