@@ -14,6 +14,8 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "builder.vocabulary_command",
+    "builder.render.command",
+    "builder.preview",
 )
 
 

@@ -25,43 +25,34 @@ WALK_FPS = 30.0
 WALK_FRAMES = 30
 
 
-@pytest.fixture(scope="session")
-def walking_body():
-    """A 1 s walk of the Anny body posed directly by bone rotations: (vertices (T, V, 3), faces, fps).
-
-    World frame as SMPL's (Y up, Z forward, metres), feet on y = 0, walking along +Z at 1.2 m/s.
-    """
-    import warnings
-
-    import anny
+def smpl_walk(num_frames: int, fps: float):
+    """A synthetic SMPL walk (MotionSequence): hips, knees and shoulders swing, 1.2 m/s along +Z."""
     import numpy as np
-    import roma
-    import torch
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model = anny.create_fullbody_model(rig="cmu_mb")
-    time = torch.arange(WALK_FRAMES, dtype=torch.float64) / WALK_FPS
+    from builder.sources.motion import MotionSequence
+
+    time = np.arange(num_frames) / fps
     stride = 2 * np.pi * 0.9 * time
+    poses = np.zeros((num_frames, 72))
+    poses[:, 3 * 1] = -0.45 * np.sin(stride)                                # left hip flexion
+    poses[:, 3 * 2] = 0.45 * np.sin(stride)                                 # right hip
+    poses[:, 3 * 4] = 0.6 * np.clip(np.sin(stride + 1.2), 0, None)          # left knee
+    poses[:, 3 * 5] = 0.6 * np.clip(np.sin(stride + 1.2 + np.pi), 0, None)  # right knee
+    poses[:, 3 * 16 + 2], poses[:, 3 * 16] = -1.2, 0.4 * np.sin(stride)     # left arm down, swinging
+    poses[:, 3 * 17 + 2], poses[:, 3 * 17] = 1.2, -0.4 * np.sin(stride)     # right arm
+    trans = np.stack([np.zeros(num_frames), np.full(num_frames, 1.2), 1.2 * time], axis=1)
+    return MotionSequence("synthetic_walk", "test", "s0", poses, trans, fps)
 
-    def about_x(angle):  # delta rotation about the bone's local x axis (flexion for legs and arms)
-        transform = torch.eye(4, dtype=torch.float64).repeat(WALK_FRAMES, 1, 1)
-        transform[:, :3, :3] = roma.rotvec_to_rotmat(torch.stack([angle, 0 * angle, 0 * angle], -1))
-        return transform
 
-    pose = {"LeftUpLeg": about_x(-0.45 * torch.sin(stride)), "RightUpLeg": about_x(0.45 * torch.sin(stride)),
-            "LeftLeg": about_x(0.6 * torch.sin(stride + 1.2).clamp(min=0)),
-            "RightLeg": about_x(0.6 * torch.sin(stride + 1.2 + np.pi).clamp(min=0)),
-            "LeftArm": about_x(-0.35 * torch.sin(stride)), "RightArm": about_x(0.35 * torch.sin(stride))}
-    with torch.no_grad():
-        vertices = model(pose_parameters=pose)["vertices"].numpy()
-    z_up_to_y_up = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # Anny: Z up, faces -Y
-    vertices = vertices @ z_up_to_y_up.T
-    vertices[..., 1] -= vertices[..., 1].min()
-    vertices[..., 2] += 1.2 * time.numpy()[:, None]
-    quads = model.faces.numpy()
-    faces = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
-    return vertices.astype(np.float32), faces, WALK_FPS
+@pytest.fixture(scope="session")
+def walking_body(anny_body):
+    """The 1 s synthetic walk on the Anny body (builder.body): (vertices (T, V, 3), faces, fps)."""
+    from builder.body import posed_vertices
+
+    sequence = smpl_walk(WALK_FRAMES, WALK_FPS)
+    vertices = posed_vertices(sequence, anny_body)
+    vertices[..., 1] -= vertices[..., 1].min()  # feet on the ground, y = 0
+    return vertices, anny_body.faces, WALK_FPS
 
 
 @pytest.fixture(scope="session")

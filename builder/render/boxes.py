@@ -10,8 +10,12 @@ never silently shifted. Pixel centres are at integers, so an image of width W sp
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
+
+from builder import layout
+from builder.io import atomic_path
 
 DEFAULT_MIN_VISIBLE = 0.5  # fraction of body vertices that must be inside the image
 
@@ -70,3 +74,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = box_areas(a) + box_areas(b) - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return inter / union
+
+
+def save_boxes(out_dir: str | Path, boxes: np.ndarray, visible: np.ndarray) -> None:
+    """Write ``layout.BOXES`` (T, 4) float32 and ``layout.BOX_VISIBLE`` (T,) bool, atomically."""
+    boxes = np.asarray(boxes, dtype=np.float32)
+    visible = np.asarray(visible, dtype=bool)
+    if boxes.shape != (len(visible), 4):
+        raise ValueError(f"{out_dir}: {boxes.shape} boxes for {len(visible)} visibility flags")
+    for name, array in ((layout.BOXES, boxes), (layout.BOX_VISIBLE, visible)):
+        with atomic_path(Path(out_dir) / name) as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, array)

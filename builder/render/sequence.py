@@ -3,6 +3,7 @@
 Writes (names from :mod:`builder.layout`): ``VIDEO`` (H.264, one frame per motion frame at
 the motion's rate), ``BOXES`` (T, 4) from the projected mesh, ``BOX_VISIBLE`` (T,) and
 ``CAMERA`` (``K``, ``R``, ``t``, ``width``, ``height``, plus ``fps``, ``times`` and ``seed``).
+The video is written last, so its presence marks the folder complete.
 Every random choice comes from ``seed`` and the sequence id, so a re-run gives the same files.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from builder import layout
-from builder.io import atomic_path
 from builder.render.appearance import Appearance, sample_appearance
-from builder.render.boxes import DEFAULT_MIN_VISIBLE, box_from_mask, boxes_from_projection
+from builder.render.boxes import DEFAULT_MIN_VISIBLE, box_from_mask, boxes_from_projection, save_boxes
 from builder.render.camera import Camera, CameraConfig, sample_camera
 from builder.render.renderer import BodyRenderer
 from builder.video import DEFAULT_CRF, write_video
@@ -60,12 +59,6 @@ def sequence_seed(seed: int, sequence_id: str) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
-
-
 def render_sequence(vertices: np.ndarray, faces: np.ndarray, fps: float, out_dir: str | Path,
                     sequence_id: str, seed: int = 0, config: RenderConfig = RenderConfig(),
                     renderer: BodyRenderer | None = None) -> RenderResult:
@@ -89,6 +82,10 @@ def render_sequence(vertices: np.ndarray, faces: np.ndarray, fps: float, out_dir
     uv, depth = camera.project(vertices)
     boxes, visible = boxes_from_projection(uv, depth, config.width, config.height, config.min_visible)
 
+    save_boxes(out_dir, boxes, visible)
+    camera.save(out_dir / layout.CAMERA, fps=np.float64(fps),
+                times=np.arange(len(vertices)) / fps, seed=np.int64(rng_seed))
+
     mask_boxes = np.full((len(vertices), 4), np.nan)
     own = renderer is None
     renderer = renderer or BodyRenderer(config.width, config.height)
@@ -100,26 +97,12 @@ def render_sequence(vertices: np.ndarray, faces: np.ndarray, fps: float, out_dir
                 mask_boxes[index] = box_from_mask(mask)
                 yield rgb
 
-        written = write_video(out_dir / layout.VIDEO, frames(), fps, crf=config.crf)
+        write_video(out_dir / layout.VIDEO, frames(), fps, crf=config.crf)  # last: marks the folder done
     finally:
         if own:
             renderer.close()
-    if written != len(vertices):
-        raise RuntimeError(f"{out_dir / layout.VIDEO}: wrote {written} frames for {len(vertices)}")
-    _save_npy(out_dir / layout.BOXES, boxes.astype(np.float32))
-    _save_npy(out_dir / layout.BOX_VISIBLE, visible)
-    camera.save(out_dir / layout.CAMERA, fps=np.float64(fps),
-                times=np.arange(len(vertices)) / fps, seed=np.int64(rng_seed))
-    log.info("%s: rendered %d frames, %d visible, background %s", sequence_id, written,
+    log.info("%s: rendered %d frames, %d visible, background %s", sequence_id, len(vertices),
              int(visible.sum()), appearance.background_kind)
     files = [out_dir / name for name in (layout.VIDEO, layout.BOXES, layout.BOX_VISIBLE, layout.CAMERA)]
     return RenderResult(out_dir, camera, appearance, boxes, visible, mask_boxes, rng_seed, files)
 
-
-def render_many(items: Sequence[tuple[str, np.ndarray, float]], faces: np.ndarray, root: Path,
-                seed: int = 0, config: RenderConfig = RenderConfig()) -> list[RenderResult]:
-    """Render several ``(sequence_id, vertices, fps)`` into ``layout.sequence_dir(root, id)``, one GL context."""
-    with BodyRenderer(config.width, config.height) as renderer:
-        return [render_sequence(vertices, faces, fps, layout.sequence_dir(root, sequence_id),
-                                sequence_id, seed, config, renderer)
-                for sequence_id, vertices, fps in tqdm(items, desc="render", unit="sequence")]

@@ -1,0 +1,314 @@
+"""Ground reaction forces (GRF) from kinematics, written as OpenSim external loads.
+
+``GRFEstimator`` is the interface: ``estimate(model_path, coordinates_path) -> GroundReactions``.
+The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
+
+1. Whole-body external wrench by Newton-Euler on the model's momentum: with linear momentum
+   ``P`` and angular momentum ``H_O`` about the ground origin (Simbody, from the low-pass-filtered
+   IK coordinates and their spline derivatives), ``F = dP/dt - m g`` and
+   ``M_O = dH_O/dt - c x (m g)`` (``c`` the centre of mass).
+2. Foot contact from foot kinematics: a foot is in contact when its heel (foot body origin) or
+   toe (toe body origin) is within ``contact_height`` of that point's own floor level (a low
+   percentile of its height over the sequence) and moves slower than ``contact_speed``
+   horizontally. No foot in contact (flight) means zero GRF.
+3. Double support: the smooth transition assumption (Ren et al. 2008): over a double-support
+   interval the trailing foot's share of the wrench falls from 1 to 0 along a cubic smoothstep
+   while the leading foot's rises. Intervals longer than ``max_transition`` (standing) are split
+   by the lever rule instead: the shares that put the whole-body centre of pressure between the
+   two feet. Vertical force and free moment follow these shares; horizontally each foot's force
+   points at the centre of mass (the inverted-pendulum model of stance, which gives the opposite
+   push-off and braking forces of the two feet), plus its share of what that leaves unexplained.
+4. Centre of pressure (COP) of each foot: the whole-body COP (where the horizontal moment of the
+   wrench vanishes on the floor plane) moved to the nearest point of that foot's heel-toe segment.
+   What remains of the moment after placing the forces at the COPs is applied as a free moment;
+   only its vertical part is kept (the free moment of a foot on the floor), the horizontal rest is
+   reported as ``dropped_moment`` (it shows up as pelvis residual in inverse dynamics).
+
+A learned estimator (e.g. GaitDynamics, whose weights are not distributed with this project)
+plugs in by subclassing ``GRFEstimator`` and calling :func:`register_estimator`.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+from scipy.signal import butter, filtfilt
+
+from builder.biosim.opensim_model import load_model, opensim, read_coordinates
+from builder.biosim.storage import StorageTable, write_storage
+from builder.io import atomic_path
+
+SIDES = ("r", "l")
+
+
+@dataclass
+class GroundReactions:
+    """Per-foot ground reaction wrench in ground (N, m, N m), feet ordered as ``SIDES``."""
+
+    time: np.ndarray            # (T,)
+    force: np.ndarray           # (T, 2, 3)
+    cop: np.ndarray             # (T, 2, 3) point of application on the floor
+    torque: np.ndarray          # (T, 2, 3) free moment
+    foot_bodies: tuple[str, str]
+    body_weight: float          # N
+    contact: np.ndarray | None = None   # (T, 2) bool
+    diagnostics: dict = field(default_factory=dict)
+
+    def total_force(self) -> np.ndarray:
+        return self.force.sum(axis=1)
+
+    def to_table(self) -> StorageTable:
+        """The OpenSim column layout of ``grf_walk.mot`` (ground_force_r_vx ... ground_torque_l_z)."""
+        labels, cols = [], []
+        for k, side in enumerate(SIDES):
+            for name, arr in ((f"ground_force_{side}_v", self.force), (f"ground_force_{side}_p", self.cop),
+                              (f"ground_torque_{side}_", self.torque)):
+                labels += [f"{name}{axis}" for axis in "xyz"]
+                cols.append(arr[:, k, :])
+        return StorageTable(self.time, labels, np.concatenate(cols, axis=1), name="ground_reactions")
+
+    def write(self, mot_path: str | os.PathLike, xml_path: str | os.PathLike) -> None:
+        """Write the .mot data and the ExternalLoads .xml that references it by relative name."""
+        mot_path, xml_path = Path(mot_path), Path(xml_path)
+        write_storage(mot_path, self.to_table())
+        write_external_loads_xml(xml_path, mot_path, self.foot_bodies)
+
+
+def write_external_loads_xml(xml_path: Path, mot_path: Path, foot_bodies: tuple[str, str]) -> None:
+    """An OpenSim ExternalLoads file applying each foot's force/COP/torque to its foot body."""
+    osim = opensim()
+    loads = osim.ExternalLoads()
+    loads.setName("ground_reactions")
+    for side, body in zip(SIDES, foot_bodies):
+        force = osim.ExternalForce()
+        force.setName(f"{side}_ground_reaction")
+        force.set_applied_to_body(body)
+        force.set_force_expressed_in_body("ground")
+        force.set_point_expressed_in_body("ground")
+        force.set_force_identifier(f"ground_force_{side}_v")
+        force.set_point_identifier(f"ground_force_{side}_p")
+        force.set_torque_identifier(f"ground_torque_{side}_")
+        loads.cloneAndAppend(force)
+    rel = os.path.relpath(mot_path.resolve(), xml_path.resolve().parent)
+    loads.setDataFileName(rel)
+    with atomic_path(xml_path) as tmp:
+        loads.printToXML(str(tmp))
+
+
+class GRFEstimator(abc.ABC):
+    """Estimates per-foot ground reactions of a motion of a model."""
+
+    name: str = "base"
+
+    @abc.abstractmethod
+    def estimate(self, model_path: str | os.PathLike, coordinates_path: str | os.PathLike) -> GroundReactions:
+        """Ground reactions at the frames of ``coordinates_path`` (an IK .mot of ``model_path``)."""
+
+
+_REGISTRY: dict[str, Callable[..., GRFEstimator]] = {}
+
+
+def register_estimator(name: str, factory: Callable[..., GRFEstimator]) -> None:
+    """Make an estimator available by name (e.g. a GaitDynamics wrapper a user has weights for)."""
+    _REGISTRY[name] = factory
+
+
+def make_estimator(name: str = "physics", **options) -> GRFEstimator:
+    """The registered estimator ``name`` built with ``options``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown GRF estimator {name!r}; registered: {sorted(_REGISTRY)}")
+    return _REGISTRY[name](**options)
+
+
+def lowpass(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
+    """Zero-lag Butterworth low-pass along axis 0 (no-op when the cutoff is at/above Nyquist)."""
+    wn = cutoff_hz / (0.5 * fps)
+    if cutoff_hz <= 0 or wn >= 1.0:
+        return x
+    b, a = butter(order, wn)
+    padlen = min(len(x) - 1, 3 * max(len(a), len(b)))
+    return filtfilt(b, a, x, axis=0, padlen=padlen)
+
+
+def smoothstep(s: np.ndarray) -> np.ndarray:
+    s = np.clip(s, 0.0, 1.0)
+    return s * s * (3.0 - 2.0 * s)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (start, end) index pairs of the True runs of ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+@dataclass
+class PhysicsGRFEstimator(GRFEstimator):
+    """Newton-Euler whole-body wrench, kinematic contact detection, smooth-transition split."""
+
+    foot_bodies: tuple[str, str] = ("calcn_r", "calcn_l")
+    toe_bodies: tuple[str, str] = ("toes_r", "toes_l")
+    cutoff_hz: float = 6.0            # kinematics low-pass, the usual gait-analysis value
+    contact_height: float = 0.05      # m above the point's floor level
+    contact_speed: float = 1.0        # m/s horizontal speed of heel or toe
+    floor_percentile: float = 2.0
+    max_transition: float = 0.4       # s; longer double support uses the lever rule
+    min_vertical_fraction: float = 0.05  # of body weight: below it no COP is defined
+    name: str = "physics"
+
+    def estimate(self, model_path, coordinates_path) -> GroundReactions:
+        osim = opensim()
+        model = load_model(model_path)
+        table, q = read_coordinates(model, coordinates_path)
+        t = table.time
+        fps = 1.0 / float(np.median(np.diff(t)))
+        q = lowpass(q, fps, self.cutoff_hz)
+        qd = CubicSpline(t, q, axis=0)(t, 1)
+        state = model.initSystem()
+        coords = model.getCoordinateSet()
+        bodies = model.getBodySet()
+        for name in (*self.foot_bodies, *self.toe_bodies):
+            if not bodies.contains(name):
+                raise ValueError(f"{model_path}: model has no body {name!r} for foot contact")
+        heel = [bodies.get(n) for n in self.foot_bodies]
+        toe = [bodies.get(n) for n in self.toe_bodies]
+        matter = model.getMatterSubsystem()
+        mass = model.getTotalMass(state)
+        g = np.array(model.getGravity().to_numpy())
+        n_frames = len(t)
+        momentum = np.zeros((n_frames, 6))  # angular about origin, linear
+        com = np.zeros((n_frames, 3))
+        points = np.zeros((n_frames, 2, 2, 3))  # frame, side, (heel, toe), xyz
+        for i in range(n_frames):
+            for j in range(coords.getSize()):
+                coords.get(j).setValue(state, float(q[i, j]), False)
+                coords.get(j).setSpeedValue(state, float(qd[i, j]))
+            model.realizeVelocity(state)
+            mom = matter.calcSystemMomentumAboutGroundOrigin(state)
+            momentum[i, :3] = mom.get(0).to_numpy()
+            momentum[i, 3:] = mom.get(1).to_numpy()
+            com[i] = model.calcMassCenterPosition(state).to_numpy()
+            for k in range(2):
+                points[i, k, 0] = heel[k].getPositionInGround(state).to_numpy()
+                points[i, k, 1] = toe[k].getPositionInGround(state).to_numpy()
+        dmom = CubicSpline(t, momentum, axis=0)(t, 1)
+        weight = mass * g
+        force = dmom[:, 3:] - weight
+        moment = dmom[:, :3] - np.cross(com, weight)
+        if not (g[1] < 0 and abs(g[0]) + abs(g[2]) < 1e-9):
+            raise ValueError(f"{model_path}: gravity must point along -Y (OpenSim convention), got {g}")
+        contact, floor = self._contact(points, t)
+        return self._distribute(t, force, moment, com, points, contact, floor, float(mass * np.linalg.norm(g)))
+
+    def _contact(self, points: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
+        height = points[..., 1]                                   # (T, 2, 2)
+        floor_each = np.percentile(height, self.floor_percentile, axis=0)
+        vel = np.gradient(points, t, axis=0)
+        vel[..., 1] = 0.0
+        speed = np.linalg.norm(vel, axis=-1)
+        near = (height - floor_each < self.contact_height) & (speed < self.contact_speed)
+        floor = float(np.percentile(height.min(axis=(1, 2)), self.floor_percentile))
+        return near.any(axis=2), floor
+
+    def _distribute(self, t, force, moment, com, points, contact, floor, body_weight) -> GroundReactions:
+        n = len(t)
+        share = contact.astype(np.float64)
+        both = contact.all(axis=1)
+        for start, end in _runs(both):
+            duration = t[end] - t[start]
+            before = max(start - 1, 0)
+            after = min(end + 1, n - 1)
+            leaving = [k for k in range(2) if end + 1 < n and not contact[after, k]]
+            arriving = [k for k in range(2) if start > 0 and not contact[before, k]]
+            if duration <= self.max_transition and (leaving or arriving):
+                trail = leaving[0] if leaving else 1 - arriving[0]
+                s = (t[start:end + 1] - t[before]) / max(t[after] - t[before], 1e-9)
+                share[start:end + 1, trail] = 1.0 - smoothstep(s)
+                share[start:end + 1, 1 - trail] = smoothstep(s)
+            else:
+                share[start:end + 1] = self._lever_shares(force[start:end + 1], moment[start:end + 1],
+                                                          points[start:end + 1], floor)
+        share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
+        share[~contact.any(axis=1)] = 0.0
+        grounded = contact.any(axis=1)
+        force = np.where(grounded[:, None], force, 0.0)
+        moment = np.where(grounded[:, None], moment, 0.0)
+        # no pulling on the floor: a net downward force means the contact guess is wrong
+        pulling = force[:, 1] < 0
+        force[pulling] = 0.0
+        moment[pulling] = 0.0
+        total_cop = self._cop(force, moment, floor, body_weight)
+        cop = np.zeros((n, 2, 3))
+        for k in range(2):
+            cop[:, k] = _nearest_on_segment(total_cop, points[:, k, 0], points[:, k, 1], floor)
+        foot_force = share[:, :, None] * force[:, None, :]
+        # horizontal: each foot's force points at the centre of mass (inverted pendulum), and the
+        # part of the whole-body horizontal force that this does not explain is shared like the rest
+        lean = (com[:, None, :] - cop) / np.maximum(com[:, None, 1:2] - floor, 1e-3)
+        pendulum = foot_force[:, :, 1:2] * lean
+        pendulum[:, :, 1] = 0.0
+        unexplained = force - pendulum.sum(axis=1)
+        unexplained[:, 1] = 0.0
+        foot_force = foot_force * np.array([0.0, 1.0, 0.0]) + pendulum + share[:, :, None] * unexplained[:, None, :]
+        residual = moment - np.einsum("tkj->tj", np.cross(cop, foot_force))
+        free = np.zeros_like(residual)
+        free[:, 1] = residual[:, 1]
+        torque = share[:, :, None] * free[:, None, :]
+        dropped = residual - free
+        return GroundReactions(
+            time=t, force=foot_force, cop=cop, torque=torque,
+            foot_bodies=tuple(self.foot_bodies), body_weight=body_weight, contact=contact,
+            diagnostics={
+                "estimator": self.name,
+                "floor_height_m": floor,
+                "flight_frames": int((~grounded).sum()),
+                "pulling_frames": int(pulling.sum()),
+                "dropped_moment_rms_Nm": float(np.sqrt(np.mean(np.sum(dropped ** 2, axis=1)))),
+            })
+
+    def _cop(self, force, moment, floor, body_weight) -> np.ndarray:
+        """Point on the floor plane y = floor where the wrench's horizontal moment vanishes.
+
+        From M = p x F + (0, T_y, 0) with p = (x, floor, z): x = (M_z + floor F_x) / F_y and
+        z = (floor F_z - M_x) / F_y. NaN where the vertical force is below ``min_vertical_fraction``.
+        """
+        fy = force[:, 1]
+        ok = fy > self.min_vertical_fraction * body_weight
+        safe = np.where(ok, fy, 1.0)
+        cop = np.full(force.shape, np.nan)
+        cop[:, 1] = floor
+        cop[:, 0] = np.where(ok, (moment[:, 2] + floor * force[:, 0]) / safe, np.nan)
+        cop[:, 2] = np.where(ok, (floor * force[:, 2] - moment[:, 0]) / safe, np.nan)
+        return cop
+
+    def _lever_shares(self, force, moment, points, floor) -> np.ndarray:
+        cop = self._cop(force, moment, floor, 1.0)
+        centre = points.mean(axis=2)                                # (n, 2 sides, 3)
+        axis_vec = centre[:, 1] - centre[:, 0]
+        axis_vec[:, 1] = 0.0
+        rel = cop - centre[:, 0]
+        rel[:, 1] = 0.0
+        frac = np.einsum("ij,ij->i", np.nan_to_num(rel), axis_vec) / np.maximum(
+            np.einsum("ij,ij->i", axis_vec, axis_vec), 1e-9)
+        frac = np.clip(np.nan_to_num(frac, nan=0.5), 0.0, 1.0)
+        return np.stack([1.0 - frac, frac], axis=1)
+
+
+def _nearest_on_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
+    """Nearest point to ``p`` on the floor projection of segment ``a``-``b`` (midpoint where p is NaN)."""
+    a = a.copy()
+    b = b.copy()
+    a[:, 1] = floor
+    b[:, 1] = floor
+    ab = b - a
+    p = np.where(np.isnan(p), 0.5 * (a + b), p)
+    s = np.einsum("ij,ij->i", p - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+    return a + np.clip(s, 0.0, 1.0)[:, None] * ab
+
+
+register_estimator("physics", PhysicsGRFEstimator)

@@ -1,0 +1,170 @@
+"""Static optimization with OpenSim (AnalyzeTool + StaticOptimization) and its reserve actuators.
+
+The problem per frame: minimise sum(x_i ** exponent) over the model's actuators (muscle
+activations, coordinate-actuator controls) so the actuators reproduce the measured accelerations
+given gravity and the external loads; muscles use their force-length-velocity state with a rigid
+tendon (``use_muscle_physiology``). Coordinates that no muscle can move (the pelvis's 6 DOF) and
+any other free coordinate get reserve :class:`~opensim.CoordinateActuator`\\ s described by
+:class:`ReserveSpec`; :mod:`builder.biosim.fast_so` adds exactly the same ones.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from builder.biosim.inverse_dynamics import root_coordinates
+from builder.biosim.opensim_model import load_model, opensim, quiet_stdout
+from builder.biosim.storage import StorageTable, read_storage, write_storage
+
+
+@dataclass(frozen=True)
+class ReserveSpec:
+    """Reserve actuators: a CoordinateActuator with optimal force ``residual_force`` on each root
+    (pelvis) coordinate and ``reserve_force`` on every other free coordinate that has no
+    coordinate actuator in the model. A small optimal force makes a reserve expensive under the
+    sum-of-squared-controls objective, so muscles carry the load whenever they can."""
+
+    residual_force: float = 1.0
+    reserve_force: float = 1.0        # 0 disables the joint reserves
+    extra: dict[str, float] = field(default_factory=dict)  # coordinate -> optimal force override
+
+    def actuators(self, model) -> dict[str, float]:
+        """Coordinate name -> optimal force of every reserve to add to ``model``."""
+        state = model.initSystem()
+        coords = model.getCoordinateSet()
+        driven = set()
+        acts = model.getActuators()
+        for i in range(acts.getSize()):
+            ca = opensim().CoordinateActuator.safeDownCast(acts.get(i))
+            if ca is not None:
+                driven.add(ca.get_coordinate())
+        roots = set(root_coordinates(model))
+        out: dict[str, float] = {}
+        for i in range(coords.getSize()):
+            c = coords.get(i)
+            name = c.getName()
+            if c.getLocked(state) or c.isDependent(state) or name in driven:
+                continue
+            force = self.residual_force if name in roots else self.reserve_force
+            if force > 0:
+                out[name] = force
+        out.update(self.extra)
+        return out
+
+
+def add_reserves(model, reserves: dict[str, float]) -> None:
+    """Append the reserve CoordinateActuators to ``model`` (names ``reserve_<coordinate>``)."""
+    osim = opensim()
+    for coordinate, optimal_force in reserves.items():
+        act = osim.CoordinateActuator(coordinate)
+        act.setName(f"reserve_{coordinate}")
+        act.setOptimalForce(float(optimal_force))
+        act.setMinControl(-np.inf)
+        act.setMaxControl(np.inf)
+        model.addForce(act)
+
+
+def write_reserve_force_set(path: Path, reserves: dict[str, float]) -> None:
+    """The reserves as an OpenSim ForceSet XML file (for the AnalyzeTool's ``force_set_files``)."""
+    osim = opensim()
+    force_set = osim.ForceSet()
+    for coordinate, optimal_force in reserves.items():
+        act = osim.CoordinateActuator(coordinate)
+        act.setName(f"reserve_{coordinate}")
+        act.setOptimalForce(float(optimal_force))
+        act.setMinControl(-np.inf)
+        act.setMaxControl(np.inf)
+        force_set.cloneAndAppend(act)
+    force_set.printToXML(str(path))
+
+
+@dataclass
+class StaticOptimizationResult:
+    """Per-frame muscle activations (``table``, muscle columns), reserve controls and solver report."""
+
+    table: StorageTable
+    reserves: StorageTable
+    constraint_violation: np.ndarray   # (T,) as reported by OpenSim per frame
+    seconds: float
+
+
+_VIOLATION = re.compile(r"[Cc]onstraint violation\s*=\s*([0-9.eE+-]+|nan|inf)")
+
+
+def run_static_optimization(model_path: str | os.PathLike, coordinates_path: str | os.PathLike,
+                            external_loads_path: str | os.PathLike | None, output_path: str | os.PathLike,
+                            time_range: tuple[float, float] | None = None, cutoff_hz: float = 6.0,
+                            exponent: float = 2.0, reserves: ReserveSpec = ReserveSpec(),
+                            max_iterations: int = 100, convergence: float = 1e-4) -> StaticOptimizationResult:
+    """Run OpenSim's StaticOptimization; write muscle activations (.sto, OpenSim header) atomically."""
+    osim = opensim()
+    model_path, coordinates_path, output_path = Path(model_path), Path(coordinates_path), Path(output_path)
+    model = load_model(model_path)
+    coords_table = read_storage(coordinates_path)
+    if not np.all(np.isfinite(coords_table.data)):
+        raise ValueError(f"{coordinates_path}: non-finite coordinate values")
+    start, end = time_range or (coords_table.time[0], coords_table.time[-1])
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    muscles = model.getMuscles()
+    muscle_names = [muscles.get(i).getName() for i in range(muscles.getSize())]
+    with tempfile.TemporaryDirectory(prefix=".so_", dir=output_path.parent) as work:
+        work = Path(work)
+        reserve_file = work / "reserves.xml"
+        write_reserve_force_set(reserve_file, reserves.actuators(model))
+        tool = osim.AnalyzeTool()
+        tool.setName("so")
+        tool.setModelFilename(str(model_path.resolve()))
+        force_sets = osim.ArrayStr()
+        force_sets.append(str(reserve_file))
+        tool.setForceSetFiles(force_sets)
+        tool.setReplaceForceSet(False)
+        tool.setCoordinatesFileName(str(coordinates_path.resolve()))
+        tool.setLowpassCutoffFrequency(cutoff_hz)
+        if external_loads_path is not None:
+            tool.setExternalLoadsFileName(str(Path(external_loads_path).resolve()))
+        tool.setInitialTime(float(start))
+        tool.setFinalTime(float(end))
+        tool.setResultsDir(str(work))
+        so = osim.StaticOptimization()
+        so.setStartTime(float(start))
+        so.setEndTime(float(end))
+        so.setActivationExponent(float(exponent))
+        so.setUseMusclePhysiology(True)
+        so.setUseModelForceSet(True)
+        so.setMaxIterations(int(max_iterations))
+        so.setConvergenceCriterion(float(convergence))
+        tool.getAnalysisSet().cloneAndAppend(so)
+        setup = work / "so_setup.xml"
+        tool.printToXML(str(setup))  # a tool configured in code does not load coordinates: reload it
+        sink = osim.StringLogSink()
+        level = osim.Logger.getLevelString()
+        osim.Logger.setLevelString("info")
+        osim.Logger.addSink(sink)
+        started = time.perf_counter()
+        try:
+            with quiet_stdout():
+                ok = osim.AnalyzeTool(str(setup)).run()
+        finally:
+            osim.Logger.removeSink(sink)
+            osim.Logger.setLevelString(level)
+        seconds = time.perf_counter() - started
+        produced = work / "so_StaticOptimization_activation.sto"
+        if not ok or not produced.is_file():
+            raise RuntimeError(f"StaticOptimization failed for {model_path} and {coordinates_path}")
+        raw = read_storage(produced)
+        violations = np.array([float(v) for v in _VIOLATION.findall(sink.getString())])
+    if len(violations) != len(raw.time):
+        violations = np.full(len(raw.time), np.nan)
+    reserve_labels = [lab for lab in raw.labels if lab not in muscle_names]
+    table = StorageTable(raw.time, muscle_names, raw.columns(muscle_names), name="static_optimization_activations",
+                         header_lines=[f"activation_exponent={exponent}"])
+    write_storage(output_path, table)
+    return StaticOptimizationResult(table, StorageTable(raw.time, reserve_labels, raw.columns(reserve_labels)),
+                                    violations, seconds)

@@ -1,0 +1,91 @@
+"""``biohuman render``: synthetic video, boxes and camera for sequence folders without video.
+
+Each SEQUENCE_DIR holds ``motion.npz`` (SMPL poses); its body (Anny, or the user's SMPL
+model with ``--smpl-model``) is posed and rendered into the same folder. ``--mesh`` renders
+a ready posed mesh instead (.npz with ``vertices`` (T, V, 3), ``faces`` (F, 3), ``fps``).
+Folders whose video already exists are skipped unless ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from builder import layout
+from builder.render.camera import CameraConfig
+from builder.render.renderer import BodyRenderer
+from builder.render.sequence import RenderConfig, render_sequence
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in keys if key not in data]
+            if missing:
+                raise ValueError(f"{path}: missing array(s) {missing}")
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: not found") from None
+
+
+def posed_body(seq_dir: Path, smpl_model: Path | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Vertices (T, V, 3), faces and frame rate of the body driven by ``seq_dir``'s motion."""
+    from builder.body import make_body
+    from builder.sources.motion import MotionSequence
+
+    path = seq_dir / layout.MOTION
+    data = _load_npz(path, ("poses", "trans", "fps"))
+    sequence = MotionSequence(sequence_id=seq_dir.name, source="motion.npz", subject="",
+                              poses=data["poses"], trans=data["trans"], fps=float(data["fps"]),
+                              betas=data.get("betas", np.zeros(10)), gender=str(data.get("gender", "neutral")),
+                              source_path=path)
+    body = make_body(sequence, smpl_model)
+    return body.posed_vertices(sequence.poses, sequence.trans), np.asarray(body.faces), sequence.fps
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("render", help="render the posed body of sequences without video",
+                                   description=__doc__.split("\n\n")[1])
+    parser.add_argument("sequence_dirs", type=Path, nargs="+", metavar="SEQUENCE_DIR")
+    parser.add_argument("--mesh", type=Path, help="posed mesh .npz (vertices, faces, fps); one folder only")
+    parser.add_argument("--smpl-model", type=Path, help="SMPL model file to use instead of the Anny body")
+    parser.add_argument("--seed", type=int, default=0, help="global seed (mixed with each sequence id)")
+    parser.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("WIDTH", "HEIGHT"))
+    parser.add_argument("--backgrounds", type=Path, help="folder of background images (.png/.jpg)")
+    parser.add_argument("--min-visible", type=float, default=RenderConfig.min_visible,
+                        help="fraction of the body inside the image for a box to count as visible")
+    parser.add_argument("--crf", type=int, default=RenderConfig.crf, help="x264 quality (lower: better)")
+    parser.add_argument("--overwrite", action="store_true", help="render folders that already have a video")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.mesh and len(args.sequence_dirs) != 1:
+        raise SystemExit("--mesh renders exactly one SEQUENCE_DIR")
+    images: tuple[Path, ...] = ()
+    if args.backgrounds:
+        images = tuple(sorted(p for p in args.backgrounds.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        if not images:
+            raise SystemExit(f"{args.backgrounds}: no .png/.jpg background images")
+    width, height = args.size
+    config = RenderConfig(width=width, height=height, camera=CameraConfig(), min_visible=args.min_visible,
+                          crf=args.crf, background_images=images)
+    with BodyRenderer(width, height) as renderer:
+        for seq_dir in args.sequence_dirs:
+            if (seq_dir / layout.VIDEO).exists() and not args.overwrite:
+                log.info("%s: %s exists, skipped", seq_dir, layout.VIDEO)
+                continue
+            if args.mesh:
+                mesh = _load_npz(args.mesh, ("vertices", "faces", "fps"))
+                vertices, faces, fps = mesh["vertices"], mesh["faces"], float(mesh["fps"])
+            else:
+                vertices, faces, fps = posed_body(seq_dir, args.smpl_model)
+            result = render_sequence(vertices, faces, fps, seq_dir, seq_dir.name, args.seed, config, renderer)
+            print(f"{seq_dir}: {len(vertices)} frames, {int(result.visible.sum())} with a visible box")
+    return 0
