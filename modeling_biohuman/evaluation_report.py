@@ -1,0 +1,172 @@
+"""Tables and figures of evaluation results: markdown tables, per-muscle CSV, activation-curve PNGs,
+and a report folder comparing several methods (``write_report``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biohuman10m.vocabulary import MUSCLE_GROUPS, MUSCLE_INDEX, MUSCLE_NAMES
+from builder.io import atomic_path, write_text_atomic
+
+MUSCLE_COLUMNS = (("pcc", "PCC"), ("rmse", "RMSE"), ("nrmse", "nRMSE"), ("active_mae", "Active MAE@0.10"),
+                  ("mae", "MAE"), ("diff_l1", "DiffL1"))
+POSE_COLUMNS = (("pose_rmse", "Pose RMSE (rad)"), ("geodesic_deg", "Geodesic (deg)"), ("pa_mpjpe_mm", "PA-MPJPE (mm)"))
+DEFAULT_CURVE_MUSCLES = ("soleus_r", "gasmed_r", "tibant_r", "vaslat_r", "glmed1_r", "bflh_r", "ercspn_r", "deltmid_r")
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def muscle_table_markdown(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown tables of several methods' metrics: muscles, pose, per source, per muscle group."""
+    parts = ["## Muscle activations (test split)\n",
+             _table(["Method"] + [t for _, t in MUSCLE_COLUMNS] + ["windows"],
+                    [[name] + [m["muscle"].get(k) for k, _ in MUSCLE_COLUMNS] + [m["num_windows"]]
+                     for name, m in results.items()])]
+    posed = {name: m for name, m in results.items() if "pose" in m}
+    if posed:
+        parts += ["\n## SMPL pose (24 joints, neutral zero-shape skeleton for PA-MPJPE)\n",
+                  _table(["Method"] + [t for _, t in POSE_COLUMNS], [[name] + [m["pose"].get(k) for k, _ in POSE_COLUMNS]
+                                                                    for name, m in posed.items()])]
+    sources = sorted({s for m in results.values() for s in m.get("per_source", {})})
+    if sources:
+        rows = [[name, source, m["per_source"][source]["num_windows"]]
+                + [m["per_source"][source]["muscle"].get(k) for k, _ in MUSCLE_COLUMNS[:4]]
+                for name, m in results.items() for source in sources if source in m.get("per_source", {})]
+        parts += ["\n## Per source dataset\n", _table(["Method", "Source", "windows"] + [t for _, t in MUSCLE_COLUMNS[:4]], rows)]
+    rows = [[name, group] + [m["per_group"][group].get(k) for k, _ in MUSCLE_COLUMNS[:4]]
+            for name, m in results.items() for group in MUSCLE_GROUPS if group in m.get("per_group", {})]
+    if rows:
+        parts += ["\n## Per muscle group\n", _table(["Method", "Group"] + [t for _, t in MUSCLE_COLUMNS[:4]], rows)]
+    return "".join(parts)
+
+
+def write_per_muscle_csv(path: Path, metrics: dict[str, Any]) -> None:
+    """One row per muscle with its metrics."""
+    buffer = io.StringIO()
+    columns = [k for k, _ in MUSCLE_COLUMNS]
+    writer = csv.writer(buffer)
+    writer.writerow(["muscle"] + columns)
+    for name in MUSCLE_NAMES:
+        writer.writerow([name] + [f"{metrics['per_muscle'][name][k]:.6g}" for k in columns])
+    write_text_atomic(path, buffer.getvalue())
+
+
+def sequence_curves(predictions: dict[str, np.ndarray], sequence_id: str) -> dict[str, np.ndarray]:
+    """Frames of one sequence reassembled from its windows: times, predicted, true and mask (F, 112)."""
+    rows = np.flatnonzero(predictions["sequence_ids"] == sequence_id)
+    index = predictions["frame_index"][rows]
+    valid = index >= 0
+    num_frames = int(index[valid].max()) + 1
+    out = {name: np.zeros((num_frames, len(MUSCLE_NAMES))) for name in ("pred", "true")}
+    out["mask"] = np.zeros((num_frames, len(MUSCLE_NAMES)), bool)
+    for row, frames in zip(rows, index):
+        keep = frames >= 0
+        out["pred"][frames[keep]] = predictions["muscle_pred"][row][keep]
+        out["true"][frames[keep]] = predictions["muscle_true"][row][keep]
+        mask = predictions["muscle_mask"][row][keep]
+        out["mask"][frames[keep]] = mask[:, None] if mask.ndim == 1 else mask
+    out["times"] = np.arange(num_frames) / float(predictions["fps"][rows[0]])
+    return out
+
+
+def plot_activation_curves(prediction_files: dict[str, str | os.PathLike], output_dir: Path,
+                           muscles: tuple[str, ...] | None = None, max_sequences: int = 2) -> list[Path]:
+    """``curves_<sequence>.png``: ground truth vs each method's prediction for chosen muscles, for the
+    first ``max_sequences`` sequences (masked frames left blank)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    muscles = tuple(muscles or DEFAULT_CURVE_MUSCLES)
+    unknown = [m for m in muscles if m not in MUSCLE_INDEX]
+    if unknown:
+        raise ValueError(f"unknown muscles {unknown}; names follow biohuman10m.MUSCLE_NAMES")
+    loaded = {name: dict(np.load(path)) for name, path in prediction_files.items()}
+    first = next(iter(loaded.values()))
+    sequences = list(dict.fromkeys(first["sequence_ids"].tolist()))[:max_sequences]
+    written = []
+    for sequence_id in sequences:
+        fig, axes = plt.subplots(len(muscles), 1, figsize=(9, 1.6 * len(muscles)), sharex=True, squeeze=False)
+        for name, predictions in loaded.items():
+            curves = sequence_curves(predictions, sequence_id)
+            for axis, muscle in zip(axes[:, 0], muscles):
+                j = MUSCLE_INDEX[muscle]
+                valid = curves["mask"][:, j]
+                if name == next(iter(loaded)):
+                    axis.plot(curves["times"], np.where(valid, curves["true"][:, j], np.nan), "k-", lw=2, label="ground truth")
+                axis.plot(curves["times"], np.where(valid, curves["pred"][:, j], np.nan), lw=1.2, label=name)
+                axis.set_ylabel(muscle, rotation=0, ha="right", fontsize=8)
+                axis.set_ylim(-0.02, max(0.2, float(np.nanmax(np.where(valid, curves["true"][:, j], 0))) * 1.2))
+        axes[0, 0].legend(loc="upper right", fontsize=7, ncol=len(loaded) + 1)
+        axes[0, 0].set_title(f"Muscle activations, sequence {sequence_id}")
+        axes[-1, 0].set_xlabel("time (s)")
+        fig.tight_layout()
+        path = output_dir / f"curves_{sequence_id}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=90, format="png")
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def plot_group_pcc(results: dict[str, dict[str, Any]], path: Path) -> None:
+    """Bar chart of muscle PCC per muscle group for each method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axis = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / max(1, len(results))
+    x = np.arange(len(MUSCLE_GROUPS))
+    for i, (name, metrics) in enumerate(results.items()):
+        values = [metrics["per_group"][g]["pcc"] for g in MUSCLE_GROUPS]
+        axis.bar(x + i * width, np.nan_to_num(values), width, label=name)
+    axis.set_xticks(x + width * (len(results) - 1) / 2, MUSCLE_GROUPS)
+    axis.set_ylabel("muscle PCC")
+    axis.axhline(0, color="k", lw=0.5)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
+def write_report(evaluations: dict[str, str | os.PathLike], output_dir: str | os.PathLike,
+                 title: str = "BioHuman evaluation report", notes: str = "") -> Path:
+    """Report folder from evaluation folders (method name -> folder written by ``evaluate``):
+    ``report.md`` with all tables, ``metrics.json`` of all methods, ``group_pcc.png`` and the
+    activation-curve PNGs of every method against the ground truth. Returns ``report.md``."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results = {name: json.loads((Path(folder) / "metrics.json").read_text()) for name, folder in evaluations.items()}
+    plot_group_pcc(results, output_dir / "group_pcc.png")
+    curves = plot_activation_curves({name: Path(folder) / "predictions.npz" for name, folder in evaluations.items()},
+                                    output_dir)
+    summary = {name: {k: v for k, v in m.items() if k != "per_muscle"} for name, m in results.items()}
+    write_text_atomic(output_dir / "metrics.json", json.dumps(summary, indent=2, sort_keys=True))
+    body = [f"# {title}\n\n", notes + ("\n\n" if notes else ""), muscle_table_markdown(results),
+            "\n## Figures\n\n![muscle PCC per group](group_pcc.png)\n\n"]
+    body += [f"![{p.stem}]({p.name})\n\n" for p in curves]
+    path = output_dir / "report.md"
+    write_text_atomic(path, "".join(body))
+    return path

@@ -1,0 +1,118 @@
+"""Run a trained BioHuman model on a user's video: frames + person boxes -> SMPL pose and 112
+activations per frame, exported as OpenSim .sto/.mot, CSV, a muscle-group plot and an overlay video.
+
+Person boxes come from the user (a file with one ``x0, y0, x1, y1`` pixel row per frame, NaN where
+nobody is visible): BioHuman bundles no offline person detector, so without boxes it stops with a
+message saying how to provide them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint_loading import load_model_and_processor
+from .prediction_exports import plot_muscle_groups, write_activations_sto, write_csv, write_overlay_video, write_pose_mot
+
+logger = logging.getLogger(__name__)
+
+BOX_FILE_FORMATS = (".npy", ".csv", ".txt", ".json")
+NO_BOXES_MESSAGE = ("no person boxes given: pass a box file with one 'x0, y0, x1, y1' row per video frame in "
+                    "pixels (NaN where no person is visible), as .npy, .csv/.txt or .json (e.g. "
+                    "`biohuman predict VIDEO --boxes boxes.csv --model MODEL`). BioHuman ships no offline "
+                    "person detector; any detector or tracker that writes one box per frame will do.")
+
+
+@dataclass
+class VideoPrediction:
+    """Per-frame predictions of one video and the files written for them."""
+
+    times: np.ndarray            # (T,) seconds
+    poses: np.ndarray            # (T, 72) SMPL axis-angle
+    activations: np.ndarray      # (T, 112) in [0, 1]
+    has_box: np.ndarray          # (T,) frames with a usable person box (others are predicted as masked)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def read_boxes(path: str | os.PathLike) -> np.ndarray:
+    """(T, 4) float boxes from a .npy, .csv/.txt (optional header row) or .json file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: box file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            boxes = np.load(path, allow_pickle=False)
+        elif suffix in (".csv", ".txt"):
+            text = path.read_text().strip().splitlines()
+            rows = [line for line in text if line.strip() and not line.lstrip().startswith("#")]
+            if rows and not any(ch.isdigit() for ch in rows[0].split(",")[0]) and "nan" not in rows[0].lower():
+                rows = rows[1:]  # header
+            boxes = np.array([[float(v) for v in row.replace(",", " ").split()] for row in rows], dtype=np.float64)
+        elif suffix == ".json":
+            data = json.loads(path.read_text())
+            boxes = np.array([[np.nan] * 4 if b is None else b for b in (data["boxes"] if isinstance(data, dict) else data)],
+                             dtype=np.float64)
+        else:
+            raise ValueError(f"{path}: unknown box file type {suffix!r}; use one of {BOX_FILE_FORMATS}")
+    except (ValueError, KeyError, json.JSONDecodeError) as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot read person boxes ({error})") from None
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"{path}: boxes must be one row of 4 numbers (x0, y0, x1, y1) per frame, got shape {boxes.shape}")
+    return boxes
+
+
+def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
+                  boxes: str | os.PathLike | np.ndarray | None, output_dir: str | os.PathLike,
+                  overlap: int = 0, batch_size: int = 8, overlay: bool = True) -> VideoPrediction:
+    """Predict pose and activations for every frame of ``video_path`` and write the export files.
+
+    ``boxes``: (T, 4) pixel boxes or a box file (:func:`read_boxes`); their count must equal the
+    video's frame count. Windows of the model's ``window_length`` run in order (``overlap`` frames
+    shared between neighbours) and are merged in sequence order.
+    """
+    from builder.video import iter_frames, probe_video, read_video
+
+    if boxes is None:
+        raise ValueError(NO_BOXES_MESSAGE)
+    video_path = Path(video_path)
+    info = probe_video(video_path)  # clear errors for missing or unreadable files
+    box_source = f"{boxes}" if not isinstance(boxes, np.ndarray) else "the given boxes"
+    boxes = read_boxes(boxes) if not isinstance(boxes, np.ndarray) else np.asarray(boxes, dtype=np.float64)
+    model, processor = load_model_and_processor(model_path)
+    frames, times = read_video(video_path)
+    if len(boxes) != len(frames):
+        raise ValueError(f"{box_source}: {len(boxes)} boxes for the {len(frames)} frames of {video_path}; "
+                         "give exactly one box row per frame (NaN rows where no person is visible)")
+    encoded = processor(frames, boxes)
+    with torch.no_grad():
+        output = model.predict_long_video(overlap=overlap, batch_size=batch_size, pixel_values=encoded["pixel_values"],
+                                          boxes=encoded["boxes"], attention_mask=encoded["attention_mask"])
+    has_box = encoded["attention_mask"][0].bool().numpy()
+    poses = output.pose[0].float().numpy()
+    activations = output.muscle_activations[0].float().numpy()
+    times = np.where(np.isfinite(times), times, np.arange(len(frames)) / info.fps)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = VideoPrediction(times=times, poses=poses, activations=activations, has_box=has_box)
+    result.files = {"sto": out / "activations.sto", "mot": out / "smpl_pose.mot", "csv": out / "predictions.csv",
+                    "plot": out / "muscle_groups.png"}
+    write_activations_sto(result.files["sto"], times, activations)
+    write_pose_mot(result.files["mot"], times, poses)
+    write_csv(result.files["csv"], times, has_box, activations, poses)
+    plot_muscle_groups(result.files["plot"], times, activations, has_box, title=f"{video_path.name}: muscle groups")
+    if overlay:
+        result.files["overlay"] = out / "overlay.mp4"
+        write_overlay_video(result.files["overlay"], (f.to_ndarray(format="rgb24") for _, _, f in iter_frames(video_path)),
+                            boxes, activations, has_box, info.fps)
+    logger.info("predicted %d frames of %s -> %s", len(frames), video_path, out)
+    return result
