@@ -15,3 +15,14 @@ from .vocabulary import (
 )
 
 __version__ = "0.1.0"
+
+_SCHEMA = ("FEATURES", "WEBDATASET_FEATURES", "WINDOW_SIZE", "label_features", "webdataset_features")
+
+
+def __getattr__(name: str):
+    """The ``datasets.Features`` schema, imported on first use (``datasets`` is a training extra)."""
+    if name in _SCHEMA:
+        from . import features
+
+        return getattr(features, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

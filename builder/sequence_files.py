@@ -1,0 +1,171 @@
+"""Read one sequence's BioSim output folder (``builder.layout``) into the arrays the dataset stores.
+
+Only numpy, PyAV and the standard library are needed: the dataset build does not import OpenSim.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biohuman10m.vocabulary import MUSCLE_NAMES, SMPL_POSE_DIM
+
+from . import layout
+
+RECORD_KEYS = ("sequence_id", "source", "subject", "kept", "drop_reason", "settings")
+
+
+def read_record(folder: Path) -> dict:
+    """``record.json`` of a sequence folder, checked for the keys the dataset needs."""
+    path = Path(folder) / layout.RECORD
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing; every sequence folder needs a record.json") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    missing = [key for key in RECORD_KEYS if key not in record]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
+    if record["sequence_id"] != Path(folder).name:
+        raise ValueError(f"{path}: sequence_id {record['sequence_id']!r} differs from folder name {Path(folder).name!r}")
+    return record
+
+
+def read_sto(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Time column, column labels and data (rows x columns) of an OpenSim storage (.sto) file."""
+    path = Path(path)
+    with path.open() as handle:
+        for line in handle:
+            if line.strip().lower() == "endheader":
+                break
+        else:
+            raise ValueError(f"{path}: no 'endheader' line; not an OpenSim storage file")
+        labels = handle.readline().rstrip("\n").split("\t")
+        table = np.loadtxt(handle, delimiter="\t", ndmin=2, dtype=np.float64)
+    if labels[0].strip().lower() != "time":
+        raise ValueError(f"{path}: first column must be 'time', got {labels[0]!r}")
+    if table.shape[1] != len(labels):
+        raise ValueError(f"{path}: {len(labels)} column labels but {table.shape[1]} data columns")
+    return table[:, 0], [label.strip() for label in labels[1:]], table[:, 1:]
+
+
+@dataclass
+class SequenceLabels:
+    """Per-frame labels of one sequence, aligned with the video frames."""
+
+    poses: np.ndarray        # (T, 72) float32
+    trans: np.ndarray        # (T, 3) float32
+    betas: np.ndarray        # (B,) float32
+    gender: str
+    fps: float
+    times: np.ndarray        # (T,) float64, seconds
+    frame_valid: np.ndarray  # (T,) bool: pose label trusted
+    activations: np.ndarray  # (T, 112) float32, 0 where not valid
+    muscle_valid: np.ndarray  # (T,) bool
+    boxes: np.ndarray        # (T, 4) float32, NaN where no box
+    box_visible: np.ndarray  # (T,) bool
+    image_size: tuple[int, int]  # (width, height)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.poses)
+
+
+def _muscle_name(label: str) -> str:
+    """Muscle of a storage column: ``addbrev_r`` or an OpenSim path such as ``/forceset/addbrev_r/activation``."""
+    parts = [part for part in label.split("/") if part]
+    return parts[-2] if len(parts) > 1 and parts[-1] == "activation" else parts[-1]
+
+
+def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Activations of ``path`` at the motion's frame times (linear interpolation) and their validity.
+
+    A frame is valid when it lies within the file's time range and its nearest row is finite.
+    """
+    sto_times, labels, data = read_sto(path)
+    column = {_muscle_name(label): i for i, label in enumerate(labels)}
+    missing = [name for name in MUSCLE_NAMES if name not in column]
+    if missing:
+        raise ValueError(f"{path}: missing {len(missing)} of the 112 muscle columns, e.g. {missing[:3]}")
+    data = data[:, [column[name] for name in MUSCLE_NAMES]]
+    finite = np.isfinite(data).all(axis=1)
+    if not finite.any():
+        return np.zeros((len(times), data.shape[1]), np.float32), np.zeros(len(times), bool)
+    step = float(np.median(np.diff(sto_times))) if len(sto_times) > 1 else 0.0
+    tolerance = 1e-6 + 1e-3 * step
+    inside = (times >= sto_times[0] - tolerance) & (times <= sto_times[-1] + tolerance)
+    right = np.clip(np.searchsorted(sto_times, times), 0, len(sto_times) - 1)
+    left = np.clip(right - 1, 0, len(sto_times) - 1)
+    nearest = np.where(np.abs(times - sto_times[left]) <= np.abs(sto_times[right] - times), left, right)
+    valid = inside & finite[nearest]
+    values = np.stack([np.interp(times, sto_times[finite], data[finite, j]) for j in range(data.shape[1])], axis=1)
+    return np.where(valid[:, None], values, 0.0).astype(np.float32), valid
+
+
+def video_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the first video stream of ``path``."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.codec_context.width, stream.codec_context.height
+
+
+def load_labels(folder: Path, with_activations: bool = True) -> SequenceLabels:
+    """Read motion, activations, boxes and video size of a sequence folder; check their lengths."""
+    folder = Path(folder)
+    motion_path = folder / layout.MOTION
+    try:
+        motion = np.load(motion_path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{motion_path}: missing") from None
+    for key in ("poses", "trans", "betas", "fps"):
+        if key not in motion:
+            raise ValueError(f"{motion_path}: missing array {key!r}")
+    poses = np.asarray(motion["poses"], np.float32)
+    if poses.ndim != 2 or poses.shape[1] != SMPL_POSE_DIM:
+        raise ValueError(f"{motion_path}: poses must be (T, {SMPL_POSE_DIM}), got {poses.shape}")
+    num_frames = len(poses)
+    fps = float(motion["fps"])
+    times = np.asarray(motion["times"], np.float64) if "times" in motion else np.arange(num_frames) / fps
+    frame_valid = np.asarray(motion["frame_valid"], bool) if "frame_valid" in motion else np.ones(num_frames, bool)
+    trans = np.asarray(motion["trans"], np.float32)
+    for name, array in (("trans", trans), ("times", times), ("frame_valid", frame_valid)):
+        if len(array) != num_frames:
+            raise ValueError(f"{motion_path}: {name} has {len(array)} rows for {num_frames} frames")
+
+    if with_activations:
+        activations, muscle_valid = _activations_at(folder / layout.ACTIVATIONS, times)
+    else:
+        activations = np.zeros((num_frames, len(MUSCLE_NAMES)), np.float32)
+        muscle_valid = np.zeros(num_frames, bool)
+
+    boxes = np.load(folder / layout.BOXES).astype(np.float32)
+    box_visible = np.load(folder / layout.BOX_VISIBLE).astype(bool)
+    if boxes.shape != (num_frames, 4):
+        raise ValueError(f"{folder / layout.BOXES}: expected shape ({num_frames}, 4), got {boxes.shape}")
+    if box_visible.shape != (num_frames,):
+        raise ValueError(f"{folder / layout.BOX_VISIBLE}: expected shape ({num_frames},), got {box_visible.shape}")
+    return SequenceLabels(
+        poses=poses, trans=trans, betas=np.asarray(motion["betas"], np.float32).reshape(-1),
+        gender=str(motion["gender"]) if "gender" in motion else "neutral", fps=fps, times=times,
+        frame_valid=frame_valid, activations=activations, muscle_valid=muscle_valid & frame_valid,
+        boxes=boxes, box_visible=box_visible & np.isfinite(boxes).all(axis=1),
+        image_size=video_size(folder / layout.VIDEO),
+    )
+
+
+def iter_video_frames(path: Path) -> Iterator[np.ndarray]:
+    """Decode ``path`` frame by frame as (H, W, 3) uint8 RGB."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        for frame in container.decode(stream):
+            yield frame.to_ndarray(format="rgb24")

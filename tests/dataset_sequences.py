@@ -1,0 +1,106 @@
+"""Small, real per-sequence BioSim output folders for the dataset tests.
+
+Each folder holds real files in the formats of ``builder.layout``: motion.npz (numpy),
+activations.sto written by OpenSim's own STOFileAdapter, an H.264 video.mp4 encoded with PyAV
+(one frame per motion frame, frame number drawn into the pixels), boxes, camera and record.json.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from biohuman10m.vocabulary import MUSCLE_NAMES
+from builder import layout
+
+WIDTH, HEIGHT = 96, 64
+
+
+def write_sto(path: Path, times: np.ndarray, activations: np.ndarray) -> None:
+    """Write activations with OpenSim's STOFileAdapter (a real OpenSim storage file)."""
+    import opensim
+
+    table = opensim.TimeSeriesTable()
+    table.setColumnLabels(list(MUSCLE_NAMES))
+    for time, row in zip(times, activations):
+        table.appendRow(float(time), opensim.RowVector([float(v) for v in row]))
+    table.addTableMetaDataString("inDegrees", "no")
+    opensim.STOFileAdapter.write(table, str(path))
+
+
+def frame_image(index: int, seed: int) -> np.ndarray:
+    """A frame whose colours encode its index (so decoded frames can be matched to frame numbers)."""
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image[..., 0] = (index * 7) % 256
+    image[..., 1] = (seed * 40) % 256
+    image[: HEIGHT // 2, : WIDTH // 2, 2] = 200
+    column = (index % 12) * 8
+    image[HEIGHT // 2:, column: column + 8] = 255   # bars that move from frame to frame
+    column = (index // 12 % 12) * 8
+    image[: HEIGHT // 2, column: column + 8, 1] = 255
+    return image
+
+
+def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.options = {"crf": "10"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def make_sequence(root: Path, sequence_id: str, source: str = "default", subject: str = "s0", num_frames: int = 40,
+                  fps: float = 30.0, seed: int = 0, kept: bool = True, drop_reason: str | None = None,
+                  invalid_frames: tuple[int, ...] = (), nan_activation_frames: tuple[int, ...] = (),
+                  invisible_frames: tuple[int, ...] = ()) -> Path:
+    """Write one sequence folder under ``root/sequences`` and return it."""
+    rng = np.random.default_rng(seed)
+    folder = layout.sequence_dir(root, sequence_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    times = np.arange(num_frames) / fps
+    frame_valid = np.ones(num_frames, bool)
+    frame_valid[list(invalid_frames)] = False
+    np.savez(folder / layout.MOTION, poses=rng.normal(0, 0.3, (num_frames, 72)).astype(np.float32),
+             trans=rng.normal(0, 1, (num_frames, 3)).astype(np.float32),
+             betas=rng.normal(0, 1, 10).astype(np.float32), gender="neutral", fps=fps, times=times,
+             frame_valid=frame_valid)
+    activations = rng.uniform(0.01, 1.0, (num_frames, len(MUSCLE_NAMES)))
+    activations[list(nan_activation_frames)] = np.nan
+    write_sto(folder / layout.ACTIVATIONS, times, activations)
+    write_video(folder / layout.VIDEO, np.stack([frame_image(i, seed) for i in range(num_frames)]), fps)
+    boxes = np.tile(np.array([20, 10, 60, 60], np.float32), (num_frames, 1)) + np.arange(num_frames)[:, None] % 5
+    visible = np.ones(num_frames, bool)
+    visible[list(invisible_frames)] = False
+    boxes[~visible] = np.nan
+    np.save(folder / layout.BOXES, boxes)
+    np.save(folder / layout.BOX_VISIBLE, visible)
+    np.savez(folder / layout.CAMERA, K=np.eye(3), R=np.eye(3)[None], t=np.zeros((1, 3)),
+             image_size=np.array([WIDTH, HEIGHT]))
+    record = {"sequence_id": sequence_id, "source": source, "subject": subject, "kept": kept,
+              "drop_reason": drop_reason,
+              "settings": {"ik": {"max_marker_error_m": 0.15}, "so": {"max_constraint_violation": 1e-11},
+                           "smoothing": {"savgol_window": 11, "order": 2}}}
+    (folder / layout.RECORD).write_text(json.dumps(record))
+    return folder
+
+
+def make_corpus(root: Path, frames: int = 40) -> list[Path]:
+    """A few sources, subjects and a dropped sequence: enough for splits, masks and statistics."""
+    specs = [
+        ("h36m_S1_walk", "Human3.6M", "S1", 0), ("h36m_S5_walk", "Human3.6M", "S5", 1),
+        ("h36m_S9_run", "Human3.6M", "S9", 2), ("bedlam_0001", "BEDLAM", "b1", 3),
+        ("default_walk", "default", "anny", 4), ("default_jump", "default", "anny", 5),
+    ]
+    folders = [make_sequence(root, sid, source, subject, num_frames=frames + 3 * seed, seed=seed,
+                             invalid_frames=(5,), nan_activation_frames=(7,), invisible_frames=(2, 3))
+               for sid, source, subject, seed in specs]
+    folders.append(make_sequence(root, "default_dropped", "default", "anny", num_frames=frames, seed=9, kept=False,
+                                 drop_reason="ik_marker_error"))
+    return folders
