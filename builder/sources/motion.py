@@ -20,7 +20,9 @@ class MotionSequence:
     translation. ``frame_valid`` marks frames whose labels can be trusted (all True by default).
     Video-bearing sources also give ``video_path``, per-frame person ``boxes`` (x0, y0, x1, y1
     in pixels, NaN where the person is not annotated) and ``camera`` (``K`` (3, 3), ``R`` (T|1, 3, 3),
-    ``t`` (T|1, 3): world-to-camera).
+    ``t`` (T|1, 3): world-to-camera). ``video_path`` is a video file or a folder of frame images
+    in frame order; ``video_frames`` gives, for each motion frame, the index of its video frame
+    (``None``: motion frame ``i`` is video frame ``i``), so cut or resampled sequences stay aligned.
     """
 
     sequence_id: str
@@ -36,6 +38,7 @@ class MotionSequence:
     boxes: np.ndarray | None = None
     camera: dict[str, np.ndarray] | None = None
     frame_valid: np.ndarray | None = None
+    video_frames: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.source_path or self.sequence_id}"
@@ -54,6 +57,8 @@ class MotionSequence:
             self.frame_valid = np.ones(len(self.poses), dtype=bool)
         if self.boxes is not None and len(self.boxes) != len(self.poses):
             raise ValueError(f"{where}: {len(self.boxes)} person boxes for {len(self.poses)} frames")
+        if self.video_frames is not None and len(self.video_frames) != len(self.poses):
+            raise ValueError(f"{where}: {len(self.video_frames)} video frame indices for {len(self.poses)} frames")
 
     @property
     def num_frames(self) -> int:

@@ -1,0 +1,131 @@
+"""One entry point for every motion format: :func:`read_motion` and :func:`iter_motion_folder`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .amass import is_amass, read_amass
+from .bedlam import is_bedlam_labels, read_bedlam
+from .bvh import read_bvh
+from .deepmimic import read_deepmimic
+from .emdb import is_emdb, read_emdb
+from .errors import MotionSourceError
+from .h36m import is_h36m_mosh, read_h36m
+from .loaders import load_npz, load_pickle
+from .motion import MotionSequence
+from .motion_file import is_motion_file, load_motion
+from .motionpro import SMPL_FILE, read_motionpro
+from .pw3d import is_3dpw, read_3dpw
+from .timing import resample, split_valid
+from .validate import MIN_FRAMES, reject_nan
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("biohuman", "amass", "bedlam", "3dpw", "emdb", "h36m", "motionpro", "bvh", "deepmimic")
+Reader = Callable[[Path], list[MotionSequence]]
+_READERS: dict[str, Reader] = {
+    "biohuman": load_motion, "amass": read_amass, "bedlam": read_bedlam, "3dpw": read_3dpw, "emdb": read_emdb,
+    "h36m": read_h36m, "motionpro": read_motionpro, "bvh": read_bvh, "deepmimic": read_deepmimic,
+}
+MOTION_SUFFIXES = (".npz", ".pkl", ".bvh", ".txt", ".json", ".npy")
+
+
+def _looks_like_deepmimic(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and b'"Frames"' in head
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a motion file (one of :data:`FORMATS`), from its name and content."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / SMPL_FILE).is_file():
+            return "motionpro"
+        raise MotionSourceError(path, "is a folder; use iter_motion_folder() for folders")
+    if not path.exists():
+        raise MotionSourceError(path, "file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".bvh":
+        return "bvh"
+    if path.name == SMPL_FILE:
+        return "motionpro"
+    if suffix in (".txt", ".json") and _looks_like_deepmimic(path):
+        return "deepmimic"
+    if suffix == ".npz":
+        keys = set(load_npz(path))
+        for name, test in (("biohuman", is_motion_file), ("bedlam", is_bedlam_labels), ("amass", is_amass)):
+            if test(keys):
+                return name
+        raise MotionSourceError(path, f"unrecognised .npz motion (keys {sorted(keys)})")
+    if suffix == ".pkl":
+        data = load_pickle(path)
+        for name, test in (("emdb", is_emdb), ("3dpw", is_3dpw), ("h36m", is_h36m_mosh)):
+            if test(data):
+                return name
+        keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise MotionSourceError(path, f"unrecognised pickle (not EMDB, 3DPW or Human3.6M MoSh; found {keys})")
+    raise MotionSourceError(path, f"unsupported motion file type {suffix or '(none)'!r}")
+
+
+def read_motion(path: str | os.PathLike, fps: float | None = None, on_nan: str = "split",
+                min_frames: int = MIN_FRAMES) -> list[MotionSequence]:
+    """All usable SMPL sequences of a motion file, in SMPL's Y-up world.
+
+    Sequences are cut at invalid frames (flagged by the dataset or NaN) into ``<id>_part<k>``
+    runs of at least ``min_frames`` frames; with ``on_nan="error"`` a NaN pose or translation
+    raises instead. With ``fps`` every sequence is resampled to that rate. Raises
+    :class:`MotionSourceError` naming the file and the problem for any bad input, including a
+    file with nothing usable left.
+    """
+    if on_nan not in ("split", "error"):
+        raise ValueError(f"on_nan must be 'split' or 'error', got {on_nan!r}")
+    path = Path(path)
+    sequences = _READERS[detect_format(path)](path)
+    out = []
+    for sequence in sequences:
+        if on_nan == "error":
+            reject_nan(sequence)
+        for part in split_valid(sequence, min_frames):
+            out.append(resample(part, fps) if fps else part)
+    if not out:
+        raise MotionSourceError(path, f"no run of at least {min_frames} valid frames")
+    return out
+
+
+def find_motion_files(folder: str | os.PathLike) -> list[Path]:
+    """Motion files under ``folder`` (recursively, sorted); AMASS ``shape.npz`` files are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MotionSourceError(folder, "not a folder")
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in MOTION_SUFFIXES or path.name == "shape.npz":
+            continue
+        if path.suffix.lower() == ".npy" and path.name != SMPL_FILE:
+            continue
+        if path.suffix.lower() in (".txt", ".json") and not _looks_like_deepmimic(path):
+            continue
+        found.append(path)
+    return found
+
+
+def iter_motion_folder(folder: str | os.PathLike, fps: float | None = None, on_nan: str = "split",
+                       min_frames: int = MIN_FRAMES) -> Iterator[tuple[Path, list[MotionSequence] | MotionSourceError]]:
+    """``(path, sequences)`` for each motion file under ``folder``, or ``(path, error)`` if it failed.
+
+    A bad file does not stop the run: its :class:`MotionSourceError` is yielded (and logged) so
+    the caller can record the reason and go on.
+    """
+    for path in find_motion_files(folder):
+        try:
+            yield path, read_motion(path, fps=fps, on_nan=on_nan, min_frames=min_frames)
+        except MotionSourceError as error:
+            logger.warning("skipping %s", error)
+            yield path, error
