@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -22,8 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from .video_prediction import predict_video
 
     output_dir = args.output_dir or args.video.with_name(f"{args.video.stem}_biohuman")
-    result = predict_video(args.model, args.video, args.boxes, output_dir, overlap=args.overlap,
-                           overlay=not args.no_overlay)
+    try:
+        result = predict_video(args.model, args.video, args.boxes, output_dir, overlap=args.overlap,
+                               overlay=not args.no_overlay)
+    except (ValueError, FileNotFoundError, IndexError) as error:
+        print(f"biohuman predict: error: {error}", file=sys.stderr)
+        return 2
     for kind, path in result.files.items():
         print(f"{kind:8s} {path}")
     return 0

@@ -314,7 +314,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
             if progress.step % config.log_every == 0 or progress.step == config.max_steps:
                 values = {"train/loss": float(output.loss.detach()), "train/grad_norm": float(grad_norm),
                           "train/epoch": progress.epoch}
-                values.update({f"train/{k}": float(v) for k, v in (getattr(output, "loss_terms", None) or {}).items()})
+                values.update({f"train/{k}": float(v.detach()) for k, v in (getattr(output, "loss_terms", None) or {}).items()})
                 values.update({f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups})
                 accelerator.log(values, step=progress.step)
             if progress.step % config.checkpoint_every == 0 or progress.step == config.max_steps:

@@ -64,3 +64,38 @@ def rendered_walk(walking_body, tmp_path_factory):
     result = render_sequence(vertices, faces, fps, tmp_path_factory.mktemp("render") / "walk",
                              sequence_id="walk", seed=7)
     return result, walking_body
+
+
+# --- training / evaluation / prediction (modeling_biohuman.training, .evaluation, .video_prediction) ---
+TINY_TRAIN_CONFIG = "scripts/configs/tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A built BioHuman10M folder (8-frame windows) from a few synthetic per-sequence folders."""
+    from pathlib import Path
+
+    from dataset_sequences import make_corpus
+
+    from builder.build_dataset import BuildConfig, build_dataset
+    from builder.windows import WindowConfig
+
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    make_corpus(root, frames=40)
+    out = Path(root) / "dataset"
+    build_dataset(root, out, BuildConfig(window=WindowConfig(size=8, stride=8)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_run(tiny_dataset, tmp_path_factory):
+    """A tiny BioHuman trained in-process for a few steps: (run folder, final metrics)."""
+    from pathlib import Path
+
+    from modeling_biohuman.training import TrainConfig, train
+
+    config = TrainConfig.from_yaml(Path(__file__).resolve().parents[1] / TINY_TRAIN_CONFIG)
+    config.report_to = "none"
+    run = tmp_path_factory.mktemp("tiny_run")
+    metrics = train(config, tiny_dataset, run)
+    return run, metrics
