@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "builder.dataset_command",
     "builder.render.command",
     "builder.preview",
+    "builder.musculoskeletal.report",
 )
 
 

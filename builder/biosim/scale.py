@@ -1,0 +1,180 @@
+"""Scale ULBS-112 to a subject: OpenSim ScaleTool configured from the model's marker pairs.
+
+Segments with marker pairs in the static trial are scaled by measurement (uniformly in X, Y, Z);
+segments without are scaled by the stature ratio ``height_m / model stature``. Masses are set to the
+subject's total mass (mass distribution follows the segment volumes). OpenSim scales the muscles'
+optimal fibre and tendon slack lengths with their path lengths. Markers are then moved onto the
+static pose (MarkerPlacer) unless ``place_markers=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from builder.biosim.opensim_model import opensim
+from builder.markers import MARKER_NAMES
+from builder.musculoskeletal import tables
+
+logger = logging.getLogger(__name__)
+MIN_HEIGHT_M, MAX_HEIGHT_M = 0.5, 2.6
+MIN_MASS_KG, MAX_MASS_KG = 5.0, 400.0
+
+
+def trc_marker_names(trc_path: str | os.PathLike) -> list[str]:
+    """Marker names in a .trc file (read by OpenSim); ValueError naming the file if unreadable."""
+    osim = opensim()
+    path = Path(trc_path)
+    if not path.is_file():
+        raise ValueError(f"{path}: marker file not found")
+    try:
+        table = osim.TimeSeriesTableVec3(str(path))
+    except Exception as exc:
+        raise ValueError(f"{path}: OpenSim cannot read it as a .trc marker file ({exc})") from exc
+    return list(table.getColumnLabels())
+
+
+def _sided(name: str, side: str) -> str:
+    return f"{name}_{side}" if f"{name}_{side}" in MARKER_NAMES else name
+
+
+def measurement_set(available: set[str]) -> dict[str, dict]:
+    """Measurements (name -> {pairs, bodies}) restricted to marker pairs present in ``available``."""
+    out: dict[str, dict] = {}
+    for name, spec in tables.scale_measurements().items():
+        for side in ("r", "l") if spec.get("sided") else ("",):
+            pairs = [(_sided(a, side), _sided(b, side)) if side else (a, b) for a, b in spec["pairs"]]
+            pairs = [p for p in pairs if p[0] in available and p[1] in available]
+            if pairs:
+                bodies = [tables.sided_body(b, side) if side else b for b in spec["bodies"]]
+                out[f"{name}_{side}" if side else name] = {"pairs": pairs, "bodies": bodies}
+    return out
+
+
+def model_stature(model) -> float:
+    """Standing height of a model (m): ``head_top`` marker above the calcaneus origin, default pose."""
+    state = model.initSystem()
+    head = model.getMarkerSet().get("head_top").getLocationInGround(state).get(1)
+    sole = min(model.getBodySet().get(f"calcn_{s}").getPositionInGround(state).get(1) for s in ("r", "l"))
+    return float(head - sole)
+
+
+def _measurement(osim, name: str, spec: dict):
+    measurement = osim.Measurement()
+    measurement.setName(name)
+    measurement.setApply(True)
+    for a, b in spec["pairs"]:
+        measurement.getMarkerPairSet().cloneAndAppend(osim.MarkerPair(a, b))
+    for body in spec["bodies"]:
+        scale = osim.BodyScale()
+        scale.setName(body)
+        axes = osim.ArrayStr()
+        for axis in ("X", "Y", "Z"):
+            axes.append(axis)
+        scale.setAxisNames(axes)
+        measurement.getBodyScaleSet().cloneAndAppend(scale)
+    return measurement
+
+
+def _time_range(osim, trc: Path, time_range: tuple[float, float] | None):
+    table = osim.TimeSeriesTableVec3(str(trc))
+    times = np.asarray(table.getIndependentColumn())
+    start, end = (times[0], times[-1]) if time_range is None else time_range
+    out = osim.ArrayDouble()
+    out.append(float(start))
+    out.append(float(end))
+    return out
+
+
+def scale_model(model_path: str | os.PathLike, static_trc: str | os.PathLike, height_m: float, mass_kg: float,
+                out_path: str | os.PathLike, *, time_range: tuple[float, float] | None = None,
+                marker_weights: dict[str, float] | None = None, place_markers: bool = True) -> Path:
+    """Scale ``model_path`` to a subject from a static .trc, stature and mass; write ``out_path``.
+
+    ``time_range`` (s) selects the static frames to average (default: the whole file);
+    ``marker_weights`` weights markers in the static-pose fit (default 1 each). Returns ``out_path``.
+    """
+    osim = opensim()
+    model_path, static_trc, out_path = Path(model_path).resolve(), Path(static_trc).resolve(), Path(out_path).resolve()
+    if not MIN_HEIGHT_M <= height_m <= MAX_HEIGHT_M:
+        raise ValueError(f"height {height_m} m outside [{MIN_HEIGHT_M}, {MAX_HEIGHT_M}] (give metres)")
+    if not MIN_MASS_KG <= mass_kg <= MAX_MASS_KG:
+        raise ValueError(f"mass {mass_kg} kg outside [{MIN_MASS_KG}, {MAX_MASS_KG}]")
+    if not model_path.is_file():
+        raise ValueError(f"{model_path}: model file not found")
+    generic = osim.Model(str(model_path))
+    model_markers = {generic.getMarkerSet().get(i).getName() for i in range(generic.getMarkerSet().getSize())}
+    available = model_markers & set(trc_marker_names(static_trc))
+    if len(available) < 3:
+        raise ValueError(f"{static_trc}: only {len(available)} of its markers are on the model {model_path.name}")
+    measurements = measurement_set(available)
+    stature_ratio = height_m / model_stature(generic)
+
+    tool = osim.ScaleTool()
+    tool.setName(out_path.stem)
+    tool.setSubjectMass(mass_kg)
+    tool.setSubjectHeight(height_m * 1000.0)  # informational, in mm
+    tool.getGenericModelMaker().setModelFileName(str(model_path))
+    scaler = tool.getModelScaler()
+    scaler.setApply(True)
+    order = osim.ArrayStr()
+    order.append("manualScale")
+    order.append("measurements")
+    scaler.setScalingOrder(order)
+    measured = {body for spec in measurements.values() for body in spec["bodies"]}
+    for i in range(generic.getBodySet().getSize()):
+        body = generic.getBodySet().get(i).getName()
+        if body not in measured:
+            scale = osim.Scale()
+            scale.setSegmentName(body)
+            scale.setScaleFactors(osim.Vec3(stature_ratio, stature_ratio, stature_ratio))
+            scale.setApply(True)
+            scaler.getScaleSet().cloneAndAppend(scale)
+    for name, spec in measurements.items():
+        scaler.addMeasurement(_measurement(osim, name, spec))
+    scaler.setMarkerFileName(str(static_trc))
+    scaler.setTimeRange(_time_range(osim, static_trc, time_range))
+    scaler.setPreserveMassDist(False)
+
+    weights = marker_weights or {}
+    placer = tool.getMarkerPlacer()
+    placer.setApply(place_markers)
+    placer.setStaticPoseFileName(str(static_trc))
+    placer.setTimeRange(_time_range(osim, static_trc, time_range))
+    for name in sorted(available):
+        task = osim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(float(weights.get(name, 1.0)))
+        placer.getIKTaskSet().cloneAndAppend(task)
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".scale.") as work:
+        scaled, placed = Path(work) / "scaled.osim", Path(work) / "placed.osim"
+        scaler.setOutputModelFileName(str(scaled))
+        placer.setOutputModelFileName(str(placed))
+        placer.setOutputMotionFileName(str(Path(work) / "static_pose.mot"))
+        logger.info("scaling %s to %.2f m, %.1f kg from %s (%d measurements, %d markers)", model_path.name,
+                    height_m, mass_kg, static_trc.name, len(measurements), len(available))
+        if not tool.run() or not scaled.is_file() or (place_markers and not placed.is_file()):
+            raise RuntimeError(f"OpenSim ScaleTool failed on {static_trc} with {model_path}")
+        if place_markers:
+            _copy_marker_locations(osim, placed, scaled)
+        os.replace(scaled, out_path)
+    return out_path
+
+
+def _copy_marker_locations(osim, source: Path, target: Path) -> None:
+    """Move ``target``'s markers to where ``source`` has them (MarkerPlacer's output drops the
+    markers absent from the static trial, so the placed locations go back into the full model)."""
+    placed_model, model = osim.Model(str(source)), osim.Model(str(target))
+    placed, markers = placed_model.getMarkerSet(), model.updMarkerSet()
+    for i in range(placed.getSize()):
+        marker = placed.get(i)
+        markers.get(marker.getName()).set_location(marker.get_location())
+    model.finalizeConnections()
+    if not model.printToXML(str(target)):
+        raise OSError(f"OpenSim could not write {target}")
