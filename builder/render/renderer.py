@@ -28,15 +28,15 @@ class VertexNormals:
     """Area-weighted vertex normals of a fixed triangle topology, via one sparse product."""
 
     def __init__(self, faces: np.ndarray, num_vertices: int):
-        self.faces = faces
+        self._corners = [np.ascontiguousarray(faces[:, k]) for k in range(3)]
         rows = faces.reshape(-1)
         cols = np.repeat(np.arange(len(faces)), 3)
         self._incidence = scipy.sparse.csr_matrix(
             (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(num_vertices, len(faces)))
 
     def __call__(self, vertices: np.ndarray) -> np.ndarray:
-        tri = vertices[self.faces]
-        face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        a, b, c = (vertices[corner] for corner in self._corners)
+        face_normals = np.cross(b - a, c - a)
         normals = self._incidence @ face_normals
         return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
