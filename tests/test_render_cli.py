@@ -1,6 +1,7 @@
 """`biohuman render` and `biohuman preview` end to end on a posed mesh."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from builder import layout
@@ -42,3 +43,28 @@ def test_preview_marks_masked_frames_red(tmp_path):
     red = [(np.abs(t - (230, 40, 40)).sum(1) < 30).sum() for t in tiles]
     green = [(np.abs(t - (40, 220, 60)).sum(1) < 30).sum() for t in tiles]
     assert green[0] > 50 and red[0] == 0 and red[1] > 50 and red[2] == green[2] == 0 and green[3] > 50
+
+
+def test_render_command_renders_motion_or_aligns_source_video(tmp_path):
+    from conftest import smpl_walk
+
+    from builder.sources.motion_file import save_motion
+    from builder.video import read_video, write_video
+
+    walk_dir, video_dir = tmp_path / "sequences" / "walk", tmp_path / "sequences" / "filmed"
+    save_motion(smpl_walk(8, 30.0), walk_dir / layout.MOTION)
+    filmed = smpl_walk(6, 30.0)
+    filmed.video_path = tmp_path / "source.mp4"
+    filmed.boxes = np.tile([2.0, 2.0, 20.0, 20.0], (6, 1))
+    write_video(filmed.video_path, [np.full((24, 32, 3), 30 * i, np.uint8) for i in range(5)], 30.0)
+    save_motion(filmed, video_dir / layout.MOTION)
+
+    assert main(["render", str(walk_dir), "--size", "64", "64"]) == 0  # no video: the Anny body is rendered
+    check_frame_count(walk_dir / layout.VIDEO, 8)
+    assert np.load(walk_dir / layout.BOX_VISIBLE).all()
+    with pytest.raises(ValueError, match="source.mp4: has 5 frames but motion frame 5 of 6"):
+        main(["render", str(video_dir)])  # the source video is one frame short of its motion
+    assert main(["render", str(video_dir), "--on-missing", "mask"]) == 0
+    frames, _ = read_video(video_dir / layout.VIDEO)
+    assert len(frames) == 6 and abs(frames[4].mean() - 120) < 3 and frames[5].max() <= 3
+    assert np.load(video_dir / layout.BOX_VISIBLE).tolist() == [True] * 5 + [False]

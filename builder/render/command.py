@@ -1,9 +1,11 @@
-"""``biohuman render``: synthetic video, boxes and camera for sequence folders without video.
+"""``biohuman render``: the video, person boxes and camera of sequence folders.
 
-Each SEQUENCE_DIR holds ``motion.npz`` (SMPL poses); its body (Anny, or the user's SMPL
-model with ``--smpl-model``) is posed and rendered into the same folder. ``--mesh`` renders
-a ready posed mesh instead (.npz with ``vertices`` (T, V, 3), ``faces`` (F, 3), ``fps``).
-Folders whose video already exists are skipped unless ``--overwrite``.
+Each SEQUENCE_DIR holds ``motion.npz``. A sequence from a video-bearing source (it names a
+``video_path``) gets its source frames aligned with the motion (builder.sources.video_sources);
+any other sequence, or every one with ``--synthetic``, gets its body (Anny, or the user's
+SMPL model with ``--smpl-model``) rendered. ``--mesh`` renders a ready posed mesh instead
+(.npz with ``vertices`` (T, V, 3), ``faces`` (F, 3), ``fps``). Folders whose video already
+exists are skipped unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from builder import layout
 from builder.render.camera import CameraConfig
 from builder.render.renderer import BodyRenderer
 from builder.render.sequence import RenderConfig, render_sequence
+from builder.sources.motion import MotionSequence
+from builder.sources.motion_file import load_motion
+from builder.sources.video_sources import MISSING_POLICIES, export_source_video
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -34,19 +39,12 @@ def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"{path}: not found") from None
 
 
-def posed_body(seq_dir: Path, smpl_model: Path | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Vertices (T, V, 3), faces and frame rate of the body driven by ``seq_dir``'s motion."""
+def posed_body(sequence: MotionSequence, smpl_model: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (T, V, 3) and faces of the body driven by ``sequence``."""
     from builder.body import make_body
-    from builder.sources.motion import MotionSequence
 
-    path = seq_dir / layout.MOTION
-    data = _load_npz(path, ("poses", "trans", "fps"))
-    sequence = MotionSequence(sequence_id=seq_dir.name, source="motion.npz", subject="",
-                              poses=data["poses"], trans=data["trans"], fps=float(data["fps"]),
-                              betas=data.get("betas", np.zeros(10)), gender=str(data.get("gender", "neutral")),
-                              source_path=path)
     body = make_body(sequence, smpl_model)
-    return body.posed_vertices(sequence.poses, sequence.trans), np.asarray(body.faces), sequence.fps
+    return body.posed_vertices(sequence.poses, sequence.trans), np.asarray(body.faces)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-visible", type=float, default=RenderConfig.min_visible,
                         help="fraction of the body inside the image for a box to count as visible")
     parser.add_argument("--crf", type=int, default=RenderConfig.crf, help="x264 quality (lower: better)")
+    parser.add_argument("--synthetic", action="store_true", help="render the body even where a source video exists")
+    parser.add_argument("--on-missing", choices=MISSING_POLICIES, default="error",
+                        help="source video shorter than its motion: fail, or mask the frames without video")
     parser.add_argument("--overwrite", action="store_true", help="render folders that already have a video")
     parser.set_defaults(func=_run)
 
@@ -76,7 +77,8 @@ def _run(args: argparse.Namespace) -> int:
     width, height = args.size
     config = RenderConfig(width=width, height=height, camera=CameraConfig(), min_visible=args.min_visible,
                           crf=args.crf, background_images=images)
-    with BodyRenderer(width, height) as renderer:
+    renderer = None
+    try:
         for seq_dir in args.sequence_dirs:
             if (seq_dir / layout.VIDEO).exists() and not args.overwrite:
                 log.info("%s: %s exists, skipped", seq_dir, layout.VIDEO)
@@ -85,7 +87,19 @@ def _run(args: argparse.Namespace) -> int:
                 mesh = _load_npz(args.mesh, ("vertices", "faces", "fps"))
                 vertices, faces, fps = mesh["vertices"], mesh["faces"], float(mesh["fps"])
             else:
-                vertices, faces, fps = posed_body(seq_dir, args.smpl_model)
+                (sequence,) = load_motion(seq_dir / layout.MOTION)
+                if sequence.video_path is not None and not args.synthetic:
+                    needs_body = sequence.boxes is None and sequence.camera is not None
+                    vertices = posed_body(sequence, args.smpl_model)[0] if needs_body else None
+                    synced = export_source_video(sequence, seq_dir, args.on_missing, vertices=vertices)
+                    print(f"{seq_dir}: {sequence.num_frames} frames from {sequence.video_path}, "
+                          f"{int(synced.visible.sum())} with a visible box")
+                    continue
+                (vertices, faces), fps = posed_body(sequence, args.smpl_model), sequence.fps
+            renderer = renderer or BodyRenderer(width, height)  # GL only when something is rendered
             result = render_sequence(vertices, faces, fps, seq_dir, seq_dir.name, args.seed, config, renderer)
-            print(f"{seq_dir}: {len(vertices)} frames, {int(result.visible.sum())} with a visible box")
+            print(f"{seq_dir}: {len(vertices)} frames rendered, {int(result.visible.sum())} with a visible box")
+    finally:
+        if renderer is not None:
+            renderer.close()
     return 0
