@@ -14,7 +14,7 @@ Moment arms are exact and cheap: one ``addInEquivalentForces`` (unit tension) an
 transpose product per muscle and frame give the muscle's generalized forces on every coordinate at
 once (OpenSim's ``computeMomentArm`` redoes that work per coordinate); coupled coordinates (the
 patella) fold in through the coupler's derivative. The QP is solved for all frames together by a
-semismooth Newton method on its dual: ``x(lambda) = clip(A^T lambda, lo, hi)``.
+primal-dual interior-point method (one small normal-equation solve per frame and iteration).
 """
 
 from __future__ import annotations
@@ -44,54 +44,93 @@ class QPSolution:
 
 
 def solve_batched_qp(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                     tol: float = 1e-9, max_iterations: int = 200) -> QPSolution:
+                     tol: float = 1e-9, max_iterations: int = 80) -> QPSolution:
     """Solve ``min 0.5 ||x||^2  s.t.  A x = b, lower <= x <= upper`` for every frame.
 
-    ``A`` (T, m, n), ``b`` (T, m), bounds (n,). Dual ascent with semismooth Newton steps and a
-    batched Armijo line search; a frame converges when ``||A x - b||_inf <= tol * (1 + ||b||_inf)``.
-    Infeasible frames do not converge and keep a large violation.
+    ``A`` (T, m, n), ``b`` (T, m), bounds (n,) (infinite = unbounded). Primal-dual interior point
+    (Mehrotra predictor-corrector) over all frames at once: each iteration solves one (m, m)
+    normal-equation system per frame. A frame converges when its equality residual is below
+    ``tol * (1 + ||b||_inf)`` and its complementarity gap is below ``tol``; an infeasible frame
+    does not converge and keeps a large ``violation``.
     """
     T, m, n = A.shape
-    At = np.swapaxes(A, 1, 2)
+    At = np.ascontiguousarray(np.swapaxes(A, 1, 2))
+    has_lo = np.isfinite(lower)
+    has_hi = np.isfinite(upper)
+    lo = np.where(has_lo, lower, 0.0)
+    hi = np.where(has_hi, upper, 0.0)
+    n_bounds = max(int(has_lo.sum() + has_hi.sum()), 1)
+    start = np.where(has_lo & has_hi, lo + 0.25 * (hi - lo), np.where(has_lo, lo + 1.0, np.where(has_hi, hi - 1.0, 0.0)))
+    x = np.broadcast_to(start, (T, n)).copy()
+    lam = np.zeros((T, m))
+    z_lo = np.broadcast_to(has_lo.astype(float), (T, n)).copy()
+    z_hi = np.broadcast_to(has_hi.astype(float), (T, n)).copy()
     threshold = tol * (1.0 + np.abs(b).max(axis=1))
-
-    def primal(lam):
-        z = np.einsum("tnm,tm->tn", At, lam)
-        return z, np.clip(z, lower, upper)
-
-    def dual(lam, x):
-        return 0.5 * np.einsum("tn,tn->t", x, x) - np.einsum("tm,tm->t", lam, np.einsum("tmn,tn->tm", A, x) - b)
-
-    gram = np.einsum("tmn,tkn->tmk", A, A)
-    lam = np.linalg.solve(gram + 1e-12 * np.eye(m), b[..., None])[..., 0]
-    eye = np.eye(m)
-    steps = 0.5 ** np.arange(12)
     converged = np.zeros(T, dtype=bool)
+    stalled = np.zeros(T, dtype=bool)
+
+    def slacks(x):
+        return np.where(has_lo, x - lo, 1.0), np.where(has_hi, hi - x, 1.0)
+
+    def direction(x, lam, z_lo, z_hi, s_lo, s_hi, r_p, r_d, target_lo, target_hi):
+        d = 1.0 + z_lo / s_lo + z_hi / s_hi
+        r = -r_d + target_lo / s_lo - target_hi / s_hi
+        scaled = A / d[:, None, :]
+        normal = scaled @ At
+        rhs = -r_p - _mv(A, r / d)
+        d_lam = np.linalg.solve(normal + 1e-12 * np.eye(m), rhs[..., None])[..., 0]
+        d_x = (r + _mv(At, d_lam)) / d
+        d_zlo = np.where(has_lo, (target_lo - z_lo * d_x) / s_lo, 0.0)
+        d_zhi = np.where(has_hi, (target_hi + z_hi * d_x) / s_hi, 0.0)
+        return d_x, d_lam, d_zlo, d_zhi
+
+    def max_step(v, dv, mask):
+        ratio = np.where(mask & (dv < 0), -v / np.where(dv < 0, dv, -1.0), np.inf)
+        return np.minimum(1.0, ratio.min(axis=1))
+
     for iteration in range(1, max_iterations + 1):
-        z, x = primal(lam)
-        grad = b - np.einsum("tmn,tn->tm", A, x)
-        converged = np.abs(grad).max(axis=1) <= threshold
-        if converged.all():
+        s_lo, s_hi = slacks(x)
+        r_p = _mv(A, x) - b
+        r_d = x - _mv(At, lam) - z_lo + z_hi
+        gap = (np.where(has_lo, s_lo * z_lo, 0.0).sum(1) + np.where(has_hi, s_hi * z_hi, 0.0).sum(1)) / n_bounds
+        converged = (np.abs(r_p).max(axis=1) <= threshold) & (np.abs(r_d).max(axis=1) <= threshold) & (gap <= tol)
+        if (converged | stalled).all():
             break
-        free = ((z > lower) & (z < upper)).astype(A.dtype)
-        hess = np.einsum("tmn,tn,tkn->tmk", A, free, A)
-        scale = np.maximum(np.trace(hess, axis1=1, axis2=2) / m, 1e-12)
-        delta = np.linalg.solve(hess + (1e-10 * scale)[:, None, None] * eye, grad[..., None])[..., 0]
-        g0 = dual(lam, x)
-        slope = np.einsum("tm,tm->t", grad, delta)
-        chosen = np.full(T, steps[-1])
-        found = np.zeros(T, dtype=bool)
-        for alpha in steps:
-            trial = lam + alpha * delta
-            ok = dual(trial, primal(trial)[1]) >= g0 + 1e-4 * alpha * slope
-            chosen = np.where(ok & ~found, alpha, chosen)
-            found |= ok
-            if found.all():
-                break
-        lam = np.where(converged[:, None], lam, lam + chosen[:, None] * delta)
-    _, x = primal(lam)
-    violation = np.linalg.norm(np.einsum("tmn,tn->tm", A, x) - b, axis=1)
+        # predictor (affine scaling)
+        aff = direction(x, lam, z_lo, z_hi, s_lo, s_hi, r_p, r_d,
+                        np.where(has_lo, -s_lo * z_lo, 0.0), np.where(has_hi, -s_hi * z_hi, 0.0))
+        a_p = np.minimum(max_step(s_lo, aff[0], has_lo), max_step(s_hi, -aff[0], has_hi))
+        a_d = np.minimum(max_step(z_lo, aff[2], has_lo), max_step(z_hi, aff[3], has_hi))
+        gap_aff = (np.where(has_lo, (s_lo + a_p[:, None] * aff[0]) * (z_lo + a_d[:, None] * aff[2]), 0.0).sum(1)
+                   + np.where(has_hi, (s_hi - a_p[:, None] * aff[0]) * (z_hi + a_d[:, None] * aff[3]), 0.0).sum(1)
+                   ) / n_bounds
+        sigma = np.clip((gap_aff / np.maximum(gap, 1e-300)) ** 3, 0.0, 1.0)
+        mu = (sigma * gap)[:, None]
+        # corrector
+        t_lo = np.where(has_lo, mu - s_lo * z_lo - aff[0] * aff[2], 0.0)
+        t_hi = np.where(has_hi, mu - s_hi * z_hi + aff[0] * aff[3], 0.0)
+        d_x, d_lam, d_zlo, d_zhi = direction(x, lam, z_lo, z_hi, s_lo, s_hi, r_p, r_d, t_lo, t_hi)
+        a_p = 0.995 * np.minimum(max_step(s_lo, d_x, has_lo), max_step(s_hi, -d_x, has_hi))
+        a_d = 0.995 * np.minimum(max_step(z_lo, d_zlo, has_lo), max_step(z_hi, d_zhi, has_hi))
+        a_p = np.minimum(a_p, 1.0)[:, None] * ~converged[:, None]
+        a_d = np.minimum(a_d, 1.0)[:, None] * ~converged[:, None]
+        new = (x + a_p * d_x, lam + a_d * d_lam, z_lo + a_d * d_zlo, z_hi + a_d * d_zhi)
+        # an infeasible frame drives its iterate to the bounds: freeze it at its last finite value
+        finite = np.all([np.isfinite(v).all(axis=1) for v in new], axis=0)
+        finite &= (np.where(has_lo, new[0] - lo, 1.0).min(axis=1) > 0) & (np.where(has_hi, hi - new[0], 1.0).min(axis=1) > 0)
+        stalled |= ~finite
+        keep = (~stalled)[:, None]
+        x, lam, z_lo, z_hi = (np.where(keep, v_new, v) for v_new, v in zip(new, (x, lam, z_lo, z_hi)))
+        if (converged | stalled).all():
+            break
+    x = np.clip(x, np.where(has_lo, lo, -np.inf), np.where(has_hi, hi, np.inf))
+    violation = np.linalg.norm(_mv(A, x) - b, axis=1)
     return QPSolution(x, violation, iteration, converged)
+
+
+def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Batched matrix-vector product (T, a, b) x (T, b) -> (T, a)."""
+    return (M @ v[..., None])[..., 0]
 
 
 def _coordinate_splines(model, coordinates_path: Path, cutoff_hz: float):

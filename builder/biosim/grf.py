@@ -25,12 +25,14 @@ The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
    reported as ``dropped_moment`` (it shows up as pelvis residual in inverse dynamics).
 
 A learned estimator (e.g. GaitDynamics, whose weights are not distributed with this project)
-plugs in by subclassing ``GRFEstimator`` and calling :func:`register_estimator`.
+plugs in by subclassing ``GRFEstimator`` and calling :func:`register_estimator`, or by naming it
+as ``"package.module:Class"`` wherever an estimator name is taken (``biohuman dynamics --grf-estimator``).
 """
 
 from __future__ import annotations
 
 import abc
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,7 +122,15 @@ def register_estimator(name: str, factory: Callable[..., GRFEstimator]) -> None:
 
 
 def make_estimator(name: str = "physics", **options) -> GRFEstimator:
-    """The registered estimator ``name`` built with ``options``."""
+    """The estimator ``name`` built with ``options``: a registered name, or ``"package.module:Class"``
+    (imported on use, so worker processes of the runner find plug-in estimators too)."""
+    if ":" in name and name not in _REGISTRY:
+        module_name, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot import GRF estimator {name!r}: {exc}") from exc
+        return factory(**options)
     if name not in _REGISTRY:
         raise ValueError(f"unknown GRF estimator {name!r}; registered: {sorted(_REGISTRY)}")
     return _REGISTRY[name](**options)

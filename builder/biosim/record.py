@@ -1,0 +1,56 @@
+"""The per-sequence record (``record.json``): what went in, how, how long, how good, and the verdict.
+
+The record is written last and atomically, so its presence marks a sequence as done. ``status``
+is ``kept`` (labels usable), ``dropped`` (ran, failed a quality threshold; ``reasons`` say which)
+or ``failed`` (an error or a crashed worker; ``error`` says what).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from builder.io import write_text_atomic
+
+STATUSES = ("kept", "dropped", "failed")
+
+
+@dataclass
+class SequenceRecord:
+    sequence_id: str
+    status: str = "failed"
+    reasons: list[str] = field(default_factory=list)
+    error: str | None = None
+    sources: dict = field(default_factory=dict)       # input files
+    settings: dict = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    marker_error: dict = field(default_factory=dict)  # IK summary (m)
+    grf: dict = field(default_factory=dict)
+    residuals: dict = field(default_factory=dict)     # pelvis residuals from ID
+    static_optimization: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)       # files written, relative to the sequence folder
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"{self.sequence_id}: unknown record status {self.status!r}")
+
+    def write(self, path: str | os.PathLike) -> None:
+        write_text_atomic(path, json.dumps(asdict(self), indent=2, default=_jsonable) + "\n")
+
+
+def read_record(path: str | os.PathLike) -> SequenceRecord | None:
+    """The record at ``path``, or None if absent or unreadable (an unreadable record is not done)."""
+    try:
+        return SequenceRecord(**json.loads(Path(path).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,136 @@
+"""The real walking trial of the Rajagopal2016 pipeline, prepared once per session for the dynamics tests.
+
+Imported by tests/test_grf.py, test_dynamics.py, test_fast_so.py and test_runner.py; each step is
+cached by ``functools.cache`` (keyed by the session's temp folder) so it runs once per session.
+Subject mass: the trial's body weight is not given, so it is the mean measured vertical GRF over
+the one step fully on the force plates (left heel strike to the next right heel strike) / g; the
+generic model's segment masses are scaled to it (ScaleTool, mass distribution preserved) and its
+markers placed on the static trial.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+RAJAGOPAL = SHARED / "reference" / "opensim-models"
+PIPELINE = RAJAGOPAL / "Pipelines" / "Rajagopal"
+MEASURED_GRF = PIPELINE / "ExpData" / "grf_walk.mot"
+MEASURED_WINDOW = (0.45, 1.8)   # both feet's stances inside it are on force plates (the trial's ID range)
+GRAVITY = 9.80665
+
+
+@dataclass(frozen=True, eq=False)
+class Walk:
+    root: Path
+    model: Path
+    ik: Path
+    measured_xml: Path
+    mass: float
+    events: dict[str, list[tuple[float, float]]]   # measured (heel strike, toe off) per foot "r"/"l"
+
+
+def measured_events(threshold: float = 20.0) -> dict[str, list[tuple[float, float]]]:
+    """Contact intervals of each foot on the plates (vertical force above ``threshold`` N)."""
+    from builder.biosim.storage import read_storage
+
+    grf = read_storage(MEASURED_GRF)
+    events = {}
+    for side in "rl":
+        on = grf.column(f"ground_force_{side}_vy") > threshold
+        edges = np.diff(on.astype(int))
+        starts = grf.time[1:][edges == 1]
+        ends = grf.time[1:][edges == -1]
+        events[side] = [(s, e) for s in starts for e in ends[ends > s][:1]]
+    return events
+
+
+def subject_mass() -> float:
+    from builder.biosim.storage import read_storage
+
+    grf = read_storage(MEASURED_GRF)
+    events = measured_events()
+    start = events["l"][0][0]
+    end = min(s for s, _ in events["r"] if s > start)
+    keep = (grf.time >= start) & (grf.time < end)
+    vertical = grf.column("ground_force_r_vy") + grf.column("ground_force_l_vy")
+    return float(vertical[keep].mean() / GRAVITY)
+
+
+@functools.cache
+def prepare_walk(root: Path) -> Walk:
+    """Marker placement + mass scaling of Rajagopal2016, then IK of the whole walking trial."""
+    from builder.biosim.opensim_model import opensim, quiet_stdout
+
+    osim = opensim()
+    root.mkdir(parents=True, exist_ok=True)
+    mass = subject_mass()
+    def rel(path: Path) -> str:  # ScaleTool prefixes every path with the setup file's folder
+        return os.path.relpath(path, root)
+
+    setup = (PIPELINE / "Scale" / "scale_setup_walk.xml").read_text()
+    setup = setup.replace("<model_file>subject_scaled_walk.osim</model_file>",
+                          f"<model_file>{rel(RAJAGOPAL / 'Models' / 'Rajagopal' / 'Rajagopal2016.osim')}</model_file>")
+    setup = re.sub(r"<marker_set_file>.*?</marker_set_file>",
+                   f"<marker_set_file>{rel(PIPELINE / 'Scale' / 'markerset_walk_preScale.xml')}</marker_set_file>", setup)
+    setup = setup.replace("<mass>0</mass>", f"<mass>{mass:.4f}</mass>")
+    setup = setup.replace("../ExpData/static_walk_2.trc", rel(PIPELINE / "ExpData" / "static_walk_1.trc"))
+    setup = setup.replace("<preserve_mass_distribution>false", "<preserve_mass_distribution>true")
+    model = root / "subject_walk.osim"
+    setup = setup.replace("<output_model_file>subject_scaled_walk.osim", f"<output_model_file>{model.name}")
+    setup = setup.replace("<output_motion_file>scale_output_walk.mot", "<output_motion_file>scale.mot")
+    setup = setup.replace("<output_marker_file>subject_scaled_walk_markerset.xml", "<output_marker_file>Unassigned")
+    (root / "scale_setup.xml").write_text(setup)
+    with quiet_stdout():
+        osim.ScaleTool(str(root / "scale_setup.xml")).run()
+    ik = root / "ik_walk.mot"
+    tool = osim.InverseKinematicsTool(str(PIPELINE / "IK" / "ik_setup_walk.xml"))
+    tool.set_model_file(str(model))
+    tool.setMarkerDataFileName(str(PIPELINE / "ExpData" / "motion_capture_walk.trc"))
+    tool.setOutputMotionFileName(str(ik))
+    tool.setResultsDir(str(root))
+    tool.set_report_errors(True)
+    with quiet_stdout():
+        tool.run()
+    loads = (PIPELINE / "ID" / "grf_walk.xml").read_text()
+    loads = loads.replace("../ExpData/grf_walk.mot", str(MEASURED_GRF)).replace(
+        "../IK/results_walk/ik_output_walk.mot", str(ik))
+    measured_xml = root / "grf_measured.xml"
+    measured_xml.write_text(loads)
+    return Walk(root, model, ik, measured_xml, mass, measured_events())
+
+
+@dataclass(frozen=True)
+class WalkDynamics:
+    grf: object                # GroundReactions from the physics estimator
+    grf_mot: Path
+    grf_xml: Path
+    id_estimated: object       # InverseDynamicsResult, whole trial, estimated GRF
+    id_estimated_window: object
+    id_measured_window: object
+    activations: object       # StaticOptimizationResult of the fast solver over the whole trial
+
+
+@functools.cache
+def walk_dynamics(walk: Walk) -> WalkDynamics:
+    """Estimated GRF, ID with estimated and measured GRF, fast SO over the whole trial."""
+    from builder.biosim.fast_so import run_fast_static_optimization
+    from builder.biosim.grf import PhysicsGRFEstimator
+    from builder.biosim.inverse_dynamics import run_inverse_dynamics
+
+    out = walk.root / "dynamics"
+    grf = PhysicsGRFEstimator().estimate(walk.model, walk.ik)
+    grf.write(out / "grf.mot", out / "grf.xml")
+    id_est = run_inverse_dynamics(walk.model, walk.ik, out / "id.sto", out / "grf.xml")
+    id_est_w = run_inverse_dynamics(walk.model, walk.ik, out / "id_window.sto", out / "grf.xml",
+                                    time_range=MEASURED_WINDOW)
+    id_meas_w = run_inverse_dynamics(walk.model, walk.ik, out / "id_measured.sto", walk.measured_xml,
+                                     time_range=MEASURED_WINDOW)
+    so = run_fast_static_optimization(walk.model, walk.ik, out / "id.sto", out / "so_activations.sto")
+    return WalkDynamics(grf, out / "grf.mot", out / "grf.xml", id_est, id_est_w, id_meas_w, so)
