@@ -120,7 +120,7 @@ def test_no_working_gl_platform_is_a_clear_error(monkeypatch):
     from builder.render import gl
 
     monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
-    monkeypatch.delitem(sys.modules, "OpenGL", raising=False)
+    monkeypatch.delitem(sys.modules, "OpenGL.platform", raising=False)
     monkeypatch.setattr(gl, "PLATFORMS", ("no-such-platform",))
     with pytest.raises(RuntimeError, match="apt-get install libegl1"):
         gl.ensure_gl_platform()

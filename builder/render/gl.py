@@ -1,7 +1,7 @@
 """Choose the headless OpenGL platform for pyrender on the CPU: Mesa EGL or OSMesa.
 
-PyOpenGL binds its platform once, at first import, so the choice must be made before
-``pyrender`` is imported. :func:`ensure_gl_platform` keeps a platform the user set in
+PyOpenGL binds its platform once (when ``OpenGL.platform`` is first imported), so the choice
+must be made before ``pyrender`` is imported. :func:`ensure_gl_platform` keeps a platform the user set in
 ``PYOPENGL_PLATFORM``; otherwise it probes the candidates in a child process (a failed
 probe cannot poison this one) and sets the first that renders.
 """
@@ -44,9 +44,14 @@ def ensure_gl_platform() -> str:
     chosen = os.environ.get("PYOPENGL_PLATFORM")
     if chosen:
         return chosen
-    if "OpenGL" in sys.modules:
-        raise RuntimeError("PyOpenGL was imported before a headless platform was chosen; set "
-                           "PYOPENGL_PLATFORM=osmesa or egl before importing pyrender")
+    bound = sys.modules.get("OpenGL.platform")
+    if bound is not None:  # PyOpenGL already chose: keep it if it is headless
+        module = type(bound.PLATFORM).__module__.rsplit(".", 1)[-1]
+        if module not in PLATFORMS:
+            raise RuntimeError(f"PyOpenGL is already bound to the {module!r} platform; set "
+                               "PYOPENGL_PLATFORM=osmesa or egl before anything imports pyrender")
+        os.environ["PYOPENGL_PLATFORM"] = module
+        return module
     failures = {}
     for platform in PLATFORMS:
         reason = _probe(platform)
