@@ -1,7 +1,7 @@
 """Encode and decode the RGB frames of one window: H.264 MP4 bytes (PyAV) or JPEG bytes (Pillow).
 
-Encoding is deterministic (single-threaded x264, fixed settings, no time stamps in the
-container), so re-encoding the same frames gives the same bytes.
+Encoding is deterministic (single-threaded x264 without macroblock-tree rate control, fixed
+settings, frame time stamps i / fps), so re-encoding the same frames gives the same bytes.
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ def encode_mp4(frames: np.ndarray, fps: float, crf: int = 20, preset: str = "med
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.thread_count = 1
-        stream.options = {"crf": str(crf), "preset": preset}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        # x264 with one thread and macroblock-tree rate control gave different bytes for the same
+        # frames from run to run (measured with libx264 core 165 in PyAV 18); without mbtree it is exact.
+        stream.options = {"crf": str(crf), "preset": preset, "x264-params": "mbtree=0"}
+        for index, frame in enumerate(frames):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts, video_frame.time_base = index, 1 / stream.codec_context.framerate
+            container.mux(stream.encode(video_frame))
         container.mux(stream.encode())
     return buffer.getvalue()
 
@@ -41,7 +45,7 @@ def decode_mp4(data: bytes) -> np.ndarray:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.thread_count = 1
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        frames = [frame.to_ndarray(format="rgb24").copy() for frame in container.decode(stream)]  # own the pixels
     if not frames:
         raise ValueError("MP4 data holds no video frames")
     return np.stack(frames)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
@@ -19,6 +20,11 @@ def parse_size(text: str) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dataset", help="build, verify or upload the BioHuman10M dataset folder")
+    add_commands(parser)
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """The build, verify and push sub-commands."""
     commands = parser.add_subparsers(dest="dataset_command", required=True)
 
     build = commands.add_parser("build", help="cut BioSim outputs into windows and write shards + card")
@@ -72,9 +78,13 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from .manifest import verify
+    from .manifest import ShardChecksumError, verify
 
-    manifest = verify(args.folder)
+    try:
+        manifest = verify(args.folder)
+    except ShardChecksumError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"{args.folder}: {len(manifest['files'])} files match manifest.json")
     return 0
 
@@ -84,3 +94,14 @@ def run_push(args: argparse.Namespace) -> int:
 
     print(publish(args.folder, args.repo, private=args.private or None, endpoint=args.endpoint))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``biohuman dataset`` on its own (scripts/build_dataset.py), without loading the other commands."""
+    import logging
+
+    parser = argparse.ArgumentParser(prog="biohuman dataset", description=__doc__.splitlines()[0])
+    add_commands(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)

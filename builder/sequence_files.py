@@ -168,4 +168,5 @@ def iter_video_frames(path: Path) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.thread_count = 1
         for frame in container.decode(stream):
-            yield frame.to_ndarray(format="rgb24")
+            # to_ndarray returns a view into PyAV's frame buffer: copy so the pixels outlive the frame
+            yield frame.to_ndarray(format="rgb24").copy()

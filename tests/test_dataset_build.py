@@ -58,7 +58,7 @@ def read_frames(corpus: Path, sequence_id: str) -> np.ndarray:
     import av
 
     with av.open(str(layout.sequence_dir(corpus, sequence_id) / layout.VIDEO)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+        return np.stack([frame.to_ndarray(format="rgb24").copy() for frame in container.decode(video=0)])
 
 
 def check_window(window: dict, truth: dict) -> None:
