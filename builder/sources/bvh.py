@@ -121,7 +121,7 @@ def parse_bvh(path: str | Path) -> BvhMotion:
             stack.append(len(skeleton.names) - 1)
         elif keyword == "End":
             take()  # "Site"
-            if take() != ["{", "OFFSET"]:
+            if take(2) != ["{", "OFFSET"]:
                 raise MotionSourceError(path, "End Site: expected '{ OFFSET'")
             skeleton.end_sites[stack[-1]] = numbers(3, "End Site OFFSET")
             if take()[0] != "}":

@@ -50,11 +50,19 @@ def source_basis(left: np.ndarray, up: np.ndarray) -> np.ndarray:
 
     ``left`` is the rest direction from the right hip to the left hip, ``up`` from the hips
     towards the head (both in source coordinates); ``up`` is orthogonalised against ``left``.
+    Rest skeletons stand along the world axes but are rarely exactly symmetric, so the result is
+    snapped to the nearest axis-aligned frame when one lies within 30 degrees.
     """
     x = np.asarray(left, np.float64) / np.linalg.norm(left)
     y = np.asarray(up, np.float64) - np.dot(up, x) * x
     y /= np.linalg.norm(y)
-    return np.stack([x, y, np.cross(x, y)])
+    basis = np.stack([x, y, np.cross(x, y)])
+    snapped = np.zeros((3, 3))
+    for row, axis in enumerate(np.argmax(np.abs(basis), axis=1)):
+        snapped[row, axis] = np.sign(basis[row, axis])
+    if np.isclose(np.linalg.det(snapped), 1.0) and (np.sum(basis * snapped, axis=1) > np.cos(np.radians(30))).all():
+        return snapped
+    return basis
 
 
 @dataclass(frozen=True)
