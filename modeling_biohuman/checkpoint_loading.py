@@ -33,17 +33,17 @@ def load_model_and_processor(path: str | os.PathLike, device: str | torch.device
     """``(model, processor)`` of a saved folder, the model in eval mode on ``device``."""
     from transformers import AutoConfig, AutoModel
 
-    from . import BioHumanVideoProcessor  # registers the BioHuman classes with the Auto* factories
+    from . import BioHumanConfig, BioHumanTwoStageConfig, BioHumanVideoProcessor  # also registers the Auto classes
 
     folder = model_folder(path)
     try:
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
     except json.JSONDecodeError as error:
         raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from None
-    try:
-        config = AutoConfig.from_pretrained(folder)
-    except (ValueError, KeyError) as error:
-        raise ValueError(f"{folder}: model type {model_type!r} is not a BioHuman model ({error})") from None
+    known = {BioHumanConfig.model_type, BioHumanTwoStageConfig.model_type}
+    if model_type not in known:
+        raise ValueError(f"{folder}: model type {model_type!r} is not a BioHuman model (expected one of {sorted(known)})")
+    config = AutoConfig.from_pretrained(folder)
     muscles, pose_dim = getattr(config, "num_muscles", None), getattr(config, "pose_dim", SMPL_POSE_DIM)
     if muscles != NUM_MUSCLES or pose_dim != SMPL_POSE_DIM:
         raise ValueError(f"{folder}: checkpoint predicts {muscles} muscles and {pose_dim}-D poses; this "

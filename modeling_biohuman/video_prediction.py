@@ -50,11 +50,13 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
         if suffix == ".npy":
             boxes = np.load(path, allow_pickle=False)
         elif suffix in (".csv", ".txt"):
-            text = path.read_text().strip().splitlines()
-            rows = [line for line in text if line.strip() and not line.lstrip().startswith("#")]
-            if rows and not any(ch.isdigit() for ch in rows[0].split(",")[0]) and "nan" not in rows[0].lower():
-                rows = rows[1:]  # header
-            boxes = np.array([[float(v) for v in row.replace(",", " ").split()] for row in rows], dtype=np.float64)
+            rows = [line.replace(",", " ").split() for line in path.read_text().splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+            try:
+                np.asarray(rows[0] if rows else [], dtype=np.float64)
+            except ValueError:
+                rows = rows[1:]  # a header row such as "x0,y0,x1,y1"
+            boxes = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
         elif suffix == ".json":
             data = json.loads(path.read_text())
             boxes = np.array([[np.nan] * 4 if b is None else b for b in (data["boxes"] if isinstance(data, dict) else data)],
