@@ -56,7 +56,8 @@ class BioHumanConfig(PretrainedConfig):
         fusion_mode: "gated" (interleaved pose/visual tokens, input + output gates, the paper's model),
             "late_concat" (ablation: pose tokens only through the transformer, visual feature
             concatenated afterwards) or "pose_only" (section 5.4 ablation: no visual tokens, HMR pose
-            detached so no biomechanical gradient reaches the front-end).
+            detached so no biomechanical gradient reaches the front-end, which learns from its own
+            initial-pose loss only).
         zero_init_conditioning: zero-initialise the visual-injection layer, the residual adapter's and
             the pose head's last layers (GVHMR-style: the model starts as if the condition were absent).
     Outputs and losses (eq. 11-13, supplementary B):

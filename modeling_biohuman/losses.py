@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from .configuration_biohuman import BioHumanConfig
 
-_EPS = 1e-6
+_EPS = 1e-8
 
 
 def elementwise_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:

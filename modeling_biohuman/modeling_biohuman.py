@@ -157,6 +157,8 @@ class BioHumanPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
+        if getattr(module, "_biohuman_external", False):
+            return
         if getattr(module, "_biohuman_zero_init", False) and self.config.zero_init_conditioning:
             nn.init.zeros_(module.weight)
             if module.bias is not None:
@@ -263,9 +265,9 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
             raise ValueError(f"fusion_mode={self.config.fusion_mode!r} with precomputed hmr_pose also needs hmr_features")
         m = mask[..., None].to(hmr_pose.dtype)
         initial_pose = hmr_pose * m
-        if self.config.fusion_mode == "pose_only":
-            initial_pose = initial_pose.detach()
-        adapted = initial_pose + self.pose_adapter(initial_pose)
+        # pose-only ablation: biomechanical supervision does not reach the front-end (only its own pose loss)
+        motion_input = initial_pose.detach() if self.config.fusion_mode == "pose_only" else initial_pose
+        adapted = motion_input + self.pose_adapter(motion_input)
         pose_tokens = self.pose_encoder(masked_kinematics(adapted, mask), mask)
 
         fused, gates_in, gates_out = self._temporal_fusion(pose_tokens, hmr_features, mask)
@@ -275,7 +277,7 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         loss = terms = None
         if pose_labels is not None or muscle_labels is not None:
             loss, terms = biohuman_loss(self.config, mask, pose, pose_labels, pose_mask, muscles, muscle_labels,
-                                        muscle_mask, initial_pose=None if self.config.fusion_mode == "pose_only" else initial_pose)
+                                        muscle_mask, initial_pose=initial_pose)
         return BioHumanOutput(loss=loss, loss_terms=terms, pose=pose, muscle_activations=muscles,
                               initial_pose=initial_pose, adapted_pose=adapted, betas=front.get("betas"),
                               transl=front.get("transl"), input_gates=gates_in, output_gates=gates_out,

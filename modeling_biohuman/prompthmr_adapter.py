@@ -49,6 +49,8 @@ class PromptHMRAdapter(nn.Module):
                 raise ValueError("image_encoder='prompthmr' needs config.prompthmr_factory ('module:callable') "
                                  "returning the user's PromptHMR module")
             model = load_factory(config.prompthmr_factory)(config.prompthmr_checkpoint)
+        for module in model.modules():  # the user's weights: never re-initialised by BioHuman
+            module._biohuman_external = True
         self.model = model
         self.config = config
         if config.freeze_image_encoder and hasattr(model, "image_encoder"):

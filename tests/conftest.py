@@ -66,6 +66,35 @@ def rendered_walk(walking_body, tmp_path_factory):
     return result, walking_body
 
 
+# --- BioHuman model (modeling_biohuman): tiny configurations for fast model tests ---
+TINY_BIOHUMAN = dict(
+    image_size=(32, 24), patch_size=8, encoder_hidden_size=32, encoder_num_layers=1, encoder_num_heads=2,
+    decoder_hidden_size=32, decoder_num_layers=1, decoder_num_heads=2, num_fourier_features=8,
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, dropout=0.0,
+    window_length=8,
+)
+
+
+@pytest.fixture
+def tiny_biohuman_config():
+    """Factory of tiny BioHumanConfig / BioHumanTwoStageConfig objects (keyword overrides allowed)."""
+    import torch
+
+    import modeling_biohuman as mb
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: extra threads only contend with the other CI processes
+
+    def make(two_stage: bool = False, **overrides):
+        kwargs = {**TINY_BIOHUMAN, **overrides}
+        if two_stage:
+            return mb.BioHumanTwoStageConfig(**{"motion_hidden_size": 32, "motion_num_layers": 2, "motion_num_heads": 2, **kwargs})
+        return mb.BioHumanConfig(**kwargs)
+
+    yield make
+    torch.set_num_threads(threads)
+
+
 # --- training / evaluation / prediction (modeling_biohuman.training, .evaluation, .video_prediction) ---
 TINY_TRAIN_CONFIG = "scripts/configs/tiny.yaml"
 
