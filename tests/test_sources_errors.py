@@ -88,8 +88,15 @@ def test_folder_run_records_failures_and_continues(tmp_path):
     _amass(tmp_path / "a" / "shape.npz")  # AMASS body-shape files are not motions: skipped
     (tmp_path / "README.txt").write_text("not a motion")
     (tmp_path / "walk.txt").write_bytes(embedded_motion("walk").read_bytes())
+    motionpro = tmp_path / "mp" / "0729" / "csy" / "walk_01"
+    motionpro.mkdir(parents=True)
+    np.save(motionpro / "smpl.npy", {"betas": np.zeros(10), "body_pose": np.zeros((4, 69)),
+                                     "global_orient": np.zeros((4, 3)), "transl": np.zeros((4, 3))}, allow_pickle=True)
+    np.savez(motionpro / "pressure.npz", pressure=np.zeros((4, 160, 120), np.uint8))  # not a motion: skipped
+    np.save(motionpro / "keypoints.npy", np.zeros((4, 24, 3)))
     results = {path.name: outcome for path, outcome in iter_motion_folder(tmp_path)}
-    assert set(results) == {"good.npz", "gender.npz", "broken.npz", "walk.txt"}
+    assert set(results) == {"good.npz", "gender.npz", "broken.npz", "walk.txt", "smpl.npy"}
+    assert results["smpl.npy"][0].sequence_id == "motionpro_0729_csy_walk_01"
     assert isinstance(results["gender.npz"], MotionSourceError) and "unknown gender" in results["gender.npz"].problem
     assert isinstance(results["broken.npz"], MotionSourceError)
     assert results["good.npz"][0].num_frames == 5 and results["walk.txt"][0].sequence_id == "deepmimic_walk"

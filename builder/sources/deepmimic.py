@@ -148,26 +148,23 @@ def humanoid_world_rotations(frames: np.ndarray) -> np.ndarray:
 def _repeat_cycles(frames: np.ndarray, cycles: int) -> np.ndarray:
     """A wrapping clip repeated ``cycles`` times: each cycle continues from where the last ended.
 
-    The last frame of a wrapping clip is the pose of its first frame after one cycle; each new
-    cycle is turned by the cycle's heading change (about the vertical) and shifted horizontally.
+    The last frame of a wrapping clip is the pose of its first frame after one cycle; cycle ``k``
+    is turned ``k`` times by the clip's heading change (about the vertical, around the clip's
+    start) and shifted by the horizontal distance covered so far.
     """
-    one = frames[:-1]
     start, end = frames[0], frames[-1]
     heading = Rotation.from_euler("y", _yaw(end[4:8]) - _yaw(start[4:8]))
-    out = [one]
+    pivot = np.array([start[1], 0.0, start[3]])
+    step = np.array([end[1] - start[1], 0.0, end[3] - start[3]])
     offset, turn = np.zeros(3), Rotation.identity()
-    for _ in range(1, cycles):
-        offset = offset + turn.apply(np.array([end[1] - start[1], 0.0, end[3] - start[3]]))
-        turn = heading * turn
-        cycle = one.copy()
-        rel = cycle[:, 1:4] - np.array([start[1], 0.0, start[3]])
-        cycle[:, 1:4] = turn.apply(rel) + np.array([start[1], 0.0, start[3]]) + offset
+    out = []
+    for k in range(cycles):
+        cycle = (frames if k == cycles - 1 else frames[:-1]).copy()
+        cycle[:, 1:4] = turn.apply(cycle[:, 1:4] - pivot) + pivot + offset
         cycle[:, 4:8] = (turn * _quat(cycle[:, 4:8])).as_quat(scalar_first=True)
         out.append(cycle)
-    last = frames[-1:].copy()
-    last[:, 1:4] = turn.apply(last[:, 1:4] - np.array([start[1], 0.0, start[3]])) + np.array([start[1], 0.0, start[3]]) + offset
-    last[:, 4:8] = (turn * _quat(last[:, 4:8])).as_quat(scalar_first=True)
-    return np.concatenate(out + [last])
+        offset, turn = offset + turn.apply(step), heading * turn
+    return np.concatenate(out)
 
 
 def _yaw(quat_wxyz: np.ndarray) -> float:

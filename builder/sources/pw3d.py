@@ -64,9 +64,9 @@ def read_3dpw(path: str | Path, up_axis: str = "auto") -> list[MotionSequence]:
             camera = camera_in_rotated_world({"K": array(data["cam_intrinsics"], path, "cam_intrinsics", (3, 3)),
                                               "R": cam_poses[:, :3, :3], "t": cam_poses[:, :3, 3]}, rotation)
         valid = np.asarray(data["campose_valid"][k], bool) if "campose_valid" in data else None
-        boxes = None
-        if "poses2d" in data:
-            boxes = keypoint_boxes(array(data["poses2d"][k], path, f"poses2d[{k}]", (len(poses), 3, None)))
+        keypoints = data.get("poses2d", data.get("poses2D"))
+        boxes = None if keypoints is None else keypoint_boxes(
+            array(keypoints[k], path, f"poses2d[{k}]", (len(poses), 3, None)))
         has_video = image_dir is not None and image_dir.is_dir()
         sequences.append(checked_sequence(
             path, sequence_id=make_id("3dpw", name, f"actor{k}"), source="3dpw", subject=f"{name}_actor{k}",

@@ -100,7 +100,11 @@ def read_motion(path: str | os.PathLike, fps: float | None = None, on_nan: str =
 
 
 def find_motion_files(folder: str | os.PathLike) -> list[Path]:
-    """Motion files under ``folder`` (recursively, sorted); AMASS ``shape.npz`` files are skipped."""
+    """Motion files under ``folder`` (recursively, sorted).
+
+    Skipped: AMASS ``shape.npz`` (body shape only), MotionPRO's non-motion files, .txt/.json
+    files that are not DeepMimic clips, and .npy files other than MotionPRO's ``smpl.npy``.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise MotionSourceError(folder, "not a folder")
@@ -108,6 +112,8 @@ def find_motion_files(folder: str | os.PathLike) -> list[Path]:
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.suffix.lower() not in MOTION_SUFFIXES or path.name == "shape.npz":
             continue
+        if path.suffix.lower() in (".npy", ".npz") and (path.parent / SMPL_FILE).is_file() and path.name != SMPL_FILE:
+            continue  # a MotionPRO sequence folder: only smpl.npy is motion (pressure.npz, bbox.npy, ...)
         if path.suffix.lower() == ".npy" and path.name != SMPL_FILE:
             continue
         if path.suffix.lower() in (".txt", ".json") and not _looks_like_deepmimic(path):
