@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "builder.render.command",
     "builder.preview",
     "builder.musculoskeletal.report",
+    "builder.biosim.kinematics_command",
     "builder.biosim.dynamics_command",
 )
 

@@ -3,7 +3,7 @@
 The official SMPL files are licensed; this model has SMPL's file layout (v_template, f,
 J_regressor, weights, shapedirs, posedirs, kintree_table) so the real ``smplx.SMPL`` code path
 loads and poses it. Vertices and faces come from Anny posed in SMPL's zero pose; skinning
-weights are Anny's bone weights summed per driving SMPL joint; each joint is regressed as a
+weights are Anny's bone weights summed per driving SMPL joint (``RestBody.vertex_weights``); each joint is regressed as a
 non-negative convex combination of nearby vertices; two shape directions scale the body.
 """
 
@@ -35,17 +35,12 @@ def write_procedural_smpl(anny: AnnyBody, path: Path) -> Path:
     """Write a SMPL-format pickle built from ``anny`` to ``path``."""
     rest = anny.rest_body()
     v = rest.vertices
-    weights = np.zeros((len(v), 24))
-    bone_w = anny.model.vertex_bone_weights.numpy()
-    bone_i = anny.model.vertex_bone_indices.numpy()
-    np.add.at(weights, (np.repeat(np.arange(len(v)), bone_w.shape[1]), anny._drivers[bone_i].ravel()), bone_w.ravel())
-    weights /= weights.sum(1, keepdims=True)
     shapedirs = np.zeros((len(v), 3, 10))
     shapedirs[:, :, 0] = 0.03 * (v - rest.joints[0])
     shapedirs[:, 1, 1] = 0.03 * (v[:, 1] - rest.joints[0, 1])
     model = {
         "v_template": v, "f": rest.faces.astype(np.uint32), "J_regressor": _joint_regressor(v, rest.joints),
-        "weights": weights, "shapedirs": shapedirs, "posedirs": np.zeros((len(v), 3, 207)),
+        "weights": rest.vertex_weights, "shapedirs": shapedirs, "posedirs": np.zeros((len(v), 3, 207)),
         "kintree_table": np.array([[4294967295, *SMPL_JOINT_PARENTS[1:]], list(range(24))], dtype=np.int64),
     }
     with open(path, "wb") as f:

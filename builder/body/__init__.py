@@ -57,17 +57,20 @@ anatomical pose of an OpenSim model at zero coordinates: the static trial for sc
 
 @dataclass(frozen=True)
 class Subject:
-    """Anthropometry of a body: height (m), mass (kg), and its neutral standing markers (87, 3)."""
+    """Anthropometry of a body: height (m), mass (kg), and its neutral standing markers (87, 3)
+    and joint centres (24, 3) in SMPL's frame."""
 
     height: float
     mass: float
     static_markers: np.ndarray
+    static_joints: np.ndarray
 
 
 def measure_subject(body: BodySurface) -> Subject:
     """Height (head top to heel) and mass (volume x 985 kg/m^3) of a body's rest pose (SMPL's zero
-    pose, upright T-pose), and its markers in ``NEUTRAL_POSE`` at the origin (SMPL frame)."""
+    pose, upright T-pose), and its markers and joint centres in ``NEUTRAL_POSE`` at the origin."""
     rest = body.rest_body()
-    static = body.posed_vertices(NEUTRAL_POSE[None], np.zeros((1, 3)))[0, marker_vertex_ids(body)]
+    pose, origin = NEUTRAL_POSE[None], np.zeros((1, 3))
+    static = body.posed_vertices(pose, origin)[0, marker_vertex_ids(body)]
     return Subject(height=body_height(rest.vertices), mass=body_mass(rest.vertices, rest.faces),
-                   static_markers=static.astype(np.float64))
+                   static_markers=static.astype(np.float64), static_joints=body.posed_joints(pose, origin)[0])

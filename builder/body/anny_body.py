@@ -93,10 +93,15 @@ class AnnyBody:
         smpl_leg = SMPL_NEUTRAL_REST_JOINTS[0, 1] - SMPL_NEUTRAL_REST_JOINTS[7:9, 1].mean()
         anny_leg = heads[0, 2] - heads[[self._bone_index["LeftFoot"], self._bone_index["RightFoot"]], 2].mean()
         self._root_offset = SMPL_NEUTRAL_REST_JOINTS[0] + np.array([0.0, anny_leg - smpl_leg, 0.0])
-        weights = self.model.vertex_bone_weights.numpy()
-        indices = self.model.vertex_bone_indices.numpy()
-        dominant_bone = indices[np.arange(len(indices)), weights.argmax(1)]
-        self._vertex_joint = self._drivers[dominant_bone]
+        self._vertex_weights = self._smpl_joint_weights()
+
+    def _smpl_joint_weights(self) -> np.ndarray:
+        """Anny's skinning weights summed per driving SMPL joint: (V, 24), rows summing to 1."""
+        bone_weights = self.model.vertex_bone_weights.double().numpy()
+        joints = self._drivers[self.model.vertex_bone_indices.numpy()]
+        weights = np.zeros((len(bone_weights), 24))
+        np.add.at(weights, (np.arange(len(bone_weights))[:, None].repeat(bone_weights.shape[1], 1), joints), bone_weights)
+        return weights / weights.sum(1, keepdims=True)
 
     def _phenotype_tensors(self, batch: int) -> dict[str, torch.Tensor]:
         return {k: torch.full((batch,), float(v), dtype=torch.float64) for k, v in self.phenotype.items()}
@@ -133,17 +138,27 @@ class AnnyBody:
     def posed_vertices(self, poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
         """Vertices (T, V, 3) float32 in SMPL's world frame for poses (T, 72) and ``trans`` (T, 3)."""
         poses, trans = np.asarray(poses, np.float64), np.asarray(trans, np.float64)
-        out = np.empty((len(poses), len(self._vertex_joint), 3), dtype=np.float32)
+        out = np.empty((len(poses), len(self._vertex_weights), 3), dtype=np.float32)
         for start in range(0, len(poses), self.batch_size):
             stop = start + self.batch_size
             verts = self._forward(poses[start:stop], trans[start:stop])["vertices"].numpy()
             out[start:stop] = verts @ ANNY_TO_SMPL.T
         return out
 
+    def posed_joints(self, poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
+        """Rotation centres (T, 24, 3) of the SMPL joints on Anny (heads of their bones), SMPL frame."""
+        poses, trans = np.asarray(poses, np.float64), np.asarray(trans, np.float64)
+        bones = [self._bone_index[name] for name in _JOINT_BONES]
+        out = np.empty((len(poses), len(bones), 3))
+        for start in range(0, len(poses), self.batch_size):
+            stop = start + self.batch_size
+            heads = self._forward(poses[start:stop], trans[start:stop])["bone_poses"][:, bones, :3, 3]
+            out[start:stop] = heads.double().numpy() @ ANNY_TO_SMPL.T
+        return out
+
     def rest_body(self) -> RestBody:
         """Anny in SMPL's zero pose, with the SMPL joints at the heads of their Anny bones."""
-        out = self._forward(np.zeros((1, 72)), np.zeros((1, 3)))
-        heads = out["bone_poses"][0, :, :3, 3].double().numpy() @ ANNY_TO_SMPL.T
-        joints = heads[[self._bone_index[name] for name in _JOINT_BONES]]
-        vertices = out["vertices"][0].double().numpy() @ ANNY_TO_SMPL.T
-        return RestBody(vertices=vertices, faces=self.faces, joints=joints, vertex_joint=self._vertex_joint)
+        zero_pose, origin = np.zeros((1, 72)), np.zeros((1, 3))
+        joints = self.posed_joints(zero_pose, origin)[0]
+        vertices = self._forward(zero_pose, origin)["vertices"][0].double().numpy() @ ANNY_TO_SMPL.T
+        return RestBody(vertices=vertices, faces=self.faces, joints=joints, vertex_weights=self._vertex_weights)

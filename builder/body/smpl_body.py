@@ -71,8 +71,16 @@ class SmplBody:
             out[start:stop] = self._forward(poses[start:stop], trans[start:stop]).vertices.numpy()
         return out
 
+    def posed_joints(self, poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
+        """The 24 regressed SMPL joints (T, 24, 3), the centres its segments rotate about."""
+        out = np.empty((len(poses), 24, 3))
+        for start in range(0, len(poses), self.batch_size):
+            stop = start + self.batch_size
+            out[start:stop] = self._forward(poses[start:stop], trans[start:stop]).joints[:, :24].numpy()
+        return out
+
     def rest_body(self) -> RestBody:
         """The subject's SMPL body in the zero pose, with its 24 regressed joints."""
         out = self._forward(np.zeros((1, 72)), np.zeros((1, 3)))
         return RestBody(vertices=out.vertices[0].numpy(), faces=self.faces, joints=out.joints[0, :24].numpy(),
-                        vertex_joint=self.model.lbs_weights.numpy().argmax(1))
+                        vertex_weights=self.model.lbs_weights.numpy())

@@ -1,0 +1,207 @@
+"""BioSim part 1: SMPL motion -> body surface -> 87 virtual markers -> scaled ULBS-112 -> IK.
+
+Per sequence, into ``layout.sequence_dir(out_dir, sequence_id)``: ``motion.npz``, ``markers.trc``
+(the markers over the motion), ``static.trc`` (the body standing in ``NEUTRAL_POSE``),
+``scaled.osim`` (ULBS-112 scaled to the body's height and mass from the static trial, its joint
+centres moved onto the body's and its markers placed), ``ik.mot`` and ``ik_report.json`` (per-frame
+RMS and max marker error, written last: its presence marks the stage done). A failure writes
+``record.json`` with status ``failed`` and the reason; the dynamics stage writes the final record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from builder import layout
+from builder.biosim.ik import run_ik
+from builder.biosim.joint_centres import align_joint_centres
+from builder.biosim.record import SequenceRecord, read_record
+from builder.biosim.scale import scale_model
+from builder.body import BodySurface, make_body, marker_trajectories, measure_subject
+from builder.body.skeleton import SMPL_TO_OPENSIM
+from builder.io import write_text_atomic
+from builder.markers import MARKER_NAMES
+from builder.sources import MotionSequence, MotionSourceError, read_motion, save_motion
+from builder.sources.read import find_motion_files
+from builder.trc import MarkerTrajectories, write_trc
+
+log = logging.getLogger(__name__)
+
+STATIC_FRAMES = 5
+STATIC_RATE = 100.0
+
+
+@dataclass(frozen=True)
+class KinematicsSettings:
+    """How part 1 runs: body surface, generic model, IK marker weights, joint-centre alignment."""
+
+    smpl_model: Path | None = None      # user's SMPL model file/folder; None: the Anny body
+    model_path: Path | None = None      # generic ULBS-112 .osim; None: builder.musculoskeletal's default
+    marker_weights: dict[str, float] = field(default_factory=dict)  # default 1 per marker
+    align_joint_centres: bool = True
+    fps: float | None = None            # resample sequences to this rate when reading files
+    on_nan: str = "split"               # "split": cut at NaN frames; "error": reject the file
+
+    def to_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+def check_sequence(sequence: MotionSequence) -> None:
+    """ValueError naming the sequence's file unless it has >= 2 frames and finite poses/translations."""
+    where = sequence.source_path or sequence.sequence_id
+    if sequence.num_frames < 2:
+        raise ValueError(f"{where}: {sequence.num_frames} frame(s); inverse kinematics needs at least 2")
+    bad = ~(np.isfinite(sequence.poses).all(1) & np.isfinite(sequence.trans).all(1))
+    if bad.any():
+        raise ValueError(f"{where}: NaN/inf pose or translation at {bad.sum()} frame(s), first {np.flatnonzero(bad)[0]}")
+
+
+def to_opensim(points: np.ndarray) -> np.ndarray:
+    """SMPL world coordinates (Z forward) -> OpenSim ground (X forward), both Y up, metres."""
+    return np.asarray(points, dtype=np.float64) @ SMPL_TO_OPENSIM.T
+
+
+def is_done(folder: Path) -> bool:
+    """Whether part 1 finished for a sequence folder (its IK report, written last, exists)."""
+    return (folder / layout.IK_REPORT).is_file()
+
+
+def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, settings: KinematicsSettings,
+                   body: BodySurface | None = None) -> dict:
+    """Part 1 for one sequence; returns the IK report (also written to ``ik_report.json``)."""
+    from builder.musculoskeletal import default_model_path
+
+    check_sequence(sequence)
+    folder = layout.sequence_dir(Path(out_dir), sequence.sequence_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    started = time.perf_counter()
+    body = body or make_body(sequence, settings.smpl_model)
+    save_motion(sequence, folder / layout.MOTION)
+    markers = to_opensim(marker_trajectories(sequence, body))
+    write_trc(folder / layout.MARKERS_TRC, MarkerTrajectories(sequence.times, list(MARKER_NAMES), markers),
+              rate=sequence.fps)
+    subject = measure_subject(body)
+    static_markers, static_joints = to_opensim(subject.static_markers), to_opensim(subject.static_joints)
+    lift = np.array([0.0, -static_markers[:, 1].min(), 0.0])  # stand on the floor (y = 0)
+    static = MarkerTrajectories(np.arange(STATIC_FRAMES) / STATIC_RATE, list(MARKER_NAMES),
+                                np.repeat((static_markers + lift)[None], STATIC_FRAMES, axis=0))
+    write_trc(folder / layout.STATIC_TRC, static, rate=STATIC_RATE)
+    timings["markers"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    weights = settings.marker_weights or None
+    model_path = settings.model_path or default_model_path()
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".scale.") as work:
+        scaled = scale_model(model_path, folder / layout.STATIC_TRC, subject.height, subject.mass,
+                             Path(work) / layout.SCALED_MODEL, marker_weights=weights)
+        if settings.align_joint_centres:
+            shifts = align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints + lift,
+                                         folder / layout.SCALED_MODEL, marker_weights=weights)
+        else:
+            shifts = {}
+            os.replace(scaled, folder / layout.SCALED_MODEL)
+    timings["scale"] = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".ik.") as work:
+        report = run_ik(folder / layout.SCALED_MODEL, folder / layout.MARKERS_TRC, Path(work) / layout.IK_MOT,
+                        marker_weights=weights)
+        os.replace(Path(work) / layout.IK_MOT, folder / layout.IK_MOT)
+    timings["ik"] = report["seconds"]
+    report.update(
+        model=layout.SCALED_MODEL, trc=layout.MARKERS_TRC, mot=layout.IK_MOT,
+        sequence_id=sequence.sequence_id, source=sequence.source, subject=sequence.subject,
+        source_path=str(sequence.source_path or ""), body=getattr(body, "topology", type(body).__name__),
+        height_m=subject.height, mass_kg=subject.mass, joint_centre_shifts_m=shifts,
+        settings=settings.to_dict(), timings_s=timings,
+    )
+    (folder / layout.RECORD).unlink(missing_ok=True)  # an earlier failure no longer holds
+    write_text_atomic(folder / layout.IK_REPORT, json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def record_failure(out_dir: Path, sequence_id: str, error: Exception, settings: KinematicsSettings,
+                   source_path: Path | None) -> None:
+    """Write a ``failed`` record.json naming the reason."""
+    folder = layout.sequence_dir(out_dir, sequence_id)
+    SequenceRecord(sequence_id=sequence_id, status="failed", error=f"kinematics: {error}",
+                   sources={"motion": str(source_path or "")}, settings={"kinematics": settings.to_dict()},
+                   ).write(folder / layout.RECORD)
+
+
+def iter_inputs(inputs: Iterable[str | os.PathLike], settings: KinematicsSettings
+                ) -> Iterator[tuple[Path, list[MotionSequence] | Exception]]:
+    """``(file, sequences or the error reading it)`` for every motion file in ``inputs`` (files or folders)."""
+    for item in map(Path, inputs):
+        for path in find_motion_files(item) if item.is_dir() else [item]:
+            try:
+                yield path, read_motion(path, fps=settings.fps, on_nan=settings.on_nan)
+            except (MotionSourceError, ValueError, OSError) as error:
+                yield path, error
+
+
+def run_folder(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, settings: KinematicsSettings,
+               force: bool = False) -> dict[str, str]:
+    """Part 1 over motion files and folders; returns ``{sequence_id: "done"|"skipped"|"failed"}``.
+
+    Resumable: sequences already done are skipped (unless ``force``). A bad file or a failing
+    sequence gets a ``failed`` record.json with the reason, and the run goes on.
+    """
+    out_dir = Path(out_dir)
+    status: dict[str, str] = {}
+    bodies: dict[str, BodySurface] = {}
+    items = list(iter_inputs(inputs, settings))
+    total = sum(len(s) if isinstance(s, list) else 1 for _, s in items)
+    with tqdm(total=total, desc="biosim kinematics", unit="seq") as progress:
+        for path, sequences in items:
+            if not isinstance(sequences, list):
+                sequence_id = path.stem if path.stem not in status else f"{path.parent.name}_{path.stem}"
+                log.warning("%s", sequences)
+                record_failure(out_dir, sequence_id, sequences, settings, path)
+                status[sequence_id] = "failed"
+                progress.update()
+                continue
+            for sequence in sequences:
+                progress.set_postfix_str(sequence.sequence_id)
+                if not force and is_done(layout.sequence_dir(out_dir, sequence.sequence_id)):
+                    status[sequence.sequence_id] = "skipped"
+                elif _run_one(sequence, out_dir, settings, bodies):
+                    status[sequence.sequence_id] = "done"
+                else:
+                    status[sequence.sequence_id] = "failed"
+                progress.update()
+    return status
+
+
+def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings,
+             bodies: dict[str, BodySurface]) -> bool:
+    """Run one sequence, recording a failure instead of raising; bodies are reused across sequences."""
+    try:
+        key = f"{sequence.gender}:{sequence.betas.tobytes().hex()}" if settings.smpl_model else sequence.gender
+        if key not in bodies:
+            bodies[key] = make_body(sequence, settings.smpl_model)
+        report = run_kinematics(sequence, out_dir, settings, body=bodies[key])
+        log.info("%s: IK marker error RMS %.1f mm (mean), max %.1f mm", sequence.sequence_id,
+                 1000 * report["rms_mean_m"], 1000 * report["max_max_m"])
+        return True
+    except Exception as error:  # one bad sequence must not stop the run: record why
+        log.warning("%s failed: %s", sequence.sequence_id, error)
+        record_failure(out_dir, sequence.sequence_id, error, settings, sequence.source_path)
+        return False
+
+
+def failed_reason(out_dir: str | os.PathLike, sequence_id: str) -> str | None:
+    """The recorded reason a sequence failed, or None."""
+    record = read_record(layout.sequence_dir(Path(out_dir), sequence_id) / layout.RECORD)
+    return record.error if record and record.status == "failed" else None

@@ -1,0 +1,76 @@
+"""BioSim part 1 end to end: body markers -> scaled ULBS-112 -> OpenSim IK, with real OpenSim runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.signal import find_peaks
+
+pytest.importorskip("opensim")
+
+from builder import layout  # noqa: E402
+from builder.biosim.kinematics import KinematicsSettings, run_kinematics  # noqa: E402
+from builder.biosim.storage import read_storage  # noqa: E402
+from builder.sources import embedded_motion, read_deepmimic  # noqa: E402
+from builder.trc import read_trc  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def kinematics_runs(anny_body, tmp_path_factory):
+    """The walk (two strides) and the run (two strides) through part 1 with the Anny body."""
+    out = tmp_path_factory.mktemp("kinematics")
+    runs = {}
+    for name in ("walk", "run"):
+        sequence = read_deepmimic(embedded_motion(name), cycles=2)[0]
+        runs[name] = (sequence, run_kinematics(sequence, out, KinematicsSettings(), body=anny_body), out)
+    return runs
+
+
+@pytest.mark.parametrize("name", ["walk", "run"])
+def test_marker_errors_within_acceptance(kinematics_runs, name):
+    sequence, report, out = kinematics_runs[name]
+    folder = layout.sequence_dir(out, sequence.sequence_id)
+    for file in (layout.MOTION, layout.MARKERS_TRC, layout.STATIC_TRC, layout.SCALED_MODEL, layout.IK_MOT,
+                 layout.IK_REPORT):
+        assert (folder / file).is_file(), file
+    assert report["frames"] == sequence.num_frames
+    assert json.loads((folder / layout.IK_REPORT).read_text())["rms_mean_m"] == report["rms_mean_m"]
+    assert report["rms_mean_m"] < 0.02, report["rms_mean_m"]
+    assert report["max_max_m"] < 0.04, report["max_max_m"]
+    assert 1.5 < report["height_m"] < 2.1 and 45 < report["mass_kg"] < 110
+    markers = read_trc(folder / layout.MARKERS_TRC)
+    assert len(markers.names) == 87 and markers.data.shape == (sequence.num_frames, 87, 3)
+    # OpenSim frame: Y up, the subject travels forward along +X (SMPL's +Z)
+    pelvis_x = markers.data[:, markers.names.index("sacrum"), 0]
+    assert pelvis_x[-1] - pelvis_x[0] > 0.5 and markers.data[..., 1].min() > -0.1
+
+
+def test_walk_knee_flexion_has_the_gait_shape(kinematics_runs):
+    sequence, _, out = kinematics_runs["walk"]
+    mot = read_storage(layout.sequence_dir(out, sequence.sequence_id) / layout.IK_MOT)
+    stride_frames = sequence.num_frames / 2
+    # the source clip's own knee flexion (SMPL knee rotation angle), the reference for the peak height
+    source_knee = np.degrees(np.linalg.norm(sequence.poses[:, 5 * 3:6 * 3], axis=1))
+    for side in ("r", "l"):
+        knee = mot.column(f"knee_angle_{side}")
+        peaks, _ = find_peaks(np.concatenate([knee, knee[:5]]), prominence=5)  # wrap: the clip is cyclic
+        peaks = peaks[peaks < len(knee)]
+        assert len(peaks) == 4, (side, peaks, knee.round())        # two flexion peaks per stride, two strides
+        heights = np.sort(knee[peaks])
+        assert 5 < heights[:2].min() and heights[:2].max() < 30      # loading-response peaks (stance)
+        assert 50 < heights[2:].min() and heights[2:].max() < 75     # swing peaks
+        assert abs(heights[-1] - source_knee.max()) < 6
+        assert np.ptp(np.diff(np.sort(peaks))) < stride_frames      # peaks alternate through the stride
+
+
+def test_smpl_model_pipeline_through_smplx(procedural_smpl_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("BIOHUMAN_CACHE", str(tmp_path / "cache"))
+    sequence = read_deepmimic(embedded_motion("walk"))[0]
+    report = run_kinematics(sequence, tmp_path, KinematicsSettings(smpl_model=procedural_smpl_path))
+    assert report["body"] == "smpl13718"
+    assert report["frames"] == sequence.num_frames
+    assert report["rms_mean_m"] < 0.03 and report["max_max_m"] < 0.08
