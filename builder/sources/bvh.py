@@ -12,7 +12,6 @@ orientations both work. Sizes are scaled so the rest skeleton spans ``height`` m
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +22,6 @@ from .errors import MotionSourceError
 from .motion import MotionSequence
 from .retarget import LIMB_BONES, J, RetargetSpec, retarget, source_basis
 from .validate import checked_sequence, make_id
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_HEIGHT = 1.70
 """Height (m) of the rest skeleton (head end site to lowest foot end site) when no scale is given."""

@@ -14,8 +14,6 @@ positions are scaled to a person of :data:`DEFAULT_HEIGHT` so speeds and step le
 from __future__ import annotations
 
 import json
-import logging
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +24,6 @@ from .motion import MotionSequence
 from .retarget import J, RetargetSpec, retarget, source_basis
 from .timing import interpolate_motion
 from .validate import checked_sequence, make_id
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_HEIGHT = 1.70
 """Standing height (m) of the person the clips are scaled to."""

@@ -29,6 +29,18 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise MotionSourceError(path, f"truncated or corrupt .npz file ({type(error).__name__}: {error})") from None
 
 
+def npz_keys(path: str | Path) -> set[str]:
+    """Names of the arrays in an .npz file, without reading them."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return set(archive.files)
+    except FileNotFoundError:
+        raise MotionSourceError(path, "file not found") from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise MotionSourceError(path, f"truncated or corrupt .npz file ({type(error).__name__}: {error})") from None
+
+
 def load_pickle(path: str | Path) -> Any:
     """A pickled object; Python 2 pickles (3DPW, MoSh) are decoded as latin-1."""
     path = Path(path)

@@ -14,7 +14,7 @@ from .deepmimic import read_deepmimic
 from .emdb import is_emdb, read_emdb
 from .errors import MotionSourceError
 from .h36m import is_h36m_mosh, read_h36m
-from .loaders import load_npz, load_pickle
+from .loaders import load_pickle, npz_keys
 from .motion import MotionSequence
 from .motion_file import is_motion_file, load_motion
 from .motionpro import SMPL_FILE, read_motionpro
@@ -59,7 +59,7 @@ def detect_format(path: str | os.PathLike) -> str:
     if suffix in (".txt", ".json") and _looks_like_deepmimic(path):
         return "deepmimic"
     if suffix == ".npz":
-        keys = set(load_npz(path))
+        keys = npz_keys(path)
         for name, test in (("biohuman", is_motion_file), ("bedlam", is_bedlam_labels), ("amass", is_amass)):
             if test(keys):
                 return name
