@@ -20,11 +20,14 @@ CMU_NAMES = {
     "right_elbow": "RightForeArm", "left_wrist": "LeftHand", "right_wrist": "RightHand",
     "left_hand": "LeftFingerBase", "right_hand": "RightFingerBase",
 }
+MIXAMO_NAMES = {**{k: "mixamorig:" + v for k, v in CMU_NAMES.items()},
+                "spine1": "mixamorig:Spine", "spine2": "mixamorig:Spine1", "spine3": "mixamorig:Spine2",
+                "left_hand": "mixamorig:LeftHandIndex1", "right_hand": "mixamorig:RightHandIndex1"}
 LEAVES = {"head": (0, 0.12, 0), "left_foot": (0, -0.03, 0.05), "right_foot": (0, -0.03, 0.05),
           "left_hand": (0.08, 0, 0), "right_hand": (-0.08, 0, 0)}
 
 
-def write_bvh(path, rest, local, root_position, fps, world=np.eye(3), units=1.0):
+def write_bvh(path, rest, local, root_position, fps, world=np.eye(3), units=1.0, names=CMU_NAMES):
     """A CMU-named BVH of SMPL's tree: rest joints (24, 3), local rotations (T, 24, 3, 3), root (T, 3).
 
     ``world`` re-expresses SMPL axes in the file's axes; ``units`` file units per metre.
@@ -40,7 +43,7 @@ def write_bvh(path, rest, local, root_position, fps, world=np.eye(3), units=1.0)
         offset = (rest[j] - (rest[SMPL_JOINT_PARENTS[j]] if j else 0 * rest[j])) if j else np.zeros(3)
         offset = world @ offset * units
         channels = "6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" if j == 0 else "3 Zrotation Xrotation Yrotation"
-        lines.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} {CMU_NAMES[name]}")
+        lines.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} {names[name]}")
         lines.append(pad + "{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
         lines.append(f"{pad}  CHANNELS {channels}")
@@ -93,7 +96,7 @@ def test_cmu_style_bvh_with_smpl_rest_reproduces_the_smpl_motion(tmp_path, walk)
 
 
 def test_z_up_a_pose_bvh_retargets_by_bone_directions(tmp_path, walk):
-    """A file in Z-up axes facing -Y, in centimetres, whose rest pose has the arms hanging down."""
+    """A Mixamo-named file in Z-up axes facing -Y, in centimetres, whose rest pose has the arms hanging down."""
     to_file = Rotation.from_euler("x", 90, degrees=True).as_matrix()   # SMPL Y (up) -> Z, Z (forward) -> -Y
     lower = {}
     for side, sign in (("left", -1), ("right", 1)):
@@ -112,7 +115,7 @@ def test_z_up_a_pose_bvh_retargets_by_bone_directions(tmp_path, walk):
     for j, p in enumerate(SMPL_JOINT_PARENTS):
         local[:, j] = source_world[:, j] if p < 0 else np.swapaxes(source_world[:, p], 1, 2) @ source_world[:, j]
     path = write_bvh(tmp_path / "apose.bvh", rest, local, walk.trans + SMPL_NEUTRAL_REST_JOINTS[0], 30.0,
-                     world=to_file, units=100.0)
+                     world=to_file, units=100.0, names=MIXAMO_NAMES)
     sequence = read_bvh(path, scale=0.01)[0]
     expected = smpl_forward_kinematics(walk.poses, SMPL_NEUTRAL_REST_JOINTS)
     got = smpl_forward_kinematics(sequence.poses, SMPL_NEUTRAL_REST_JOINTS)

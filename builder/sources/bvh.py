@@ -41,8 +41,8 @@ class BvhSkeleton:
     end_sites: dict[int, np.ndarray]  # joint index -> End Site offset
 
     def index(self, name: str) -> int | None:
-        """Index of the joint called ``name`` (case-insensitive), or None."""
-        lowered = [n.lower() for n in self.names]
+        """Index of the joint called ``name`` (case-insensitive, ignoring prefixes like ``mixamorig:``), or None."""
+        lowered = [n.rsplit(":", 1)[-1].lower() for n in self.names]
         return lowered.index(name.lower()) if name.lower() in lowered else None
 
     def rest_positions(self) -> np.ndarray:
