@@ -101,10 +101,10 @@ def stats_table(manifest: dict) -> str:
 def filtering_table(manifest: dict) -> str:
     rows = []
     for source, counts in manifest["counts"]["filtering"].items():
-        dropped = {reason: n for reason, n in counts.items() if reason != "kept"}
-        reasons = "; ".join(f"{reason.removeprefix('dropped: ')} ({n})" for reason, n in dropped.items()) or "-"
-        rows.append([source, counts.get("kept", 0), sum(dropped.values()), reasons])
-    return _table(["source", "kept", "dropped", "reasons"], rows)
+        reasons = "; ".join(f"{reason.removeprefix('dropped: ')} ({n})" for reason, n in counts.items()
+                            if reason.startswith("dropped: ")) or "-"
+        rows.append([source, counts.get("kept", 0), counts.get("dropped", 0), reasons])
+    return _table(["source", "kept", "dropped", "reasons (a sequence may have several)"], rows)
 
 
 def muscle_table() -> str:

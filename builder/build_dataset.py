@@ -37,7 +37,7 @@ from . import layout
 from .figures import write_figures
 from .io import write_text_atomic
 from .manifest import file_entry, write_manifest
-from .sequence_files import load_labels, read_record
+from .sequence_files import drop_categories, load_labels, read_record
 from .shards import TarShardWriter, iter_tar, window_members, write_parquet, write_tar
 from .splits import DEFAULT_SALT, SPLITS, assign_splits, read_splits, write_splits
 from .windows import WindowConfig, sequence_windows
@@ -204,7 +204,11 @@ def _counts(summaries: list[dict], records: list[dict]) -> dict:
                          for source, row in sorted(sources.items())} for split, sources in sorted(table.items())}
     filtering: dict = defaultdict(Counter)
     for record in records:
-        filtering[record["source"]]["kept" if record["kept"] else f"dropped: {record['drop_reason'] or 'unknown'}"] += 1
+        if record["kept"]:
+            filtering[record["source"]]["kept"] += 1
+        else:
+            filtering[record["source"]]["dropped"] += 1
+            filtering[record["source"]].update(f"dropped: {c}" for c in drop_categories(record["drop_reason"]))
     return {"splits": per_split, "filtering": {src: dict(sorted(c.items())) for src, c in sorted(filtering.items())}}
 
 

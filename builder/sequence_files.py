@@ -6,6 +6,7 @@ Only numpy, PyAV and the standard library are needed: the dataset build does not
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,24 +17,58 @@ from biohuman10m.vocabulary import MUSCLE_NAMES, SMPL_POSE_DIM
 
 from . import layout
 
-RECORD_KEYS = ("sequence_id", "source", "subject", "kept", "drop_reason", "settings")
+def _motion_text(folder: Path, key: str) -> str | None:
+    """A string stored in motion.npz (``builder.sources.motion_file`` keeps source and subject there)."""
+    try:
+        with np.load(folder / layout.MOTION, allow_pickle=False) as motion:
+            return str(motion[key]) if key in motion else None
+    except (OSError, ValueError):
+        return None
 
 
 def read_record(folder: Path) -> dict:
-    """``record.json`` of a sequence folder, checked for the keys the dataset needs."""
-    path = Path(folder) / layout.RECORD
+    """``record.json`` of a sequence folder as ``{sequence_id, source, subject, kept, drop_reason, settings}``.
+
+    Reads both the dataset contract (``kept`` bool, ``drop_reason``) and BioSim's record
+    (``builder.biosim.record``: ``status`` kept/dropped/failed with ``reasons``/``error``); source and
+    subject come from the record or else from ``motion.npz``.
+    """
+    folder = Path(folder)
+    path = folder / layout.RECORD
     try:
-        record = json.loads(path.read_text())
+        raw = json.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: missing; every sequence folder needs a record.json") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
-    missing = [key for key in RECORD_KEYS if key not in record]
-    if missing:
-        raise ValueError(f"{path}: missing keys {missing}")
-    if record["sequence_id"] != Path(folder).name:
-        raise ValueError(f"{path}: sequence_id {record['sequence_id']!r} differs from folder name {Path(folder).name!r}")
+    if raw.get("sequence_id") != folder.name:
+        raise ValueError(f"{path}: sequence_id {raw.get('sequence_id')!r} differs from folder name {folder.name!r}")
+    if "kept" in raw:
+        kept, reason = bool(raw["kept"]), raw.get("drop_reason")
+    elif "status" in raw:
+        kept = raw["status"] == "kept"
+        reason = "; ".join(raw.get("reasons") or []) or (f"failed: {raw['error']}" if raw.get("error") else None)
+    else:
+        raise ValueError(f"{path}: says neither 'kept' nor 'status'; cannot tell whether its labels are usable")
+    record = {"sequence_id": folder.name, "kept": kept, "drop_reason": None if kept else (reason or "unknown"),
+              "settings": raw.get("settings") or {}}
+    for key in ("source", "subject"):
+        value = raw.get(key) or _motion_text(folder, key)
+        if not value:
+            raise ValueError(f"{path}: no {key!r} in record.json or {layout.MOTION}")
+        record[key] = str(value)
     return record
+
+
+def drop_categories(reason: str) -> list[str]:
+    """Drop reasons without their measured values, for counting ("IK max marker error > 0.15 m")."""
+    categories = []
+    for part in reason.split("; "):
+        if part.startswith("failed: "):
+            categories.append("failed: " + part.removeprefix("failed: ").split(":")[0])
+        else:
+            categories.append(re.sub(r"\s+[-+]?\d[\d.]*(?:e[-+]?\d+)?(?:\s*m)?\s*>", " >", part))
+    return categories
 
 
 def read_sto(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:

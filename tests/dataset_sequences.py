@@ -1,8 +1,10 @@
 """Small, real per-sequence BioSim output folders for the dataset tests.
 
-Each folder holds real files in the formats of ``builder.layout``: motion.npz (numpy),
+Each folder holds real files in the formats of ``builder.layout``, written by the project's own
+writers where they exist: motion.npz (``builder.sources.motion_file.save_motion``), record.json
+(``builder.biosim.record.SequenceRecord``, or the plain ``kept``/``drop_reason`` contract),
 activations.sto written by OpenSim's own STOFileAdapter, an H.264 video.mp4 encoded with PyAV
-(one frame per motion frame, frame number drawn into the pixels), boxes, camera and record.json.
+(one frame per motion frame, frame number drawn into the pixels), boxes and camera.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import numpy as np
 
 from biohuman10m.vocabulary import MUSCLE_NAMES
 from builder import layout
+from builder.biosim.record import SequenceRecord
+from builder.sources.motion import MotionSequence
+from builder.sources.motion_file import save_motion
 
 WIDTH, HEIGHT = 96, 64
 
@@ -59,7 +64,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
 def make_sequence(root: Path, sequence_id: str, source: str = "default", subject: str = "s0", num_frames: int = 40,
                   fps: float = 30.0, seed: int = 0, kept: bool = True, drop_reason: str | None = None,
                   invalid_frames: tuple[int, ...] = (), nan_activation_frames: tuple[int, ...] = (),
-                  invisible_frames: tuple[int, ...] = ()) -> Path:
+                  invisible_frames: tuple[int, ...] = (), record_style: str = "biosim") -> Path:
     """Write one sequence folder under ``root/sequences`` and return it."""
     rng = np.random.default_rng(seed)
     folder = layout.sequence_dir(root, sequence_id)
@@ -67,10 +72,10 @@ def make_sequence(root: Path, sequence_id: str, source: str = "default", subject
     times = np.arange(num_frames) / fps
     frame_valid = np.ones(num_frames, bool)
     frame_valid[list(invalid_frames)] = False
-    np.savez(folder / layout.MOTION, poses=rng.normal(0, 0.3, (num_frames, 72)).astype(np.float32),
-             trans=rng.normal(0, 1, (num_frames, 3)).astype(np.float32),
-             betas=rng.normal(0, 1, 10).astype(np.float32), gender="neutral", fps=fps, times=times,
-             frame_valid=frame_valid)
+    sequence = MotionSequence(sequence_id=sequence_id, source=source, subject=subject,
+                              poses=rng.normal(0, 0.3, (num_frames, 72)), trans=rng.normal(0, 1, (num_frames, 3)),
+                              fps=fps, betas=rng.normal(0, 1, 10), frame_valid=frame_valid)
+    save_motion(sequence, folder / layout.MOTION)
     activations = rng.uniform(0.01, 1.0, (num_frames, len(MUSCLE_NAMES)))
     activations[list(nan_activation_frames)] = np.nan
     write_sto(folder / layout.ACTIVATIONS, times, activations)
@@ -83,11 +88,15 @@ def make_sequence(root: Path, sequence_id: str, source: str = "default", subject
     np.save(folder / layout.BOX_VISIBLE, visible)
     np.savez(folder / layout.CAMERA, K=np.eye(3), R=np.eye(3)[None], t=np.zeros((1, 3)),
              image_size=np.array([WIDTH, HEIGHT]))
-    record = {"sequence_id": sequence_id, "source": source, "subject": subject, "kept": kept,
-              "drop_reason": drop_reason,
-              "settings": {"ik": {"max_marker_error_m": 0.15}, "so": {"max_constraint_violation": 1e-11},
-                           "smoothing": {"savgol_window": 11, "order": 2}}}
-    (folder / layout.RECORD).write_text(json.dumps(record))
+    settings = {"thresholds": {"max_marker_error": 0.15, "max_constraint_violation": 1e-11},
+                "smoothing": {"window_s": 0.367, "order": 2}}
+    if record_style == "biosim":
+        SequenceRecord(sequence_id=sequence_id, status="kept" if kept else "dropped",
+                       reasons=[] if kept else [drop_reason], settings=settings).write(folder / layout.RECORD)
+    else:   # the dataset's plain contract
+        record = {"sequence_id": sequence_id, "source": source, "subject": subject, "kept": kept,
+                  "drop_reason": drop_reason, "settings": settings}
+        (folder / layout.RECORD).write_text(json.dumps(record))
     return folder
 
 
@@ -99,8 +108,9 @@ def make_corpus(root: Path, frames: int = 40) -> list[Path]:
         ("default_walk", "default", "anny", 4), ("default_jump", "default", "anny", 5),
     ]
     folders = [make_sequence(root, sid, source, subject, num_frames=frames + 3 * seed, seed=seed,
-                             invalid_frames=(5,), nan_activation_frames=(7,), invisible_frames=(2, 3))
+                             invalid_frames=(5,), nan_activation_frames=(7,), invisible_frames=(2, 3),
+                             record_style="contract" if seed == 4 else "biosim")
                for sid, source, subject, seed in specs]
     folders.append(make_sequence(root, "default_dropped", "default", "anny", num_frames=frames, seed=9, kept=False,
-                                 drop_reason="ik_marker_error"))
+                                 drop_reason="IK max marker error 0.213 m > 0.15 m"))
     return folders

@@ -51,7 +51,7 @@ def sequence_truth(corpus: Path, sequence_id: str) -> dict:
             "frame_valid": motion["frame_valid"], "times": motion["times"],
             "activations": matrix[:, [labels.index(name) for name in MUSCLE_NAMES]],
             "boxes": np.load(folder / layout.BOXES), "box_visible": np.load(folder / layout.BOX_VISIBLE),
-            "record": json.loads((folder / layout.RECORD).read_text())}
+            "source": str(motion["source"])}
 
 
 def read_frames(corpus: Path, sequence_id: str) -> np.ndarray:
@@ -98,14 +98,15 @@ def test_load_dataset_parquet_equals_sequence_files(built, corpus):
         assert rows.features == label_features()
         for window in rows:
             truth = sequence_truth(corpus, str(window["sequence_id"]))
-            assert window["split"] == split and window["source"] == truth["record"]["source"]
+            assert window["split"] == split and window["source"] == truth["source"]
             check_window(window, truth)
         total += len(rows)
     assert total == sum(row["windows"] for row in manifest["counts"]["splits"]["all"].values())
     # every frame of every kept sequence is in exactly one window (stride = window size)
     sequences = {str(s) for split in dataset.values() for s in split["sequence_id"]}
     assert "default_dropped" not in sequences and len(sequences) == 6
-    assert manifest["counts"]["filtering"]["default"] == {"dropped: ik_marker_error": 1, "kept": 2}
+    assert manifest["counts"]["filtering"]["default"] == {"dropped": 1, "dropped: IK max marker error > 0.15 m": 1,
+                                                          "kept": 2}
 
 
 def test_webdataset_library_streams_frames_and_labels(built, corpus):
@@ -178,7 +179,7 @@ def test_card_front_matter_and_body(built):
     assert header["license"] and "biomechanics" in header["tags"] and header["task_categories"]
     for source in ("Human3.6M", "BEDLAM", "default"):
         assert f"| {source} | train |" in body
-    assert "ik_marker_error (1)" in body and "savgol_window" in body and "@article{biohuman" in body
+    assert "IK max marker error > 0.15 m (1)" in body and "max_marker_error" in body and "@article{biohuman" in body
     assert all(f"`{name}`" in body for name in MUSCLE_NAMES)
     for figure in ("figures/example_window.png", "figures/windows_per_source.png"):
         assert f"]({figure})" in body and (built / figure).stat().st_size > 1000
