@@ -8,7 +8,7 @@ import pytest
 
 from builder.biosim.ik import run_ik
 from builder.biosim.opensim_model import opensim
-from builder.biosim.scale import model_stature, scale_model
+from builder.biosim.scale import ANATOMICAL_STATIC_POSE, model_stature, scale_model
 from builder.musculoskeletal import build_model
 from builder.trc import MarkerTrajectories, write_trc
 
@@ -32,10 +32,15 @@ def generic_model(tmp_path_factory):
     return build_model(tmp_path_factory.mktemp("ulbs") / "ULBS-112.osim")
 
 
-def _static_trc(model_path: Path, factor: float, out: Path) -> Path:
-    """A static standing trial of a subject ``factor`` times the model's size (all 87 markers)."""
+def _static_trc(model_path: Path, factor: float, out: Path, pose: dict | None = None) -> Path:
+    """A static standing trial of a subject ``factor`` times the model's size (all 87 markers),
+    the model in its default pose or with ``pose``'s coordinates set."""
     model = opensim().Model(str(model_path))
     state = model.initSystem()
+    for name, value in (pose or {}).items():
+        coord = model.getCoordinateSet().get(name)
+        coord.setValue(state, min(max(value, coord.getRangeMin()), coord.getRangeMax()), False)
+    model.realizePosition(state)
     markers = model.getMarkerSet()
     names = [markers.get(i).getName() for i in range(markers.getSize())]
     xyz = np.array([markers.get(n).getLocationInGround(state).to_numpy() for n in names]) * factor
@@ -79,6 +84,24 @@ def test_scaling_gives_proportionate_subject(generic_model, tmp_path, height, ma
         assert 0 < slack < path, m.getName()
         assert slack / g.getTendonSlackLength() == pytest.approx(factor, rel=0.1), m.getName()
         assert m.getOptimalFiberLength() / g.getOptimalFiberLength() == pytest.approx(factor, rel=0.1), m.getName()
+
+
+def test_static_pose_is_held_while_markers_are_placed(generic_model, tmp_path):
+    osim = opensim()
+    pose = dict(ANATOMICAL_STATIC_POSE)
+    static = _static_trc(generic_model, 1.0, tmp_path / "static.trc", pose)
+    scaled = osim.Model(str(scale_model(generic_model, static, model_stature(osim.Model(str(generic_model))), 75.0,
+                                        tmp_path / "subject.osim", static_pose=pose)))
+    generic = osim.Model(str(generic_model))
+    for i in range(generic.getMarkerSet().getSize()):  # the trial matches the held pose: nothing moves
+        marker = generic.getMarkerSet().get(i)
+        moved = scaled.getMarkerSet().get(marker.getName()).get_location().to_numpy() - marker.get_location().to_numpy()
+        assert np.linalg.norm(moved) < 0.005, marker.getName()
+    for name in pose:  # the written model keeps the generic defaults and locks
+        coord = scaled.getCoordinateSet().get(name)
+        assert coord.getDefaultValue() == 0 and not coord.get_locked()
+    with pytest.raises(ValueError, match="no_such_coordinate"):
+        scale_model(generic_model, static, 1.7, 75.0, tmp_path / "x.osim", static_pose={"no_such_coordinate": 0.0})
 
 
 def test_scale_rejects_bad_input(generic_model, tmp_path):

@@ -10,8 +10,10 @@ static pose (MarkerPlacer) unless ``place_markers=False``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,23 @@ from builder.musculoskeletal import tables
 logger = logging.getLogger(__name__)
 MIN_HEIGHT_M, MAX_HEIGHT_M = 0.5, 2.6
 MIN_MASS_KG, MAX_MASS_KG = 5.0, 400.0
+
+
+def _anatomical_static_pose() -> dict[str, float]:
+    pose = {c["name"]: 0.0 for joint in tables.skeleton()["joints"] if joint["parent"]["body"] != "ground"
+            for c in joint["coordinates"] if not c["name"].startswith("hip_adduction")}
+    for side in ("r", "l"):
+        pose[f"arm_add_{side}"] = -math.radians(15.0)  # arms 75 deg down from SMPL's T-pose
+        pose[f"pro_sup_{side}"] = math.radians(90.0)   # palms facing the thighs
+    return pose
+
+
+ANATOMICAL_STATIC_POSE: dict[str, float] = _anatomical_static_pose()
+"""ULBS-112 coordinates (rad) of a body in ``builder.body.NEUTRAL_POSE`` (SMPL's zero pose with the
+arms lowered 75 deg): every joint at zero except 15 deg shoulder abduction and forearms pronated so
+the palms face the thighs. Holding them while markers are placed makes SMPL's neutral pose the
+model's anatomical zero, whatever small differences its surface landmarks have from the model's.
+Hip adduction (stance width) and the pelvis (root) are left to the marker fit."""
 
 
 def trc_marker_names(trc_path: str | os.PathLike) -> list[str]:
@@ -92,11 +111,16 @@ def _time_range(osim, trc: Path, time_range: tuple[float, float] | None):
 
 def scale_model(model_path: str | os.PathLike, static_trc: str | os.PathLike, height_m: float, mass_kg: float,
                 out_path: str | os.PathLike, *, time_range: tuple[float, float] | None = None,
-                marker_weights: dict[str, float] | None = None, place_markers: bool = True) -> Path:
+                marker_weights: dict[str, float] | None = None, place_markers: bool = True,
+                static_pose: Mapping[str, float] | None = None) -> Path:
     """Scale ``model_path`` to a subject from a static .trc, stature and mass; write ``out_path``.
 
     ``time_range`` (s) selects the static frames to average (default: the whole file);
-    ``marker_weights`` weights markers in the static-pose fit (default 1 each). Returns ``out_path``.
+    ``marker_weights`` weights markers in the static-pose fit (default 1 each). ``static_pose``
+    (coordinate -> value, rad or m) holds those coordinates at the subject's known static pose while
+    the markers are placed (e.g. :data:`ANATOMICAL_STATIC_POSE` for a body posed in
+    ``builder.body.NEUTRAL_POSE``); unlisted coordinates are solved. The written model keeps the
+    generic model's coordinate defaults and locks. Returns ``out_path``.
     """
     osim = opensim()
     model_path, static_trc, out_path = Path(model_path).resolve(), Path(static_trc).resolve(), Path(out_path).resolve()
@@ -113,12 +137,61 @@ def scale_model(model_path: str | os.PathLike, static_trc: str | os.PathLike, he
         raise ValueError(f"{static_trc}: only {len(available)} of its markers are on the model {model_path.name}")
     measurements = measurement_set(available)
     stature_ratio = height_m / model_stature(generic)
+    static_range = _time_range(osim, static_trc, time_range)
 
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".scale.") as work:
+        work = Path(work)
+        posed = work / "generic_in_static_pose.osim"
+        _hold_static_pose(osim, model_path, static_pose or {}, posed)
+        tool = _scale_tool(osim, posed, static_trc, static_range, height_m, mass_kg, measurements, stature_ratio)
+        placer = tool.getMarkerPlacer()
+        placer.setApply(place_markers)
+        placer.setStaticPoseFileName(str(static_trc))
+        placer.setTimeRange(static_range)
+        weights = marker_weights or {}
+        for name in sorted(available):
+            task = osim.IKMarkerTask()
+            task.setName(name)
+            task.setWeight(float(weights.get(name, 1.0)))
+            placer.getIKTaskSet().cloneAndAppend(task)
+        scaled, placed = work / "scaled.osim", work / "placed.osim"
+        tool.getModelScaler().setOutputModelFileName(str(scaled))
+        placer.setOutputModelFileName(str(placed))
+        placer.setOutputMotionFileName(str(work / "static_pose.mot"))
+        logger.info("scaling %s to %.2f m, %.1f kg from %s (%d measurements, %d markers, %d coordinates held)",
+                    model_path.name, height_m, mass_kg, static_trc.name, len(measurements), len(available),
+                    len(static_pose or {}))
+        ok = tool.run()  # also False when the marker placer is switched off: judge by the files
+        if not scaled.is_file() or (place_markers and not (ok and placed.is_file())):
+            raise RuntimeError(f"OpenSim ScaleTool failed on {static_trc} with {model_path}")
+        _finish(osim, scaled, placed if place_markers else None, generic)
+        os.replace(scaled, out_path)
+    return out_path
+
+
+def _hold_static_pose(osim, model_path: Path, pose: Mapping[str, float], out: Path) -> None:
+    """Copy of the generic model with the ``pose`` coordinates locked at their static values."""
+    model = osim.Model(str(model_path))
+    coords = model.updCoordinateSet()
+    unknown = [name for name in pose if not coords.contains(name)]
+    if unknown:
+        raise ValueError(f"static_pose names coordinates that {model_path.name} lacks: {unknown[:5]}")
+    for name, value in pose.items():
+        coord = coords.get(name)
+        coord.setDefaultValue(min(max(float(value), coord.getRangeMin()), coord.getRangeMax()))
+        coord.set_locked(True)
+    model.finalizeConnections()
+    model.printToXML(str(out))
+
+
+def _scale_tool(osim, generic: Path, static_trc: Path, static_range, height_m: float, mass_kg: float,
+                measurements: dict[str, dict], stature_ratio: float):
+    """A ScaleTool whose ModelScaler scales by ``measurements``, other bodies by ``stature_ratio``."""
     tool = osim.ScaleTool()
-    tool.setName(out_path.stem)
     tool.setSubjectMass(mass_kg)
     tool.setSubjectHeight(height_m * 1000.0)  # informational, in mm
-    tool.getGenericModelMaker().setModelFileName(str(model_path))
+    tool.getGenericModelMaker().setModelFileName(str(generic))
     scaler = tool.getModelScaler()
     scaler.setApply(True)
     order = osim.ArrayStr()
@@ -126,8 +199,8 @@ def scale_model(model_path: str | os.PathLike, static_trc: str | os.PathLike, he
     order.append("measurements")
     scaler.setScalingOrder(order)
     measured = {body for spec in measurements.values() for body in spec["bodies"]}
-    for i in range(generic.getBodySet().getSize()):
-        body = generic.getBodySet().get(i).getName()
+    bodies = osim.Model(str(generic)).getBodySet()
+    for body in (bodies.get(i).getName() for i in range(bodies.getSize())):
         if body not in measured:
             scale = osim.Scale()
             scale.setSegmentName(body)
@@ -137,44 +210,27 @@ def scale_model(model_path: str | os.PathLike, static_trc: str | os.PathLike, he
     for name, spec in measurements.items():
         scaler.addMeasurement(_measurement(osim, name, spec))
     scaler.setMarkerFileName(str(static_trc))
-    scaler.setTimeRange(_time_range(osim, static_trc, time_range))
+    scaler.setTimeRange(static_range)
     scaler.setPreserveMassDist(False)
-
-    weights = marker_weights or {}
-    placer = tool.getMarkerPlacer()
-    placer.setApply(place_markers)
-    placer.setStaticPoseFileName(str(static_trc))
-    placer.setTimeRange(_time_range(osim, static_trc, time_range))
-    for name in sorted(available):
-        task = osim.IKMarkerTask()
-        task.setName(name)
-        task.setWeight(float(weights.get(name, 1.0)))
-        placer.getIKTaskSet().cloneAndAppend(task)
-
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".scale.") as work:
-        scaled, placed = Path(work) / "scaled.osim", Path(work) / "placed.osim"
-        scaler.setOutputModelFileName(str(scaled))
-        placer.setOutputModelFileName(str(placed))
-        placer.setOutputMotionFileName(str(Path(work) / "static_pose.mot"))
-        logger.info("scaling %s to %.2f m, %.1f kg from %s (%d measurements, %d markers)", model_path.name,
-                    height_m, mass_kg, static_trc.name, len(measurements), len(available))
-        if not tool.run() or not scaled.is_file() or (place_markers and not placed.is_file()):
-            raise RuntimeError(f"OpenSim ScaleTool failed on {static_trc} with {model_path}")
-        if place_markers:
-            _copy_marker_locations(osim, placed, scaled)
-        os.replace(scaled, out_path)
-    return out_path
+    return tool
 
 
-def _copy_marker_locations(osim, source: Path, target: Path) -> None:
-    """Move ``target``'s markers to where ``source`` has them (MarkerPlacer's output drops the
-    markers absent from the static trial, so the placed locations go back into the full model)."""
-    placed_model, model = osim.Model(str(source)), osim.Model(str(target))
-    placed, markers = placed_model.getMarkerSet(), model.updMarkerSet()
-    for i in range(placed.getSize()):
-        marker = placed.get(i)
-        markers.get(marker.getName()).set_location(marker.get_location())
+def _finish(osim, scaled: Path, placed: Path | None, generic) -> None:
+    """Give the scaled model the generic model's coordinate defaults and locks and, when markers
+    were placed, the placed marker locations (MarkerPlacer's own output drops the markers absent
+    from the static trial, so the placed locations go back into the full model)."""
+    model = osim.Model(str(scaled))
+    coords, generic_coords = model.updCoordinateSet(), generic.getCoordinateSet()
+    for i in range(coords.getSize()):
+        source = generic_coords.get(coords.get(i).getName())
+        coords.get(i).setDefaultValue(source.getDefaultValue())
+        coords.get(i).set_locked(source.get_locked())
+    if placed is not None:
+        placed_model = osim.Model(str(placed))
+        placed_markers, markers = placed_model.getMarkerSet(), model.updMarkerSet()
+        for i in range(placed_markers.getSize()):
+            marker = placed_markers.get(i)
+            markers.get(marker.getName()).set_location(marker.get_location())
     model.finalizeConnections()
-    if not model.printToXML(str(target)):
-        raise OSError(f"OpenSim could not write {target}")
+    if not model.printToXML(str(scaled)):
+        raise OSError(f"OpenSim could not write {scaled}")
