@@ -137,7 +137,7 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
         mask = frame_mask_from(attention_mask, lengths, batch, frames, reference.device)
         front = self.run_front_end(pixel_values, boxes, mask) if hmr_pose is None else {"pose": hmr_pose}
         m = mask[..., None].to(front["pose"].dtype)
-        pose = front["pose"] * m
+        pose = torch.where(mask[..., None], front["pose"], 0.0)  # masked frames may hold NaN
         motion = humanml3d_features(pose.detach(), mask, self.rest_joints.to(pose), transl,
                                     self.config.contact_velocity_threshold)
         h = self.motion_in(motion.transpose(1, 2)).transpose(1, 2)

@@ -264,7 +264,9 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         elif hmr_features is None and self.config.fusion_mode != "pose_only":
             raise ValueError(f"fusion_mode={self.config.fusion_mode!r} with precomputed hmr_pose also needs hmr_features")
         m = mask[..., None].to(hmr_pose.dtype)
-        initial_pose = hmr_pose * m
+        initial_pose = torch.where(mask[..., None], hmr_pose, 0.0)  # masked frames may hold NaN
+        if hmr_features is not None:
+            hmr_features = torch.where(mask[..., None], hmr_features, 0.0)
         # pose-only ablation: biomechanical supervision does not reach the front-end (only its own pose loss)
         motion_input = initial_pose.detach() if self.config.fusion_mode == "pose_only" else initial_pose
         adapted = motion_input + self.pose_adapter(motion_input)

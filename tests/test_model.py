@@ -271,3 +271,39 @@ def test_model_card_carries_model_index(tiny_biohuman_config, tmp_path):
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results == {"pcc": 0.71, "rmse": 0.065}
     assert "model-index" in path.read_text() and "Intended use" in card.text
+
+
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_empty_windows_and_nan_in_masked_precomputed_inputs_stay_finite(tiny_biohuman_config, two_stage):
+    config = tiny_biohuman_config(two_stage=two_stage)
+    model = (mb.BioHumanTwoStageForMuscle if two_stage else mb.BioHumanForMotionAndMuscle)(config)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[1] = 0  # a window without any usable frame
+    out = model(**inputs(config), attention_mask=mask, **labels(config))
+    out.loss.backward()
+    assert torch.isfinite(out.muscle_activations).all() and torch.isfinite(out.loss)
+    hmr_pose = torch.randn(B, T, 72)
+    hmr_features = torch.randn(B, T, config.hmr_feature_size)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[0, 3:] = 0
+    hmr_pose[0, 3:] = float("nan")
+    hmr_features[0, 3:] = float("nan")
+    out = model(hmr_pose=hmr_pose.requires_grad_(), hmr_features=hmr_features, attention_mask=mask, **labels(config))
+    out.loss.backward()
+    assert torch.isfinite(out.pose).all() and torch.isfinite(hmr_pose.grad).all()
+
+
+def test_saved_folder_loads_with_trust_remote_code_without_importing_the_package(tiny_biohuman_config, tmp_path):
+    import subprocess
+    import sys
+
+    mb.BioHumanForMotionAndMuscle(tiny_biohuman_config()).save_pretrained(tmp_path / "model")
+    mb.BioHumanVideoProcessor().save_pretrained(tmp_path / "model")
+    code = ("import sys; from transformers import AutoModel, AutoImageProcessor; "
+            "m = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True); "
+            "p = AutoImageProcessor.from_pretrained(sys.argv[1], trust_remote_code=True); "
+            "assert 'modeling_biohuman' not in sys.modules; print(type(m).__name__, type(p).__name__)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model")], cwd=tmp_path, capture_output=True,
+                            text=True, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["BioHumanForMotionAndMuscle", "BioHumanVideoProcessor"]
