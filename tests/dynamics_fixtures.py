@@ -134,3 +134,16 @@ def walk_dynamics(walk: Walk) -> WalkDynamics:
                                      time_range=MEASURED_WINDOW)
     so = run_fast_static_optimization(walk.model, walk.ik, out / "id.sto", out / "so_activations.sto")
     return WalkDynamics(grf, out / "grf.mot", out / "grf.xml", id_est, id_est_w, id_meas_w, so)
+
+
+SO_CHECK_RANGE = (0.90, 0.99)   # 10 frames of push-off and double support: many muscles active
+
+
+@functools.cache
+def opensim_so(walk: Walk):
+    """OpenSim's StaticOptimization on ``SO_CHECK_RANGE`` with the estimated GRF (~0.3 s/frame)."""
+    from builder.biosim.static_optimization import run_static_optimization
+
+    dyn = walk_dynamics(walk)
+    return run_static_optimization(walk.model, walk.ik, dyn.grf_xml, walk.root / "dynamics" / "so_opensim.sto",
+                                   time_range=SO_CHECK_RANGE)
