@@ -144,3 +144,17 @@ def test_bad_deepmimic_clip_names_the_problem(tmp_path):
     one.write_text('{"Loop": "none", "Frames": [%s]}' % frame)
     with pytest.raises(MotionSourceError, match="1 frame"):
         read_deepmimic(one)
+
+
+def test_preview_curves_and_png(tmp_path):
+    from builder.sources.preview import plot_sequence, sagittal_angles
+
+    sequence = read_deepmimic(embedded_motion("walk"))[0]
+    curves = sagittal_angles(sequence)
+    np.testing.assert_allclose(curves["knee_flexion_l"], _knee_flexion(_joints(sequence), "left"), atol=1e-6)
+    # Hip flexion swings between about 10 deg extension and 35 deg flexion, legs in opposition.
+    for tag in ("l", "r"):
+        assert -15 < curves[f"hip_flexion_{tag}"].min() < 0 < 25 < curves[f"hip_flexion_{tag}"].max() < 40
+    assert np.corrcoef(curves["hip_flexion_l"], curves["hip_flexion_r"])[0, 1] < -0.5
+    png = plot_sequence(sequence, tmp_path / "walk.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

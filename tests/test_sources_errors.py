@@ -107,6 +107,8 @@ def test_cli_converts_clips_files_and_folders(tmp_path, capsys):
     assert "walk" in capsys.readouterr().out
     assert main(["sources", "convert", "walk", "--out", str(tmp_path / "walk.npz"), "--fps", "60"]) == 0
     assert load_motion(tmp_path / "walk.npz")[0].fps == 60.0
+    assert main(["sources", "plot", str(tmp_path / "walk.npz"), "--out", str(tmp_path / "plots")]) == 0
+    assert (tmp_path / "plots" / "deepmimic_walk.png").stat().st_size > 10_000
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     _amass(inputs / "good.npz")

@@ -1,4 +1,5 @@
-"""``biohuman sources``: list the embedded motions, or convert motion files to BioHuman motion .npz files."""
+"""``biohuman sources``: list the embedded motions, convert motion files to BioHuman motion .npz files,
+or plot a motion's hip and knee flexion curves."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .deepmimic import embedded_motions
 from .errors import MotionSourceError
 from .motion import MotionSequence
 from .motion_file import save_motion
+from .preview import plot_sequence
 from .read import FORMATS, find_motion_files, read_motion
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("--fps", type=float, default=None, help="resample to this frame rate")
     convert.add_argument("--on-nan", choices=("split", "error"), default="split",
                          help="cut sequences at NaN frames (default) or reject them")
+    plot = actions.add_parser("plot", help="PNG of hip/knee flexion and root path of each sequence of a motion")
+    plot.add_argument("path", help="motion file or embedded clip name (e.g. walk)")
+    plot.add_argument("--out", required=True, type=Path, help="output folder (<sequence_id>.png per sequence)")
     parser.set_defaults(func=run)
 
 
@@ -63,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
         for name, path in embedded_motions().items():
             print(f"  {name:16s} {path}")
         print("formats: " + ", ".join(FORMATS))
+        return 0
+    if args.action == "plot":
+        for path in _inputs(args.path):
+            for sequence in read_motion(path):
+                print(plot_sequence(sequence, args.out / f"{sequence.sequence_id}.png"))
         return 0
     inputs = _inputs(args.path)
     converted, failures = [], {}
