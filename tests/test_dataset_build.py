@@ -150,6 +150,15 @@ def test_datasets_streams_the_webdataset_folder(built, corpus):
     loaded = load_dataset(str(built / "webdataset"), split="test").with_format("numpy")
     assert loaded.features == webdataset_features()
     assert loaded[0]["poses.npy"].shape == (WINDOW_SIZE, 72)
+    # the way to read the tars of a Hub repo (data_files="hf://datasets/<repo>/webdataset/...") with the schema
+    tars = sorted(glob.glob(str(built / "webdataset" / "test-*.tar")))
+    direct = load_dataset("webdataset", data_files={"test": tars}, features=webdataset_features(), split="test",
+                          streaming=True)
+    first = next(iter(direct))
+    np.testing.assert_array_equal(np.asarray(first["activations.npy"]), loaded[0]["activations.npy"])
+    # and the Parquet config streams too
+    rows = load_dataset(str(built), split="test", streaming=True)
+    assert sum(1 for _ in rows) == len(loaded)
 
 
 def test_parquet_reads_with_pyarrow_alone(built):

@@ -3,6 +3,7 @@ a corrupted shard fails the manifest check with a clear error."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
@@ -72,6 +73,12 @@ def test_killed_build_resumes_to_identical_bytes(sequences, reference, tmp_path)
         assert got[name] == expected[name], f"{name} differs after kill and resume"
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
     verify(out)
+
+
+def test_parallel_encoding_gives_the_same_bytes(sequences, reference, tmp_path):
+    out = tmp_path / "parallel"
+    build_dataset(sequences, out, dataclasses.replace(CONFIG, workers=2))
+    assert data_files(out) == data_files(reference)
 
 
 def test_rebuild_with_fewer_sequences_removes_stale_shards(sequences, reference, tmp_path):
