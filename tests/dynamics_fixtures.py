@@ -147,3 +147,52 @@ def opensim_so(walk: Walk):
     dyn = walk_dynamics(walk)
     return run_static_optimization(walk.model, walk.ik, dyn.grf_xml, walk.root / "dynamics" / "so_opensim.sto",
                                    time_range=SO_CHECK_RANGE)
+
+
+def _physics_estimator():
+    from builder.biosim.grf import PhysicsGRFEstimator
+
+    return PhysicsGRFEstimator()
+
+
+class FaultInjectingEstimator:
+    """The physics GRF estimator, except in sequence folders holding a ``SEGFAULT`` or ``SIGKILL``
+    file, where the worker process really dies that way (named ``dynamics_fixtures:FaultInjectingEstimator``)."""
+
+    name = "fault_injecting"
+
+    def estimate(self, model_path, coordinates_path):
+        import ctypes
+        import signal
+
+        folder = Path(coordinates_path).parent
+        if (folder / "SEGFAULT").exists():
+            ctypes.string_at(0)  # a genuine segmentation fault
+        if (folder / "SIGKILL").exists():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _physics_estimator().estimate(model_path, coordinates_path)
+
+
+def make_sequence(walk: Walk, root: Path, name: str, span: tuple[float, float] = (0.45, 0.75),
+                  muscle_strength: float = 1.0) -> Path:
+    """A BioSim sequence folder (scaled.osim, ik.mot, ik_report.json) cut from the walking trial."""
+    import json
+
+    from builder import layout
+    from builder.biosim.storage import read_storage, write_storage
+
+    seq = root / "sequences" / name
+    seq.mkdir(parents=True, exist_ok=True)
+    model_text = walk.model.read_text()
+    if muscle_strength != 1.0:
+        model_text = re.sub(r"<max_isometric_force>([0-9.eE+-]+)</max_isometric_force>",
+                            lambda m: f"<max_isometric_force>{float(m.group(1)) * muscle_strength}</max_isometric_force>",
+                            model_text)
+    (seq / layout.SCALED_MODEL).write_text(model_text)
+    write_storage(seq / layout.IK_MOT, read_storage(walk.ik).slice_time(*span))
+    errors = read_storage(walk.root / "walk_ik_marker_errors.sto")
+    (seq / layout.IK_REPORT).write_text(json.dumps({
+        "rms_mean_m": float(errors.column("marker_error_RMS").mean()),
+        "rms_max_m": float(errors.column("marker_error_RMS").max()),
+        "max_max_m": float(errors.column("marker_error_max").max())}))
+    return seq

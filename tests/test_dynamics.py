@@ -102,7 +102,8 @@ def test_reserve_spec(walk):
 
     model = load_model(walk.model)
     reserves = ReserveSpec(residual_force=5.0, reserve_force=2.0).actuators(model)
-    assert reserves["pelvis_ty"] == 5.0 and reserves["knee_angle_r"] == 2.0
+    assert reserves["pelvis_ty"] == (5.0, np.inf) and reserves["knee_angle_r"] == (2.0, np.inf)
+    assert ReserveSpec(reserve_max_control=20.0).actuators(model)["knee_angle_r"] == (1.0, 20.0)
     assert "knee_angle_r_beta" not in reserves      # coupled to the knee
     assert "lumbar_extension" not in reserves       # the model has its own actuator there
     assert set(ReserveSpec(reserve_force=0).actuators(model)) == {

@@ -20,6 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
     parser.add_argument("--residual-force", type=float, default=1.0, help="pelvis residual optimal force")
     parser.add_argument("--reserve-force", type=float, default=1.0, help="joint reserve optimal force (0: none)")
+    parser.add_argument("--reserve-max-control", type=float, default=float("inf"),
+                        help="bound on joint-reserve controls (default: unbounded)")
     parser.add_argument("--max-marker-error", type=float, default=0.15, help="m; drop sequences above")
     parser.add_argument("--max-constraint-violation", type=float, default=1e-6, help="drop sequences above")
     parser.add_argument("--savgol-window-s", type=float, default=11 / 30, help="Savitzky-Golay window (s)")
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = DynamicsSettings(
         grf_estimator=args.grf_estimator, cutoff_hz=args.cutoff_hz, solver=args.solver,
-        reserves=ReserveSpec(residual_force=args.residual_force, reserve_force=args.reserve_force),
+        reserves=ReserveSpec(residual_force=args.residual_force, reserve_force=args.reserve_force,
+                             reserve_max_control=args.reserve_max_control),
         thresholds=QualityThresholds(args.max_marker_error, args.max_constraint_violation),
         smoothing=SmoothingSettings(args.savgol_window_s, args.savgol_order))
     counts = run_dynamics(args.out_dir, settings, workers=args.workers, address=args.address,

@@ -29,14 +29,17 @@ class ReserveSpec:
     """Reserve actuators: a CoordinateActuator with optimal force ``residual_force`` on each root
     (pelvis) coordinate and ``reserve_force`` on every other free coordinate that has no
     coordinate actuator in the model. A small optimal force makes a reserve expensive under the
-    sum-of-squared-controls objective, so muscles carry the load whenever they can."""
+    sum-of-squared-controls objective, so muscles carry the load whenever they can. Joint reserves
+    are unbounded by default; with ``reserve_max_control`` a motion the muscles cannot produce
+    leaves the SO infeasible (a large constraint violation) instead of being carried by reserves."""
 
     residual_force: float = 1.0
     reserve_force: float = 1.0        # 0 disables the joint reserves
+    reserve_max_control: float = np.inf  # bound on joint-reserve controls (torque <= bound * force)
     extra: dict[str, float] = field(default_factory=dict)  # coordinate -> optimal force override
 
-    def actuators(self, model) -> dict[str, float]:
-        """Coordinate name -> optimal force of every reserve to add to ``model`` (system built)."""
+    def actuators(self, model) -> dict[str, tuple[float, float]]:
+        """Coordinate name -> (optimal force, control bound) of every reserve to add to ``model``."""
         state = model.getWorkingState()
         coords = model.getCoordinateSet()
         driven = set()
@@ -46,40 +49,41 @@ class ReserveSpec:
             if ca is not None:
                 driven.add(ca.get_coordinate())
         roots = set(root_coordinates(model))
-        out: dict[str, float] = {}
+        out: dict[str, tuple[float, float]] = {}
         for i in range(coords.getSize()):
             c = coords.get(i)
             name = c.getName()
             if c.getLocked(state) or c.isDependent(state) or name in driven:
                 continue
-            force = self.residual_force if name in roots else self.reserve_force
-            if force > 0:
-                out[name] = force
-        out.update(self.extra)
+            if name in roots:
+                out[name] = (self.residual_force, np.inf)
+            elif self.reserve_force > 0:
+                out[name] = (self.reserve_force, self.reserve_max_control)
+        out.update({name: (force, self.reserve_max_control) for name, force in self.extra.items()})
         return out
 
 
-def _reserve_actuators(reserves: dict[str, float]) -> list:
+def _reserve_actuators(reserves: dict[str, tuple[float, float]]) -> list:
     osim = opensim()
     actuators = []
-    for coordinate, optimal_force in reserves.items():
+    for coordinate, (optimal_force, bound) in reserves.items():
         act = osim.CoordinateActuator(coordinate)
         act.setName(f"reserve_{coordinate}")
         act.setOptimalForce(float(optimal_force))
-        act.setMinControl(-np.inf)
-        act.setMaxControl(np.inf)
+        act.setMinControl(-float(bound))
+        act.setMaxControl(float(bound))
         actuators.append(act)
     return actuators
 
 
-def add_reserves(model, reserves: dict[str, float]) -> None:
+def add_reserves(model, reserves: dict[str, tuple[float, float]]) -> None:
     """Append the reserve CoordinateActuators (``reserve_<coordinate>``) to ``model``; call
     ``initSystem`` afterwards. (``adoptAndAppend``: ``Model.addForce`` costs ~20 ms per call.)"""
     for act in _reserve_actuators(reserves):
         model.updForceSet().adoptAndAppend(act)
 
 
-def write_reserve_force_set(path: Path, reserves: dict[str, float]) -> None:
+def write_reserve_force_set(path: Path, reserves: dict[str, tuple[float, float]]) -> None:
     """The reserves as an OpenSim ForceSet XML file (for the AnalyzeTool's ``force_set_files``)."""
     force_set = opensim().ForceSet()
     for act in _reserve_actuators(reserves):
