@@ -21,6 +21,7 @@ from scipy.spatial.transform import Rotation
 from .errors import MotionSourceError
 from .motion import MotionSequence
 from .retarget import LIMB_BONES, J, RetargetSpec, retarget, source_basis
+from .timing import nice_rate
 from .validate import checked_sequence, make_id
 
 DEFAULT_HEIGHT = 1.70
@@ -268,4 +269,4 @@ def read_bvh(path: str | Path, height: float = DEFAULT_HEIGHT, scale: float | No
     hip_centre = 0.5 * (positions[:, drivers[J["left_hip"]]] + positions[:, drivers[J["right_hip"]]]) * scale
     poses, trans = retarget(rotations, hip_centre, spec)
     return [checked_sequence(path, sequence_id=make_id("bvh", path.stem), source="bvh", subject=subject or path.parent.name,
-                             poses=poses, trans=trans, fps=1.0 / motion.frame_time)]
+                             poses=poses, trans=trans, fps=nice_rate(1.0 / motion.frame_time))]

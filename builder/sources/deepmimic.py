@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 from .errors import MotionSourceError
 from .motion import MotionSequence
 from .retarget import J, RetargetSpec, retarget, source_basis
-from .timing import interpolate_motion
+from .timing import interpolate_motion, nice_rate
 from .validate import checked_sequence, make_id
 
 DEFAULT_HEIGHT = 1.70
@@ -190,8 +190,7 @@ def read_deepmimic(path: str | Path, height: float = DEFAULT_HEIGHT, cycles: int
     scale = height / HUMANOID_HEIGHT
     poses, trans = retarget(humanoid_world_rotations(frames), frames[:, 1:4] * scale, SPEC)
     times = np.concatenate([[0.0], np.cumsum(durations)])
-    rate = 1.0 / np.median(durations)
-    fps = float(np.round(rate)) if abs(rate - np.round(rate)) < 1e-3 * rate else float(rate)
+    fps = nice_rate(1.0 / np.median(durations))
     name = path.stem.removeprefix("humanoid3d_")
     sequence = checked_sequence(path, sequence_id=make_id("deepmimic", name), source="deepmimic", subject="humanoid",
                                 poses=poses, trans=trans, fps=fps)

@@ -16,6 +16,12 @@ from .validate import MIN_FRAMES
 logger = logging.getLogger(__name__)
 
 
+def nice_rate(rate: float, tolerance: float = 1e-3) -> float:
+    """``rate`` rounded to a whole number of frames per second when within ``tolerance`` (relative)."""
+    rounded = float(np.round(rate))
+    return rounded if rounded > 0 and abs(rate - rounded) < tolerance * rate else float(rate)
+
+
 def slerp_rotvecs(times: np.ndarray, rotvecs: np.ndarray, new_times: np.ndarray) -> np.ndarray:
     """Spherical interpolation of (T, K, 3) axis-angle rotations from ``times`` to ``new_times``."""
     out = np.empty((len(new_times), rotvecs.shape[1], 3))
