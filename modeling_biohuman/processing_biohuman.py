@@ -24,6 +24,8 @@ from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+EFFICIENTNET_LITE_MEAN = (127.0 / 255,) * 3  # the Lite weights were trained on (x - 127) / 128
+EFFICIENTNET_LITE_STD = (128.0 / 255,) * 3
 
 
 def box_crop_affine(boxes: torch.Tensor, crop_size: tuple[int, int], enlarge: float) -> torch.Tensor:
@@ -81,9 +83,14 @@ def warp_frames(frames: torch.Tensor, affines: torch.Tensor, crop_size: tuple[in
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def _writable(array: Any) -> np.ndarray:
+    """A numpy view of ``array``, copied only when it is read-only (torch needs writable memory)."""
+    return np.require(np.asarray(array), requirements="W")
+
+
 def _as_video(video: Any, index: int) -> torch.Tensor:
     """One video as a (T, 3, H, W) float tensor in [0, 1] (uint8 or float input, either channel order)."""
-    video = torch.as_tensor(np.asarray(video) if not isinstance(video, torch.Tensor) else video)
+    video = video if isinstance(video, torch.Tensor) else torch.as_tensor(_writable(video))
     if video.ndim != 4:
         raise ValueError(f"video {index}: expected (T, H, W, 3) or (T, 3, H, W), got shape {tuple(video.shape)}")
     if video.shape[-1] == 3 and video.shape[1] != 3:
@@ -129,6 +136,18 @@ class BioHumanVideoProcessor(BaseImageProcessor):
         self.bbox_enlarge = float(bbox_enlarge)
         self.image_mean = list(image_mean)
         self.image_std = list(image_std)
+
+    @classmethod
+    def from_model_config(cls, config: Any, **overrides: Any) -> "BioHumanVideoProcessor":
+        """The processor matching a ``BioHumanConfig``: crop size from ``image_size``, letterboxing for
+        PromptHMR, the EfficientNet-Lite normalisation for that encoder, ImageNet mean/std otherwise."""
+        height, width = config.image_size
+        kwargs: dict[str, Any] = {"crop_size": {"height": height, "width": width}}
+        if config.image_encoder == "prompthmr":
+            kwargs["crop_mode"] = "letterbox"
+        if config.image_encoder == "efficientnet_lite0":
+            kwargs.update(image_mean=EFFICIENTNET_LITE_MEAN, image_std=EFFICIENTNET_LITE_STD)
+        return cls(**{**kwargs, **overrides})
 
     @property
     def _crop_hw(self) -> tuple[int, int]:
@@ -188,7 +207,7 @@ class BioHumanVideoProcessor(BaseImageProcessor):
             video_list = [_as_video(v, i) for i, v in enumerate(videos)]
             box_list = [torch.as_tensor(np.asarray(b, dtype=np.float64)) for b in boxes]
         else:
-            array = videos if isinstance(videos, torch.Tensor) else torch.as_tensor(np.asarray(videos))
+            array = videos if isinstance(videos, torch.Tensor) else torch.as_tensor(_writable(videos))
             stacked = array[None] if array.ndim == 4 else array
             video_list = [_as_video(v, i) for i, v in enumerate(stacked)]
             box_array = torch.as_tensor(np.asarray(boxes, dtype=np.float64))

