@@ -25,7 +25,10 @@ def test_round_trip_in_metres(tmp_path, units):
 
 
 def test_opensim_reads_what_we_write(tmp_path):
-    osim = pytest.importorskip("opensim")
+    pytest.importorskip("opensim")
+    from builder.biosim.opensim_model import opensim
+
+    osim = opensim()
     markers = _markers()
     write_trc(tmp_path / "x.trc", markers, units="mm")
     table = osim.TimeSeriesTableVec3(str(tmp_path / "x.trc"))
