@@ -93,7 +93,11 @@ def stats_table(manifest: dict) -> str:
         for source, c in sources.items():
             rows.append([source, split, c["sequences"], c["subjects"], f"{c['frames']:,}",
                          f"{c['muscle_frames']:,}", f"{c['windows']:,}"])
-    rows.sort(key=lambda row: (row[0], {"train": 0, "test": 1}.get(row[1], 2)))
+        total = {key: sum(c[key] for c in sources.values())
+                 for key in ("sequences", "subjects", "frames", "muscle_frames", "windows")}
+        rows.append(["**all sources**", split, total["sequences"], total["subjects"], f"{total['frames']:,}",
+                     f"{total['muscle_frames']:,}", f"{total['windows']:,}"])
+    rows.sort(key=lambda row: (row[0].startswith("**"), row[0], {"train": 0, "test": 1}.get(row[1], 2)))
     return _table(["source", "split", "sequences", "subjects", "frames", "frames with muscle labels", "windows"],
                   rows)
 

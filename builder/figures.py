@@ -33,6 +33,7 @@ def example_window_figure(path: Path, members: dict[str, bytes], key: str) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     frames = _frames(members)
     activations = npy_array(members["activations.npy"])[: len(frames)]
@@ -41,6 +42,9 @@ def example_window_figure(path: Path, members: dict[str, bytes], key: str) -> No
     for column, index in enumerate(shown):
         axis = figure.add_subplot(2, 4, column + 1)
         axis.imshow(frames[index])
+        box, visible = npy_array(members["boxes.npy"])[index], npy_array(members["box_visible.npy"])[index]
+        if visible and "crop_affine.npy" not in members:   # boxes are in image pixels: draw them on full frames
+            axis.add_patch(Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False, color="yellow"))
         axis.set_title(f"frame {index}", fontsize=9)
         axis.axis("off")
     axis = figure.add_subplot(2, 1, 2)
