@@ -120,7 +120,7 @@ def _moving_point(osim, model, name: str, body, spec: dict, side: str):
 
 
 def _muscle(osim, model, name: str, spec: dict, shared: dict):
-    base, side = name.rsplit("_", 1)
+    side = name.rsplit("_", 1)[1]
     muscle = getattr(osim, shared["class"])(name, spec["max_isometric_force"], spec["optimal_fiber_length"],
                                            spec["tendon_slack_length"], spec["pennation_angle"])
     muscle.set_ignore_tendon_compliance(bool(spec.get("ignore_tendon_compliance", False)))
