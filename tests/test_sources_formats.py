@@ -240,7 +240,7 @@ def test_h36m_mosh_pickle_with_camera_and_video(tmp_path, walk):
     aligned = path.parent / "Walking 1_cam0_aligned.pkl"
     aligned.write_bytes(pickle.dumps({"new_poses": poses, "betas": np.zeros(10)}))
     with pytest.raises(MotionSourceError, match="camera-aligned"):
-        read_h36m(aligned)
+        read_motion(aligned)
 
 
 def test_motionpro_smpl_npy_folder(tmp_path, walk):

@@ -56,8 +56,10 @@ def detect_format(path: str | os.PathLike) -> str:
         return "bvh"
     if path.name == SMPL_FILE:
         return "motionpro"
-    if suffix in (".txt", ".json") and _looks_like_deepmimic(path):
-        return "deepmimic"
+    if suffix in (".txt", ".json"):
+        if _looks_like_deepmimic(path):
+            return "deepmimic"
+        raise MotionSourceError(path, "not a DeepMimic clip (a JSON object with a 'Frames' list)")
     if suffix == ".npz":
         keys = npz_keys(path)
         for name, test in (("biohuman", is_motion_file), ("bedlam", is_bedlam_labels), ("amass", is_amass)):
@@ -69,6 +71,8 @@ def detect_format(path: str | os.PathLike) -> str:
         for name, test in (("emdb", is_emdb), ("3dpw", is_3dpw), ("h36m", is_h36m_mosh)):
             if test(data):
                 return name
+        if isinstance(data, dict) and "new_poses" in data:
+            return "h36m"  # a camera-aligned MoSh file: its reader explains why it is not read
         keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise MotionSourceError(path, f"unrecognised pickle (not EMDB, 3DPW or Human3.6M MoSh; found {keys})")
     raise MotionSourceError(path, f"unsupported motion file type {suffix or '(none)'!r}")
