@@ -4,8 +4,8 @@ BioHuman's motion world is SMPL's: Y up, metres; a body with zero root rotation 
 left is +X. ``trans`` follows SMPL: the pelvis joint sits at its rest location ``J0`` plus
 ``trans``, so a change of world frame must rotate about the pelvis, not the origin. Without the
 subject's SMPL model ``J0`` is taken from the gender-neutral zero-shape body
-(:data:`builder.body.skeleton.SMPL_NEUTRAL_REST_JOINTS`), which moves the body by at most about
-a centimetre for other shapes.
+(:data:`builder.body.skeleton.SMPL_NEUTRAL_REST_JOINTS`); for other shapes that shifts the whole
+sequence by one constant offset of a few centimetres at most, leaving the motion itself exact.
 """
 
 from __future__ import annotations
