@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,50 @@ def test_model_command_writes_report(tmp_path):
     png = (tmp_path / "report" / "moment_arms.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     assert (tmp_path / "report" / "ULBS-112.osim").is_file()
+
+
+REFERENCE_MODEL = (Path(__file__).resolve().parents[1].parent
+                   / "shared/reference/opensim-models/Models/Rajagopal/Rajagopal2016.osim")
+
+
+def _set_pose(model, state, pose: dict[str, float]) -> None:
+    for name, value in pose.items():
+        if model.getCoordinateSet().contains(name):
+            model.getCoordinateSet().get(name).setValue(state, value, False)
+    model.realizePosition(state)
+
+
+def test_lower_limb_matches_the_reference_model(model_and_state):
+    """The transcribed legs (patella replaced by knee-angle splines) reproduce Rajagopal2016's
+    muscle lengths at random poses and its knee-extensor moment arms over the knee's range."""
+    if not REFERENCE_MODEL.is_file():
+        pytest.skip(f"reference model not found at {REFERENCE_MODEL}")
+    from builder.biosim.opensim_model import opensim
+
+    model, state = model_and_state
+    reference = opensim().Model(str(REFERENCE_MODEL))
+    ref_state = reference.initSystem()
+    rng = np.random.default_rng(0)
+    # the reference locks subtalar, MTP and wrist coordinates: leave them at zero
+    free = [c.getName() for c in model.getCoordinateSet() if c.getMotionType() == 1
+            and not c.getName().startswith(("pelvis", "subtalar", "mtp", "wrist"))]
+    lower = MUSCLE_NAMES[:80]
+    for _ in range(10):
+        pose = {n: rng.uniform(model.getCoordinateSet().get(n).getRangeMin(),
+                               model.getCoordinateSet().get(n).getRangeMax()) for n in free}
+        pose.update({f"knee_angle_{s}_beta": pose[f"knee_angle_{s}"] for s in "rl"})
+        _set_pose(model, state, pose)
+        _set_pose(reference, ref_state, pose)
+        ours = np.array([model.getMuscles().get(n).getLength(state) for n in lower])
+        theirs = np.array([reference.getMuscles().get(n).getLength(ref_state) for n in lower])
+        assert np.abs(ours - theirs).max() < 1e-4  # 0.1 mm
+    knee = np.radians([5.0, 30.0, 60.0, 90.0])
+    for name in ("vaslat_r", "vasmed_r", "vasint_r", "recfem_r"):
+        ours = moment_arms(model, state, (name,), "knee_angle_r", knee)[:, 0]
+        theirs = []
+        for q in knee:
+            _set_pose(reference, ref_state, {c.getName(): c.getDefaultValue() for c in reference.getCoordinateSet()})
+            _set_pose(reference, ref_state, {"knee_angle_r": q, "knee_angle_r_beta": q})
+            theirs.append(reference.getMuscles().get(name).computeMomentArm(
+                ref_state, reference.getCoordinateSet().get("knee_angle_r")))
+        np.testing.assert_allclose(ours, theirs, rtol=0.15, err_msg=name)
