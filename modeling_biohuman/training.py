@@ -87,7 +87,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     eval_every: int = 0
-    max_eval_windows: int | None = None
+    max_eval_windows: int | None = None  # periodic evaluations only; the final one covers the whole split
     eval_batch_size: int = 8
     log_every: int = 10
     report_to: str = "tensorboard"
@@ -333,8 +333,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
-        metrics = evaluate_model(final, processor, dataset_path, config.eval_split, config.eval_batch_size,
-                                 config.max_eval_windows)
+        metrics = evaluate_model(final, processor, dataset_path, config.eval_split, config.eval_batch_size)
         accelerator.log({f"eval/{k}": v for k, v in flat_metrics(metrics).items()}, step=progress.step)
         model_dir = output_dir / "model"
         final.save_pretrained(model_dir)

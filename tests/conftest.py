@@ -124,7 +124,6 @@ def tiny_trained_run(tiny_dataset, tmp_path_factory):
     from modeling_biohuman.training import TrainConfig, train
 
     config = TrainConfig.from_yaml(Path(__file__).resolve().parents[1] / TINY_TRAIN_CONFIG)
-    config.report_to = "none"
     run = tmp_path_factory.mktemp("tiny_run")
     metrics = train(config, tiny_dataset, run)
     return run, metrics

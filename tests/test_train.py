@@ -64,6 +64,18 @@ def test_parameter_groups_freeze_the_image_encoder_and_split_learning_rates():
     assert set(ids) == trainable
 
 
+def test_tensorboard_logs_training_and_periodic_evaluation(tiny_trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, _ = tiny_trained_run
+    tags = set()
+    for events in (run / "logs").rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    assert {"train/loss", "train/grad_norm", "lr/hmr", "lr/temporal", "eval/muscle/pcc", "eval/pose/pa_mpjpe_mm"} <= tags
+
+
 def test_config_errors_are_clear(tmp_path, tiny_dataset):
     with pytest.raises(ValueError, match="unknown keys.*learnig_rate"):
         TrainConfig.from_dict({"learnig_rate": 1e-3})
@@ -91,14 +103,15 @@ def _launch(output_dir: Path, dataset: Path, cache: Path, steps: int) -> subproc
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                str(REPO / "scripts" / "train.py"), "--config", str(TINY), "--dataset", str(dataset),
                "--output-dir", str(output_dir), "--set", f"max_steps={steps}", "--set", "checkpoint_every=3",
-               "--set", "eval_every=0", "--set", "report_to=none", "--set", "per_device_batch_size=1"]
+               "--set", "eval_every=0", "--set", "report_to=none", "--set", "per_device_batch_size=1",
+               "--set", "gradient_accumulation_steps=2"]
     env = {**os.environ, "HF_DATASETS_CACHE": str(cache), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
 
 
 def test_killed_two_process_run_resumes_to_the_weights_of_an_uninterrupted_run(tiny_dataset, tmp_path):
-    steps = 30  # 2 epochs of 12 global batches and a bit: crosses an epoch boundary and the BEDLAM re-draw
+    steps = 16  # 4 steps (9 global batches, 2 accumulated per step) per epoch: crosses epochs and BEDLAM re-draws
     cache = tmp_path / "hf_cache"
     reference = _launch(tmp_path / "uninterrupted", tiny_dataset, cache, steps)
     log, _ = reference.communicate(timeout=300)
