@@ -32,10 +32,6 @@ class VideoInfo:
     width: int
     height: int
 
-    @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
 
 def fps_fraction(fps: float) -> Fraction:
     """Exact rational frame rate (29.97 -> 30000/1001) used as the stream rate and time base."""

@@ -126,10 +126,6 @@ class SyncedVideo:
     boxes: np.ndarray
     visible: np.ndarray
 
-    @property
-    def present(self) -> np.ndarray:
-        return self.video_index >= 0
-
 
 def frame_indices(sequence: MotionSequence, frames: ImageFolderFrames | VideoFileFrames) -> np.ndarray:
     """The video frame of each motion frame: ``video_frames`` or nearest in time (rate conversion)."""
