@@ -98,12 +98,41 @@ def prepare_walk(root: Path) -> Walk:
     tool.set_report_errors(True)
     with quiet_stdout():
         tool.run()
-    loads = (PIPELINE / "ID" / "grf_walk.xml").read_text()
-    loads = loads.replace("../ExpData/grf_walk.mot", str(MEASURED_GRF)).replace(
-        "../IK/results_walk/ik_output_walk.mot", str(ik))
-    measured_xml = root / "grf_measured.xml"
-    measured_xml.write_text(loads)
+    measured_xml = _measured_loads_xml(ik, root / "grf_measured.xml")
     return Walk(root, model, ik, measured_xml, mass, measured_events())
+
+
+def _measured_loads_xml(ik: Path, out: Path) -> Path:
+    """The trial's ExternalLoads (plates -> calcn_r/calcn_l) pointing at its data and ``ik``."""
+    loads = (PIPELINE / "ID" / "grf_walk.xml").read_text()
+    out.write_text(loads.replace("../ExpData/grf_walk.mot", str(MEASURED_GRF)).replace(
+        "../IK/results_walk/ik_output_walk.mot", str(ik)))
+    return out
+
+
+@functools.cache
+def prepare_ulbs_walk(root: Path) -> Walk:
+    """ULBS-112 scaled to the walking subject (1.80 m, mass as above) and IK of the whole trial,
+    with the trial's markers renamed to our landmarks (the mapping of tests/test_scale_ik.py)."""
+    from test_scale_ik import RAJAGOPAL_TO_ULBS
+
+    from builder.biosim.ik import run_ik
+    from builder.biosim.scale import scale_model
+    from builder.musculoskeletal.cache import default_model_path
+
+    root.mkdir(parents=True, exist_ok=True)
+    renamed = {}
+    for name in ("static_walk_1.trc", "motion_capture_walk.trc"):
+        lines = (PIPELINE / "ExpData" / name).read_text().splitlines()
+        lines[3] = "\t".join(RAJAGOPAL_TO_ULBS.get(token.strip(), token) for token in lines[3].split("\t"))
+        renamed[name] = root / name
+        renamed[name].write_text("\n".join(lines) + "\n")
+    mass = subject_mass()
+    model = scale_model(default_model_path(), renamed["static_walk_1.trc"], 1.80, mass, root / "subject_ulbs.osim",
+                        time_range=(0.5, 1.0))
+    ik = root / "ik_walk.mot"
+    run_ik(model, renamed["motion_capture_walk.trc"], ik)
+    return Walk(root, model, ik, _measured_loads_xml(ik, root / "grf_measured.xml"), mass, measured_events())
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dynamics_fixtures import opensim_so, prepare_walk, walk_dynamics
+from dynamics_fixtures import opensim_so, prepare_ulbs_walk, prepare_walk, walk_dynamics
 
 from builder.biosim.postprocess import QualityThresholds, SmoothingSettings, postprocess_file, quality_check
 from builder.biosim.static_optimization import ReserveSpec
@@ -59,10 +59,8 @@ def _cycle_mean(so, muscle: str, start: float, period: float, lo: float, hi: flo
     return float(so.table.column(muscle)[keep].mean())
 
 
-@pytest.mark.slow
-def test_walk_activations_have_physiological_timing(walk, dyn):
+def assert_physiological_timing(walk, so) -> None:
     """Right-leg gait cycle between measured heel strikes; toe off at ~66 %."""
-    so = dyn.activations
     (hs, to), (hs2, _) = walk.events["r"][0], walk.events["r"][1]
     period = hs2 - hs
     toe_off = (to - hs) / period
@@ -83,6 +81,30 @@ def test_walk_activations_have_physiological_timing(walk, dyn):
     assert sum(m(h, 0.12, 0.50) for h in heads) > 3 * sum(m(h, *swing) for h in heads)
     for name in heads:
         assert m(name, 0.12, 0.50) > m(name, *swing), name
+
+
+@pytest.mark.slow
+def test_walk_activations_have_physiological_timing(walk, dyn):
+    assert_physiological_timing(walk, dyn.activations)
+
+
+@pytest.mark.slow
+def test_ulbs112_walk_gives_112_physiological_activation_curves(tmp_path_factory):
+    """The same trial through ULBS-112 (scaled, IK on our landmarks): 112 channels in dataset order."""
+    from biohuman10m.vocabulary import MUSCLE_NAMES
+
+    walk = prepare_ulbs_walk(tmp_path_factory.getbasetemp() / "ulbs_walk")
+    dyn = walk_dynamics(walk)
+    so = dyn.activations
+    assert so.table.labels == list(MUSCLE_NAMES)
+    assert np.all(np.isfinite(so.table.data)) and np.all(so.constraint_violation < 1e-6)
+    assert_physiological_timing(walk, so)
+    rmse = {f"{j}_{s}": float(np.sqrt(np.mean((dyn.id_estimated_window.table.column(f"{j}_{s}_moment")
+                                                - dyn.id_measured_window.table.column(f"{j}_{s}_moment")) ** 2))
+                              / walk.mass) for j in SAGITTAL for s in "rl"}
+    print("ULBS-112 sagittal moment RMSE (N m/kg), estimated vs measured GRF:",
+          {k: round(v, 3) for k, v in rmse.items()})
+    assert max(rmse.values()) < MOMENT_RMSE_BOUND
 
 
 @pytest.mark.slow
