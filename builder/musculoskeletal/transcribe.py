@@ -12,6 +12,8 @@ Changes to the reference made here, on purpose:
 - every coordinate is unlocked (the reference locks MTP and wrist; video motion moves them);
 - the root (pelvis) coordinates are unclamped and its rotations span [-pi, pi] (a subject may face
   any direction in the lab);
+- the shoulders reach overhead: ``arm_flex`` spans [-90, 180] deg and ``arm_add`` [-180, 90] deg
+  (the reference stops at 90 deg flexion and 120 deg abduction; video motion raises the arms);
 - only the right leg's muscles are stored: the left leg is their mirror image (z -> -z).
 """
 
@@ -25,6 +27,7 @@ import yaml
 
 DATA_DIR = Path(__file__).with_name("data")
 _KNEE_KNOTS = np.radians(np.arange(0.0, 121.0, 10.0))
+_WIDENED_RANGES_DEG = {"arm_flex": (-90.0, 180.0), "arm_add": (-180.0, 90.0)}
 
 
 def _r(x, nd=6):
@@ -183,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     for joint in skeleton["joints"]:
         for c in joint["coordinates"]:
             c["locked"] = False
+            widened = _WIDENED_RANGES_DEG.get(c["name"][:-2])
+            if widened:
+                c["range"] = _r(np.radians(widened))
             if joint["parent"]["body"] == "ground":
                 c["clamped"] = False
                 if c["name"] in ("pelvis_tilt", "pelvis_list", "pelvis_rotation"):
