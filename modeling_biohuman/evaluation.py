@@ -202,3 +202,22 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
     plot_activation_curves({name: output_dir / "predictions.npz"}, output_dir, curve_muscles)
     logger.info("%s on %s: muscle PCC %.3f", name, split, metrics["muscle"]["pcc"])
     return metrics
+
+
+def evaluate_methods(models: dict[str, str | os.PathLike], dataset_path: str | os.PathLike,
+                     output_dir: str | os.PathLike, split: str = "test", batch_size: int = 8,
+                     max_windows: int | None = None, with_mean: bool = True,
+                     curve_muscles: tuple[str, ...] | None = None) -> tuple[dict[str, dict[str, Any]], Path]:
+    """Evaluate several models (display name -> model folder; ``MEAN_PREDICTOR`` allowed) on the same
+    windows, plus the mean-activation baseline when ``with_mean``, each into ``output_dir/<name>/``,
+    and write the comparison report ``output_dir/report.md``. Returns ``(metrics by name, report path)``."""
+    from .evaluation_report import write_report
+
+    output_dir = Path(output_dir)
+    models = dict(models)
+    if with_mean and MEAN_PREDICTOR not in models.values():
+        models["Mean activation"] = MEAN_PREDICTOR
+    folders = {name: output_dir / name.replace("/", "_") for name in models}
+    results = {name: evaluate(path, dataset_path, folders[name], split, batch_size, max_windows, curve_muscles)
+               for name, path in models.items()}
+    return results, write_report(folders, output_dir)

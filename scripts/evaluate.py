@@ -15,8 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from modeling_biohuman.evaluation import MEAN_PREDICTOR, evaluate
-from modeling_biohuman.evaluation_report import muscle_table_markdown, write_report
+from modeling_biohuman.evaluation import MEAN_PREDICTOR, evaluate, evaluate_methods
+from modeling_biohuman.evaluation_report import muscle_table_markdown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,14 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     if names and len(names) != len(args.model):
         parser.error("give one --name per --model")
     names = names or [MEAN_PREDICTOR if m == MEAN_PREDICTOR else Path(m).resolve().name for m in args.model]
-    folders, results = {}, {}
-    for name, model in zip(names, args.model):
-        folders[name] = args.output_dir / name
-        results[name] = evaluate(model, args.dataset, folders[name], args.split, args.batch_size, args.max_windows,
-                                 tuple(args.muscles) if args.muscles else None)
+    muscles = tuple(args.muscles) if args.muscles else None
+    if len(args.model) == 1:
+        results = {names[0]: evaluate(args.model[0], args.dataset, args.output_dir / names[0], args.split,
+                                      args.batch_size, args.max_windows, muscles)}
+    else:
+        results, report = evaluate_methods(dict(zip(names, args.model)), args.dataset, args.output_dir, args.split,
+                                           args.batch_size, args.max_windows, with_mean=False, curve_muscles=muscles)
     print(muscle_table_markdown(results))
-    if len(folders) > 1:
-        print(f"report: {write_report(folders, args.output_dir)}")
+    if len(args.model) > 1:
+        print(f"report: {report}")
     return 0
 
 

@@ -12,8 +12,7 @@ import pytest
 from huggingface_hub import ModelCard
 
 from biohuman10m.vocabulary import MUSCLE_GROUPS, MUSCLE_NAMES
-from modeling_biohuman.evaluation import MEAN_PREDICTOR, MeanActivationPredictor, evaluate
-from modeling_biohuman.evaluation_report import write_report
+from modeling_biohuman.evaluation import MEAN_PREDICTOR, MeanActivationPredictor, evaluate, evaluate_methods
 
 
 def _parquet_arrays(dataset, split, names):
@@ -97,14 +96,18 @@ def test_breakdowns_tables_and_plots(evaluated):
     assert json.loads((folder / "metrics.json").read_text())["muscle"]["pcc"] == pytest.approx(metrics["muscle"]["pcc"])
 
 
-def test_report_compares_methods(evaluated, tmp_path):
-    *_, out = evaluated
-    report = write_report({"BioHuman": out / "biohuman", "Mean activation": out / "mean"}, tmp_path / "report")
+def test_report_compares_methods(evaluated, tiny_dataset, tmp_path):
+    run, _, model_metrics, mean_metrics, _ = evaluated
+    results, report = evaluate_methods({"BioHuman": run / "model"}, tiny_dataset, tmp_path / "report")
+    assert set(results) == {"BioHuman", "Mean activation"}
+    assert results["BioHuman"]["muscle"] == pytest.approx(model_metrics["muscle"])
+    assert results["Mean activation"]["muscle"] == pytest.approx(mean_metrics["muscle"], nan_ok=True)
     text = report.read_text()
     assert "| BioHuman |" in text and "| Mean activation |" in text
     assert (tmp_path / "report" / "group_pcc.png").is_file()
-    assert "curves_" in text and all((tmp_path / "report" / line.split("(")[1].rstrip(")")).is_file()
-                                     for line in text.splitlines() if line.startswith("!["))
+    figures = [line.split("(")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
+    assert any(f.startswith("curves_") for f in figures)
+    assert all((tmp_path / "report" / f).is_file() for f in figures)
 
 
 def test_unknown_model_folder_is_a_clear_error(tiny_dataset, tmp_path):
