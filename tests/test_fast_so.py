@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dynamics_fixtures import SO_CHECK_RANGE, opensim_so, prepare_walk, walk_dynamics
+from dynamics_fixtures import SO_CHECK_RANGE, opensim_so, prepare_ulbs_walk, prepare_walk, walk_dynamics
 from scipy.optimize import minimize
 
 from builder.biosim.fast_so import run_fast_static_optimization, solve_batched_qp
 
 
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
+@pytest.fixture(scope="module", params=["Rajagopal2016", "ULBS-112"])
+def walk(request, tmp_path_factory):
+    if request.param == "ULBS-112":
+        return prepare_ulbs_walk(tmp_path_factory.getbasetemp() / "ulbs_walk")
     return prepare_walk(tmp_path_factory.getbasetemp() / "rajagopal_walk")
 
 
@@ -26,7 +28,7 @@ def test_fast_solver_matches_opensim_static_optimization(walk):
     a, b = fast.table.data, reference.table.data
     rmse = float(np.sqrt(np.mean((a - b) ** 2)))
     pcc = float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
-    print(f"fast vs OpenSim SO on {len(a)} frames x {a.shape[1]} muscles: RMSE {rmse:.5f}, PCC {pcc:.6f}")
+    print(f"{walk.model.name}: fast vs OpenSim SO on {len(a)} frames x {a.shape[1]} muscles: RMSE {rmse:.5f}, PCC {pcc:.6f}")
     assert pcc >= 0.99 and rmse <= 0.01
     assert np.abs(a - b).max() < 0.05
     assert np.all(fast.constraint_violation < 1e-6)
