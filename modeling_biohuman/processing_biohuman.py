@@ -15,6 +15,7 @@ the image are masked: ``attention_mask`` 0, zero pixels, NaN affine.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -71,16 +72,37 @@ def apply_affine(points: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
 
 
 def warp_frames(frames: torch.Tensor, affines: torch.Tensor, crop_size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear warp of (N, C, H, W) float frames by (N, 2, 3) image->crop affines (zeros outside)."""
+    """Bilinear warp of (N, C, H, W) float frames by (N, 2, 3) image->crop affines (zeros outside).
+
+    The crop->image map is expressed in grid_sample's normalised coordinates (align_corners=False:
+    -1/+1 are the outer pixel edges), so crop pixel centre q samples the image at A^-1 q exactly.
+    """
     crop_h, crop_w = crop_size
     height, width = frames.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(crop_h, dtype=torch.float64) + 0.5,
-                            torch.arange(crop_w, dtype=torch.float64) + 0.5, indexing="ij")
-    crop_points = torch.stack([xs, ys], dim=-1).reshape(1, -1, 2)
-    image_points = apply_affine(crop_points, invert_affine(affines.to(torch.float64)))
-    grid = torch.stack([image_points[..., 0] * 2 / width - 1, image_points[..., 1] * 2 / height - 1], dim=-1)
-    grid = grid.reshape(-1, crop_h, crop_w, 2).to(frames.dtype)
+    to_image = invert_affine(affines.to(torch.float64))
+    from_crop_norm = torch.tensor([[crop_w / 2, 0.0, crop_w / 2], [0.0, crop_h / 2, crop_h / 2], [0.0, 0.0, 1.0]],
+                                  dtype=torch.float64)
+    to_image_norm = torch.tensor([[2.0 / width, 0.0, -1.0], [0.0, 2.0 / height, -1.0]], dtype=torch.float64)
+    theta = to_image_norm @ torch.cat([to_image, to_image.new_tensor([0.0, 0.0, 1.0]).expand(len(to_image), 1, 3)], dim=1)
+    theta = theta @ from_crop_norm
+    grid = F.affine_grid(theta.to(frames.dtype), [len(frames), frames.shape[1], crop_h, crop_w], align_corners=False)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def warp_region(frame: torch.Tensor, affine: torch.Tensor, crop_size: tuple[int, int]) -> torch.Tensor:
+    """Warp one (3, H, W) uint8/float frame by a (2, 3) affine, reading (and converting to float) only
+    the image region the crop covers (plus a 2-pixel margin), so cost follows the crop, not the frame."""
+    crop_h, crop_w = crop_size
+    corners = torch.tensor([[0.0, 0.0], [crop_w, 0.0], [0.0, crop_h], [crop_w, crop_h]], dtype=torch.float64)
+    region = apply_affine(corners, invert_affine(affine.to(torch.float64)))
+    height, width = frame.shape[-2:]
+    x0 = int(min(max(math.floor(float(region[:, 0].min())) - 2, 0), width - 1))
+    y0 = int(min(max(math.floor(float(region[:, 1].min())) - 2, 0), height - 1))
+    x1 = int(max(min(math.ceil(float(region[:, 0].max())) + 2, width), x0 + 1))
+    y1 = int(max(min(math.ceil(float(region[:, 1].max())) + 2, height), y0 + 1))
+    shifted = affine.to(torch.float64).clone()
+    shifted[:, 2] += shifted[:, :2] @ torch.tensor([x0, y0], dtype=torch.float64)
+    return warp_frames(_to_unit_float(frame[None, :, y0:y1, x0:x1]), shifted[None], crop_size)[0]
 
 
 def _writable(array: Any) -> np.ndarray:
@@ -89,7 +111,7 @@ def _writable(array: Any) -> np.ndarray:
 
 
 def _as_video(video: Any, index: int) -> torch.Tensor:
-    """One video as a (T, 3, H, W) float tensor in [0, 1] (uint8 or float input, either channel order)."""
+    """One video as a (T, 3, H, W) tensor (a view: uint8 stays uint8; either channel order accepted)."""
     video = video if isinstance(video, torch.Tensor) else torch.as_tensor(_writable(video))
     if video.ndim != 4:
         raise ValueError(f"video {index}: expected (T, H, W, 3) or (T, 3, H, W), got shape {tuple(video.shape)}")
@@ -97,9 +119,12 @@ def _as_video(video: Any, index: int) -> torch.Tensor:
         video = video.permute(0, 3, 1, 2)
     if video.shape[1] != 3:
         raise ValueError(f"video {index}: no RGB channel axis in shape {tuple(video.shape)}")
-    if video.dtype == torch.uint8:
-        return video.float() / 255.0
-    return video.float()
+    return video
+
+
+def _to_unit_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 0-255 or float 0-1 frames -> float32 in [0, 1]."""
+    return frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
 
 
 class BioHumanVideoProcessor(BaseImageProcessor):
@@ -178,9 +203,10 @@ class BioHumanVideoProcessor(BaseImageProcessor):
                 affine = box_crop_affine(box[valid], (crop_h, crop_w), self.bbox_enlarge)
             else:
                 affine = letterbox_affine(torch.tensor([[height, width]]).expand(int(valid.sum()), 2), (crop_h, crop_w))
-            crops = warp_frames(video[valid], affine, (crop_h, crop_w))
             index = torch.nonzero(valid).squeeze(1)
-            pixel_values[b, index] = ((crops - mean) / std).float()
+            for t, frame_affine in zip(index.tolist(), affine):
+                crop = warp_region(video[t], frame_affine, (crop_h, crop_w))
+                pixel_values[b, t] = ((crop - mean) / std).float()
             affines[b, index] = affine
             corners = box[valid].reshape(-1, 2, 2)
             crop_boxes[b, index] = apply_affine(corners, affine).reshape(-1, 4).float()
