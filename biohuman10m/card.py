@@ -76,7 +76,11 @@ def front_matter(card: CardInputs, file_format: str) -> dict:
         "size_categories": [_size_category(sum(counts.values()))],
         "configs": [{"config_name": "default", "default": True,
                      "data_files": [{"split": split, "path": pattern.format(split=split)} for split in counts]}],
-        "dataset_info": {"config_name": "default", "features": features._to_yaml_list()},
+        # download_size (bytes of this format's files) also keys datasets' cache: a folder rebuilt in
+        # place with different data is not served from an older build's cache.
+        "dataset_info": {"config_name": "default", "features": features._to_yaml_list(),
+                         "download_size": sum(entry["bytes"] for entry in card.manifest["files"]
+                                              if entry.get("format") == file_format)},
     }
 
 

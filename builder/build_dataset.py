@@ -37,7 +37,7 @@ from . import layout
 from .figures import write_figures
 from .io import write_text_atomic
 from .manifest import file_entry, write_manifest
-from .sequence_files import drop_categories, load_labels, read_record
+from .sequence_files import drop_categories, load_labels, read_record, window_inputs
 from .shards import TarShardWriter, iter_tar, window_members, write_parquet, write_tar
 from .splits import DEFAULT_SALT, SPLITS, assign_splits, read_splits, write_splits
 from .windows import WindowConfig, sequence_windows
@@ -89,9 +89,8 @@ def discover(sequences_root: Path) -> list[tuple[Path, dict]]:
 
 def _fingerprint(folder: Path) -> dict:
     """Size and modification time of a sequence's input files (a changed file invalidates its cache)."""
-    names = (layout.MOTION, layout.ACTIVATIONS, layout.VIDEO, layout.BOXES, layout.BOX_VISIBLE, layout.RECORD)
     return {name: [(path := folder / name).stat().st_size, path.stat().st_mtime_ns]
-            for name in names if (folder / name).exists()}
+            for name in (*window_inputs(), layout.RECORD) if (folder / name).exists()}
 
 
 def _cache_dir(out: Path, config: BuildConfig) -> Path:
@@ -230,7 +229,7 @@ def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config:
                  config.split_salt)
 
     jobs = [(folder, record, assignment[record["sequence_id"]]) for folder, record in found
-            if record["kept"] or config.keep_dropped]
+            if record["kept"] or (config.keep_dropped and all((folder / n).is_file() for n in window_inputs(False)))]
     keys = Counter(folder.name.replace(".", "_") for folder, _, _ in jobs)
     if duplicated := [k for k, n in keys.items() if n > 1]:
         raise ValueError(f"sequence ids collide once dots are replaced for WebDataset keys: {duplicated[:3]}")

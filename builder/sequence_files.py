@@ -118,7 +118,7 @@ def _muscle_name(label: str) -> str:
 
 
 def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Activations of ``path`` at the motion's frame times (linear interpolation) and their validity.
+    """Activations of ``path`` at the motion's frame times and their validity.
 
     A frame is valid when it lies within the file's time range and its nearest row is finite.
     """
@@ -138,7 +138,13 @@ def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarr
     left = np.clip(right - 1, 0, len(sto_times) - 1)
     nearest = np.where(np.abs(times - sto_times[left]) <= np.abs(sto_times[right] - times), left, right)
     valid = inside & finite[nearest]
-    values = np.stack([np.interp(times, sto_times[finite], data[finite, j]) for j in range(data.shape[1])], axis=1)
+    # A row within a tenth of a frame of the frame's time is the frame's label as written (storage
+    # files round their times); other frames (another frame rate) are interpolated.
+    exact = np.abs(sto_times[nearest] - times) <= 0.1 * step if step else np.ones(len(times), bool)
+    values = data[nearest]
+    if not exact.all():
+        between = np.stack([np.interp(times, sto_times[finite], data[finite, j]) for j in range(data.shape[1])], 1)
+        values = np.where(exact[:, None], values, between)
     return np.where(valid[:, None], values, 0.0).astype(np.float32), valid
 
 
@@ -151,14 +157,21 @@ def video_size(path: Path) -> tuple[int, int]:
         return stream.codec_context.width, stream.codec_context.height
 
 
+def window_inputs(with_activations: bool = True) -> tuple[str, ...]:
+    """The files of a sequence folder that its windows are made from."""
+    names = (layout.MOTION, layout.VIDEO, layout.BOXES, layout.BOX_VISIBLE)
+    return names + ((layout.ACTIVATIONS,) if with_activations else ())
+
+
 def load_labels(folder: Path, with_activations: bool = True) -> SequenceLabels:
     """Read motion, activations, boxes and video size of a sequence folder; check their lengths."""
     folder = Path(folder)
+    missing = [name for name in window_inputs(with_activations) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)} (BioSim writes motion.npz and "
+                                "activations.sto, `biohuman render` the video and boxes)")
     motion_path = folder / layout.MOTION
-    try:
-        motion = np.load(motion_path, allow_pickle=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{motion_path}: missing") from None
+    motion = np.load(motion_path, allow_pickle=False)
     for key in ("poses", "trans", "betas", "fps"):
         if key not in motion:
             raise ValueError(f"{motion_path}: missing array {key!r}")

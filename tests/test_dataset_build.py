@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,43 @@ def test_bad_sequence_files_name_the_file(tmp_path):
     (folder / layout.ACTIVATIONS).write_text("not a storage file\n")
     with pytest.raises(ValueError, match="activations.sto: no 'endheader'"):
         build_dataset(root, tmp_path / "out", BuildConfig())
+
+
+def test_keep_dropped_stores_poses_without_muscle_labels(tmp_path):
+    from datasets import load_dataset
+
+    root = tmp_path / "seqs"
+    make_sequence(root, "good", num_frames=20, seed=1)
+    make_sequence(root, "bad", num_frames=20, seed=2, kept=False, drop_reason="SO constraint violation 1e-05 > 1e-11")
+    failed = layout.sequence_dir(root, "crashed")
+    failed.mkdir(parents=True)
+    (failed / layout.RECORD).write_text(json.dumps({"sequence_id": "crashed", "status": "failed", "source": "default",
+                                                    "subject": "anny", "error": "RuntimeError: solver crashed"}))
+    out = tmp_path / "out"
+    manifest = build_dataset(root, out, BuildConfig(keep_dropped=True))
+    rows = {row["sequence_id"]: row for row in load_dataset(str(out), split="train").with_format("numpy")} | {
+        row["sequence_id"]: row for row in load_dataset(str(out), split="test").with_format("numpy")}
+    assert set(rows) == {"good", "bad"}
+    assert not rows["bad"]["muscle_mask"].any() and rows["bad"]["pose_mask"][:20].all()
+    assert rows["good"]["muscle_mask"][:20].all()
+    assert manifest["counts"]["filtering"]["default"] == {
+        "dropped": 2, "dropped: SO constraint violation > 1e-11": 1, "dropped: failed: RuntimeError": 1, "kept": 1}
+    (layout.sequence_dir(root, "good") / layout.VIDEO).unlink()
+    with pytest.raises(FileNotFoundError, match=r"good: missing video.mp4"):
+        build_dataset(root, tmp_path / "again", BuildConfig())
+
+
+def test_rebuilt_folder_is_not_served_from_the_datasets_cache(tmp_path):
+    from datasets import load_dataset
+
+    for seed in (1, 2):
+        make_sequence(tmp_path / f"run{seed}", "clip", num_frames=10, seed=seed)
+    out = tmp_path / "out"
+    build_dataset(tmp_path / "run1", out, BuildConfig())
+    first = load_dataset(str(out), split="train").with_format("numpy")[0]["poses"]
+    shutil.rmtree(out)
+    build_dataset(tmp_path / "run2", out, BuildConfig())
+    second = load_dataset(str(out), split="train").with_format("numpy")[0]["poses"]
+    expected = np.load(layout.sequence_dir(tmp_path / "run2", "clip") / layout.MOTION)["poses"]
+    np.testing.assert_array_equal(second[:10], expected)
+    assert not np.array_equal(first, second)
