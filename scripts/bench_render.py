@@ -41,22 +41,24 @@ def measure(seconds: float, fps: float, size: int) -> None:
     looks = sample_appearance(rng, size, size)
     with BodyRenderer(size, size) as renderer:
         next(renderer.render(vertices[:1], body.faces, sample_camera(vertices[:1], fps, size, size, rng), looks))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in renderer.render(vertices, body.faces, camera, looks):
             pass
-        render_only = time.perf_counter() - start
+        render_only, render_cpu = time.perf_counter() - start, time.process_time() - cpu
         with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             render_sequence(vertices, body.faces, fps, Path(out), "bench_walk", config=RenderConfig(width=size, height=size),
                             renderer=renderer)
-            whole = time.perf_counter() - start
+            whole, whole_cpu = time.perf_counter() - start, time.process_time() - cpu
     platform = os.environ.get("PYOPENGL_PLATFORM")
     print(f"[{platform}] {num_frames} frames ({seconds:g} s at {fps:g} fps), {size}x{size}, "
           f"{len(vertices[0])} vertices / {len(body.faces)} triangles")
     print(f"[{platform}] posing (Anny):       {num_frames / posing:.1f} frames/s")
-    print(f"[{platform}] rendering only:      {num_frames / render_only:.1f} frames/s")
+    print(f"[{platform}] rendering only:      {num_frames / render_only:.1f} frames/s "
+          f"({1000 * render_cpu / num_frames:.1f} CPU ms/frame, all threads)")
     print(f"[{platform}] whole sequence job:  {num_frames / whole:.1f} frames/s "
-          f"(camera, boxes, render, H.264, files; target >= 15)")
+          f"({1000 * whole_cpu / num_frames:.1f} CPU ms/frame; camera, boxes, render, H.264, files; target >= 15)")
+    print(f"[{platform}] load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 def main() -> None:
