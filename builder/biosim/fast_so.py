@@ -47,6 +47,31 @@ def solve_batched_qp(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.
                      tol: float = 1e-9, max_iterations: int = 80) -> QPSolution:
     """Solve ``min 0.5 ||x||^2  s.t.  A x = b, lower <= x <= upper`` for every frame.
 
+    Rows served only by their own unbounded columns (the pelvis residuals, a reserve alone on its
+    coordinate) are solved in closed form (least norm) first; the interior-point method below
+    solves the rest.
+    """
+    used = np.abs(A).max(axis=0) > 0                              # (m, n) sparsity over all frames
+    private = (used.sum(axis=0) == 1) & ~np.isfinite(lower) & ~np.isfinite(upper)
+    trivial = used.any(axis=1) & ~(used & ~private[None, :]).any(axis=1)
+    if not trivial.any():
+        return _interior_point(A, b, lower, upper, tol, max_iterations)
+    x = np.zeros((A.shape[0], A.shape[2]))
+    cols = used[trivial].any(axis=0)
+    rows_a = A[:, trivial][:, :, cols]                            # (T, k, c), one row per column
+    norm = np.einsum("tkc,tkc->tk", rows_a, rows_a)
+    x[:, cols] = np.einsum("tkc,tk->tc", rows_a, b[:, trivial] / np.where(norm > 0, norm, 1.0))
+    rest = _interior_point(A[:, ~trivial][:, :, ~cols], b[:, ~trivial], lower[~cols], upper[~cols], tol,
+                           max_iterations)
+    x[:, ~cols] = rest.x
+    violation = np.linalg.norm(_mv(A, x) - b, axis=1)
+    return QPSolution(x, violation, rest.iterations, rest.converged)
+
+
+def _interior_point(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                    tol: float, max_iterations: int) -> QPSolution:
+    """The interior-point solver of :func:`solve_batched_qp` (all rows coupled).
+
     ``A`` (T, m, n), ``b`` (T, m), bounds (n,) (infinite = unbounded). Primal-dual interior point
     (Mehrotra predictor-corrector) over all frames at once: each iteration solves one (m, m)
     normal-equation system per frame. A frame converges when its equality residual is below
