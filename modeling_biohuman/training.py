@@ -242,11 +242,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
     """Train (resuming from ``output_dir``'s newest checkpoint), save the model and its card, and
     return the final evaluation metrics (on every process; computed by the main process)."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
-    from accelerate.utils import ProjectConfiguration, set_seed
-    from transformers import get_scheduler
-
-    from .evaluation import evaluate_model
-    from .model_card import write_model_card
+    from accelerate.utils import ProjectConfiguration
 
     if not isinstance(config, TrainConfig):
         config = TrainConfig.from_dict(config) if isinstance(config, dict) else TrainConfig.from_yaml(config)
@@ -260,6 +256,28 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
     )
+    try:
+        return _run(accelerator, config, Path(dataset_path), output_dir)
+    finally:
+        accelerator.end_training()
+        if accelerator.num_processes == 1:  # let a later train() in this process configure Accelerate anew
+            from accelerate.state import AcceleratorState, GradientState
+
+            AcceleratorState._reset_state(reset_partial_state=True)
+            GradientState._reset_state()
+
+
+def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path) -> dict[str, Any]:
+    """The training loop of :func:`train` under an existing ``accelerator``."""
+    from accelerate.utils import set_seed
+    from transformers import get_scheduler
+
+    from .evaluation import evaluate_model
+    from .model_card import write_model_card
+
+    if accelerator.is_main_process:
+        for stale in (output_dir / "checkpoints").glob(".tmp-step-*"):
+            shutil.rmtree(stale)  # left by a run killed while saving
     set_seed(config.seed)
     model, processor = build_model_and_processor(config)
     train_set = WindowDataset(dataset_path, config.train_split)
@@ -343,14 +361,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
                          split=config.eval_split)
         write_text_atomic(output_dir / "eval_metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     accelerator.wait_for_everyone()
-    accelerator.end_training()
-    metrics = _broadcast(accelerator, metrics)
-    if accelerator.num_processes == 1:
-        from accelerate.state import AcceleratorState, GradientState
-
-        AcceleratorState._reset_state(reset_partial_state=True)
-        GradientState._reset_state()
-    return metrics
+    return _broadcast(accelerator, metrics)
 
 
 def _broadcast(accelerator, metrics: dict[str, Any]) -> dict[str, Any]:
