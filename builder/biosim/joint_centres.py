@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from builder.biosim.opensim_model import opensim
+from builder.biosim.scale import ANATOMICAL_STATIC_POSE
 from builder.io import atomic_path
 from builder.trc import read_trc
 
@@ -37,12 +39,13 @@ def _posed_state(model, coordinates: dict[str, float]):
     return state
 
 
-NEUTRAL_PRIOR_WEIGHT = 0.02
-"""IK weight (per rad^2, against 1 per m^2 of marker error) pulling non-root coordinates to zero."""
+HOLD_WEIGHT = 1e4
+"""IK weight (per rad^2, against 1 per m^2 of marker error) holding the known static coordinates."""
 
 
-def _static_pose_mot(model_path: Path, static_trc: Path, mot: Path, marker_weights: dict[str, float]) -> None:
-    """IK of the static trial with every non-root coordinate regularised towards its neutral value."""
+def _static_pose_mot(model_path: Path, static_trc: Path, mot: Path, marker_weights: dict[str, float],
+                     static_pose: Mapping[str, float]) -> None:
+    """IK of the static trial holding the ``static_pose`` coordinates at their values."""
     osim = opensim()
     model = osim.Model(str(model_path))
     tool = osim.InverseKinematicsTool()
@@ -54,15 +57,12 @@ def _static_pose_mot(model_path: Path, static_trc: Path, mot: Path, marker_weigh
         task.setName(name)
         task.setWeight(float(marker_weights.get(name, 1.0)))
         tool.getIKTaskSet().cloneAndAppend(task)
-    for i in range(model.getCoordinateSet().getSize()):
-        coordinate = model.getCoordinateSet().get(i)
-        if coordinate.getJoint().getName() == "ground_pelvis":
-            continue
+    for name, value in static_pose.items():
         task = osim.IKCoordinateTask()
-        task.setName(coordinate.getName())
+        task.setName(name)
         task.setValueType(osim.IKCoordinateTask.ManualValue)
-        task.setValue(0.0)
-        task.setWeight(NEUTRAL_PRIOR_WEIGHT)
+        task.setValue(float(value))
+        task.setWeight(HOLD_WEIGHT)
         tool.getIKTaskSet().cloneAndAppend(task)
     tool.setStartTime(float(static.times[0]))
     tool.setEndTime(float(static.times[-1]))
@@ -87,14 +87,15 @@ def _static_coordinates(model, mot: Path) -> dict[str, float]:
 
 
 def align_joint_centres(model_path: str | os.PathLike, static_trc: str | os.PathLike, joint_centres: np.ndarray,
-                        out_path: str | os.PathLike, marker_weights: dict[str, float] | None = None) -> dict:
+                        out_path: str | os.PathLike, marker_weights: dict[str, float] | None = None,
+                        static_pose: Mapping[str, float] = ANATOMICAL_STATIC_POSE) -> dict:
     """Write ``out_path``: ``model_path`` with its joints on ``joint_centres`` (24, 3; SMPL joint order,
-    static-trial frame and units of metres) and its markers on the static trial. Returns the joint
-    shifts applied (m), by joint name."""
+    static-trial frame and units of metres) and its markers on the static trial, the model held in
+    ``static_pose`` (coordinate -> rad or m; the others fitted). Returns the joint shifts (m) by joint."""
     osim = opensim()
     model_path, static_trc, out_path = Path(model_path), Path(static_trc), Path(out_path)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".joints.") as work:
-        _static_pose_mot(model_path, static_trc, Path(work) / "static_pose.mot", marker_weights or {})
+        _static_pose_mot(model_path, static_trc, Path(work) / "static_pose.mot", marker_weights or {}, static_pose)
         model = osim.Model(str(model_path))
         coordinates = _static_coordinates(model, Path(work) / "static_pose.mot")
     state = _posed_state(model, coordinates)

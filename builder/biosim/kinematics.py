@@ -2,8 +2,8 @@
 
 Per sequence, into ``layout.sequence_dir(out_dir, sequence_id)``: ``motion.npz``, ``markers.trc``
 (the markers over the motion), ``static.trc`` (the body standing in ``NEUTRAL_POSE``),
-``scaled.osim`` (ULBS-112 scaled to the body's height and mass from the static trial, its joint
-centres moved onto the body's and its markers placed), ``ik.mot`` and ``ik_report.json`` (per-frame
+``scaled.osim`` (ULBS-112 scaled to the body's height and mass from the static trial, held in
+``ANATOMICAL_STATIC_POSE``, its joint centres moved onto the body's and its markers placed), ``ik.mot`` and ``ik_report.json`` (per-frame
 RMS and max marker error, written last: its presence marks the stage done). A failure writes
 ``record.json`` with status ``failed`` and the reason; the dynamics stage writes the final record.
 """
@@ -27,7 +27,7 @@ from builder import layout
 from builder.biosim.ik import run_ik
 from builder.biosim.joint_centres import align_joint_centres
 from builder.biosim.record import SequenceRecord, read_record
-from builder.biosim.scale import scale_model
+from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
 from builder.body import BodySurface, make_body, marker_trajectories, measure_subject
 from builder.body.skeleton import SMPL_TO_OPENSIM
 from builder.io import write_text_atomic
@@ -105,7 +105,8 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
     model_path = settings.model_path or default_model_path()
     with tempfile.TemporaryDirectory(dir=folder, prefix=".scale.") as work:
         scaled = scale_model(model_path, folder / layout.STATIC_TRC, subject.height, subject.mass,
-                             Path(work) / layout.SCALED_MODEL, marker_weights=weights)
+                             Path(work) / layout.SCALED_MODEL, marker_weights=weights,
+                             static_pose=ANATOMICAL_STATIC_POSE)
         if settings.align_joint_centres:
             shifts = align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints + lift,
                                          folder / layout.SCALED_MODEL, marker_weights=weights)

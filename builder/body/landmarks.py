@@ -2,7 +2,7 @@
 
 Each landmark is defined once, geometrically, on a body in SMPL's T-pose: among the vertices
 that move mostly with the marker's ULBS-112 body (skinning weight on its SMPL segments of at
-least ``MIN_WEIGHT``), the one farthest from an anchor point on the skeleton in a body-relative
+least the rule's ``min_weight``), the one farthest from an anchor point on the skeleton in a body-relative
 direction, close to the ray from the anchor, and favouring rigidly attached vertices (a vertex
 blended across a joint follows neither model body, which shows up as IK marker error). The rule runs once per topology:
 the Anny table ships as package data (``data/markers_anny.csv``); any other topology (a user's
@@ -30,7 +30,6 @@ _MIRROR = {1: 2, 4: 5, 7: 8, 10: 11, 13: 14, 16: 17, 18: 19, 20: 21, 22: 23}
 _MIRROR.update({v: k for k, v in list(_MIRROR.items())})
 
 
-MIN_WEIGHT = 0.5
 RIGIDITY = 0.1
 """Score bonus (m) per unit skinning weight on the marker's body."""
 
@@ -45,7 +44,8 @@ BODY_JOINTS: dict[str, tuple[int, ...]] = {
 class LandmarkRule:
     """Anchor = lerp(joint a, joint b, t) + offset; pick the rigid vertex of the marker's body
     farthest along ``direction`` from it, penalising distance off the ray by ``off_ray``. Vectors
-    are in body axes (lateral, up, forward); joints and lateral are given for the left side."""
+    are in body axes (lateral, up, forward); joints and lateral are given for the left side.
+    ``lerp(1, 2, 0.5)`` is the centre of the hip joints, the root of the pelvis and spine rules."""
 
     a: int
     b: int
@@ -53,6 +53,7 @@ class LandmarkRule:
     direction: tuple[float, float, float]
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
     off_ray: float = 2.0
+    min_weight: float = 0.5  # least skinning weight on the marker's body (lower where the skin blends)
 
 
 _LEFT_HIP, _LEFT_KNEE, _LEFT_ANKLE, _LEFT_FOOT = 1, 4, 7, 10
@@ -64,22 +65,22 @@ RULES: dict[str, LandmarkRule] = {
     "glabella": LandmarkRule(15, 15, 0, _FWD, offset=(0, 0.075, 0)),
     "inion": LandmarkRule(15, 15, 0, _BACK, offset=(0, 0.04, 0)),
     "mentum": LandmarkRule(15, 15, 0, (0, -0.6, 0.8), offset=(0, -0.02, 0)),
-    "c7": LandmarkRule(12, 12, 0, _BACK, offset=(0, -0.03, 0)),
+    "c7": LandmarkRule(12, 12, 0, _BACK, offset=(0, 0.035, 0)),
     "t8": LandmarkRule(6, 12, 0.5, _BACK),
-    "l1": LandmarkRule(3, 6, 0.7, _BACK),
+    "l1": LandmarkRule(1, 2, 0.5, _BACK, offset=(0, 0.26, 0)),
     "jugular_notch": LandmarkRule(12, 12, 0, _FWD, offset=(0, -0.05, 0)),
     "xiphoid": LandmarkRule(12, 12, 0, _FWD, offset=(0, -0.22, 0)),
-    "sacrum": LandmarkRule(0, 0, 0, _BACK, offset=(0, 0.0, 0)),
+    "sacrum": LandmarkRule(1, 2, 0.5, _BACK, offset=(0, 0.07, 0)),
     "pubic_symphysis": LandmarkRule(1, 2, 0.5, _FWD, offset=(0, -0.03, 0)),
     "tragus": LandmarkRule(15, 15, 0, _LAT, offset=(0, 0.04, 0)),
-    "clavicle": LandmarkRule(12, _LEFT_SHOULDER, 0.5, (0, 0.4, 1), offset=(0, -0.03, 0)),
-    "acromion": LandmarkRule(_LEFT_SHOULDER, _LEFT_SHOULDER, 0, (0.3, 1, 0)),
-    "scapula_inferior": LandmarkRule(9, 9, 0, _BACK, offset=(0.09, -0.06, 0)),
+    "clavicle": LandmarkRule(12, _LEFT_SHOULDER, 0.4, (0, 0.3, 1), offset=(0, -0.02, 0)),
+    "acromion": LandmarkRule(_LEFT_SHOULDER, _LEFT_SHOULDER, 0, _UP, off_ray=3.0, min_weight=0.25),
+    "scapula_inferior": LandmarkRule(9, 9, 0, _BACK, offset=(0.09, 0.06, 0)),
     "deltoid_tuberosity": LandmarkRule(_LEFT_SHOULDER, _LEFT_ELBOW, 0.4, _UP),
     "humerus_posterior": LandmarkRule(_LEFT_SHOULDER, _LEFT_ELBOW, 0.55, _BACK),
     "elbow_lateral": LandmarkRule(_LEFT_ELBOW, _LEFT_ELBOW, 0, _UP),
     "elbow_medial": LandmarkRule(_LEFT_ELBOW, _LEFT_ELBOW, 0, _DOWN),
-    "olecranon": LandmarkRule(_LEFT_ELBOW, _LEFT_WRIST, 0.04, _BACK),
+    "olecranon": LandmarkRule(_LEFT_ELBOW, _LEFT_ELBOW, 0, _BACK, off_ray=3.0, min_weight=0.3),
     "forearm": LandmarkRule(_LEFT_ELBOW, _LEFT_WRIST, 0.5, _UP),
     "wrist_radial": LandmarkRule(_LEFT_WRIST, _LEFT_WRIST, 0, _FWD),
     "wrist_ulnar": LandmarkRule(_LEFT_WRIST, _LEFT_WRIST, 0, _BACK),
@@ -88,11 +89,11 @@ RULES: dict[str, LandmarkRule] = {
     "fingertip3": LandmarkRule(_LEFT_HAND, _LEFT_HAND, 0, _LAT, off_ray=1.0),
     "thumb_tip": LandmarkRule(_LEFT_WRIST, _LEFT_HAND, 0.5, (0.3, 0, 1), off_ray=0.5),
     "asis": LandmarkRule(_LEFT_HIP, _LEFT_HIP, 0, _FWD, offset=(0.01, 0.09, 0)),
-    "psis": LandmarkRule(0, 0, 0, _BACK, offset=(0.045, 0.04, 0)),
-    "iliac_crest": LandmarkRule(0, 0, 0, _LAT, offset=(0, 0.12, 0)),
+    "psis": LandmarkRule(1, 2, 0.5, _BACK, offset=(0.045, 0.07, 0)),
+    "iliac_crest": LandmarkRule(1, 2, 0.5, (1, 0, 0.3), offset=(0, 0.22, 0)),
     "trochanter": LandmarkRule(_LEFT_HIP, _LEFT_HIP, 0, _LAT, offset=(0, -0.03, 0)),
     "thigh_lateral": LandmarkRule(_LEFT_HIP, _LEFT_KNEE, 0.5, _LAT),
-    "thigh_anterior": LandmarkRule(_LEFT_HIP, _LEFT_KNEE, 0.5, _FWD),
+    "thigh_anterior": LandmarkRule(_LEFT_HIP, _LEFT_KNEE, 0.65, _FWD),
     "knee_lateral": LandmarkRule(_LEFT_KNEE, _LEFT_KNEE, 0, _LAT),
     "knee_medial": LandmarkRule(_LEFT_KNEE, _LEFT_KNEE, 0, _MED),
     "patella": LandmarkRule(_LEFT_KNEE, _LEFT_KNEE, 0, _FWD, offset=(0, 0.01, 0)),
@@ -137,12 +138,12 @@ def find_landmark(rest: RestBody, marker: str) -> int:
     rule, side = _rule_for(marker)
     if side < 0:
         twin = rest.vertices[find_landmark(rest, marker[:-2] + "_l")] * np.array([-1.0, 1.0, 1.0])
-        candidates = np.flatnonzero(_body_weight(rest, marker, side) >= MIN_WEIGHT)
+        candidates = np.flatnonzero(_body_weight(rest, marker, side) >= rule.min_weight)
         return int(candidates[np.argmin(np.linalg.norm(rest.vertices[candidates] - twin, axis=1))])
     anchor = (1 - rule.t) * rest.joints[rule.a] + rule.t * rest.joints[rule.b] + np.asarray(rule.offset)
     direction = np.asarray(rule.direction, dtype=float) / np.linalg.norm(rule.direction)
     body_weight = _body_weight(rest, marker, side)
-    candidates = np.flatnonzero(body_weight >= MIN_WEIGHT)
+    candidates = np.flatnonzero(body_weight >= rule.min_weight)
     rel = rest.vertices[candidates] - anchor
     along = rel @ direction
     off = np.linalg.norm(rel - along[:, None] * direction, axis=1)
