@@ -66,7 +66,7 @@ def check_window(window: dict, truth: dict) -> None:
     """A window's arrays equal the per-sequence files at its frames; padding and masks are right."""
     start, count = int(window["start_frame"]), int(window["num_frames"])
     frames = slice(start, start + count)
-    np.testing.assert_array_equal(window["frame_mask"], np.arange(WINDOW_SIZE) < count)
+    np.testing.assert_array_equal(window["frame_mask"], np.arange(len(window["frame_mask"])) < count)
     np.testing.assert_array_equal(window["frame_index"][:count], np.arange(start, start + count))
     assert (window["frame_index"][count:] == -1).all()
     np.testing.assert_array_equal(window["poses"][:count], truth["poses"][frames])
