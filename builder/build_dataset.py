@@ -124,22 +124,14 @@ def encode_sequence(folder: Path, record: dict, split: str, window: WindowConfig
 
 
 def _encode_all(jobs: list[tuple[Path, dict, str]], window: WindowConfig, cache: Path, workers: int) -> list[dict]:
-    progress = tqdm(total=len(jobs), desc="windows", unit="seq")
+    """Encode every sequence's windows, in ``workers`` processes; summaries in job order."""
+    columns = [list(column) for column in zip(*jobs)] or [[], [], []]
+    arguments = (*columns, [window] * len(jobs), [cache] * len(jobs))
+    progress = {"total": len(jobs), "desc": "windows", "unit": "seq"}
     if workers <= 1:
-        summaries = []
-        for folder, record, split in jobs:
-            summaries.append(encode_sequence(folder, record, split, window, cache))
-            progress.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(encode_sequence, folder, record, split, window, cache)
-                       for folder, record, split in jobs]
-            summaries = []
-            for future in futures:
-                summaries.append(future.result())
-                progress.update()
-    progress.close()
-    return summaries
+        return list(tqdm(map(encode_sequence, *arguments), **progress))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(tqdm(pool.map(encode_sequence, *arguments), **progress))
 
 
 def _pack(out: Path, cache: Path, summaries: list[dict], config: BuildConfig) -> list[dict]:
