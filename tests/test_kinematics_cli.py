@@ -56,7 +56,7 @@ def motion_folder(tmp_path_factory) -> Path:
 
 def test_folder_run_records_failures_and_resumes(motion_folder, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["kinematics", str(motion_folder), "-o", str(out)]) == 1  # some inputs failed
+    assert main(["kinematics", str(motion_folder), "-o", str(out), "--workers", "2"]) == 1  # some inputs failed
     printed = capsys.readouterr().out
     assert "1 done" in printed and f"{len(BAD_FILES)} failed" in printed
     good = layout.sequence_dir(out, "deepmimic_walk")

@@ -13,10 +13,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,53 +156,69 @@ def iter_inputs(inputs: Iterable[str | os.PathLike], settings: KinematicsSetting
 
 
 def run_folder(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, settings: KinematicsSettings,
-               force: bool = False) -> dict[str, str]:
+               force: bool = False, workers: int = 1) -> dict[str, str]:
     """Part 1 over motion files and folders; returns ``{sequence_id: "done"|"skipped"|"failed"}``.
 
     Resumable: sequences already done are skipped (unless ``force``). A bad file or a failing
-    sequence gets a ``failed`` record.json with the reason, and the run goes on.
+    sequence gets a ``failed`` record.json with the reason, and the run goes on. With
+    ``workers > 1`` sequences run in that many processes (each builds its body surfaces once).
     """
     out_dir = Path(out_dir)
     status: dict[str, str] = {}
-    bodies: dict[str, BodySurface] = {}
-    items = list(iter_inputs(inputs, settings))
-    total = sum(len(s) if isinstance(s, list) else 1 for _, s in items)
-    with tqdm(total=total, desc="biosim kinematics", unit="seq") as progress:
-        for path, sequences in items:
-            if not isinstance(sequences, list):
-                sequence_id = path.stem if path.stem not in status else f"{path.parent.name}_{path.stem}"
-                log.warning("%s", sequences)
-                record_failure(out_dir, sequence_id, sequences, settings, path)
-                status[sequence_id] = "failed"
-                progress.update()
-                continue
-            for sequence in sequences:
+    pending: list[MotionSequence] = []
+    for path, sequences in iter_inputs(inputs, settings):
+        if not isinstance(sequences, list):
+            sequence_id = path.stem if path.stem not in status else f"{path.parent.name}_{path.stem}"
+            log.warning("%s", sequences)
+            record_failure(out_dir, sequence_id, sequences, settings, path)
+            status[sequence_id] = "failed"
+            continue
+        for sequence in sequences:
+            if not force and is_done(layout.sequence_dir(out_dir, sequence.sequence_id)):
+                status[sequence.sequence_id] = "skipped"
+            else:
+                pending.append(sequence)
+    log.info("%d sequences to run, %d already done, %d unreadable files", len(pending),
+             sum(s == "skipped" for s in status.values()), sum(s == "failed" for s in status.values()))
+    with tqdm(total=len(pending), desc="biosim kinematics", unit="seq") as progress:
+        if workers <= 1:
+            for sequence in pending:
                 progress.set_postfix_str(sequence.sequence_id)
-                if not force and is_done(layout.sequence_dir(out_dir, sequence.sequence_id)):
-                    status[sequence.sequence_id] = "skipped"
-                elif _run_one(sequence, out_dir, settings, bodies):
-                    status[sequence.sequence_id] = "done"
-                else:
-                    status[sequence.sequence_id] = "failed"
+                status[sequence.sequence_id] = _run_one(sequence, out_dir, settings)
                 progress.update()
+        else:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_run_one, sequence, out_dir, settings): sequence for sequence in pending}
+                for future in as_completed(futures):
+                    sequence = futures[future]
+                    try:
+                        status[sequence.sequence_id] = future.result()
+                    except BrokenProcessPool as error:  # a worker died (e.g. killed): record, go on
+                        record_failure(out_dir, sequence.sequence_id, RuntimeError(f"worker crashed ({error})"),
+                                       settings, sequence.source_path)
+                        status[sequence.sequence_id] = "failed"
+                    progress.update()
     return status
 
 
-def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings,
-             bodies: dict[str, BodySurface]) -> bool:
-    """Run one sequence, recording a failure instead of raising; bodies are reused across sequences."""
+_BODIES: dict[str, BodySurface] = {}
+"""Body surfaces built in this process, by gender (and shape for SMPL): reused across sequences."""
+
+
+def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings) -> str:
+    """Run one sequence, recording a failure instead of raising; returns "done" or "failed"."""
     try:
-        key = f"{sequence.gender}:{sequence.betas.tobytes().hex()}" if settings.smpl_model else sequence.gender
-        if key not in bodies:
-            bodies[key] = make_body(sequence, settings.smpl_model)
-        report = run_kinematics(sequence, out_dir, settings, body=bodies[key])
+        key = f"{settings.smpl_model}:{sequence.gender}:{sequence.betas.tobytes().hex() if settings.smpl_model else ''}"
+        if key not in _BODIES:
+            _BODIES[key] = make_body(sequence, settings.smpl_model)
+        report = run_kinematics(sequence, out_dir, settings, body=_BODIES[key])
         log.info("%s: IK marker error RMS %.1f mm (mean), max %.1f mm", sequence.sequence_id,
                  1000 * report["rms_mean_m"], 1000 * report["max_max_m"])
-        return True
+        return "done"
     except Exception as error:  # one bad sequence must not stop the run: record why
         log.warning("%s failed: %s", sequence.sequence_id, error)
         record_failure(out_dir, sequence.sequence_id, error, settings, sequence.source_path)
-        return False
+        return "failed"
 
 
 def failed_reason(out_dir: str | os.PathLike, sequence_id: str) -> str | None:

@@ -39,6 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--on-nan", choices=("split", "error"), default="split",
                         help="cut sequences at NaN frames (split) or reject such files (error)")
     parser.add_argument("--force", action="store_true", help="redo sequences that are already done")
+    parser.add_argument("--workers", type=int, default=1, help="sequences run in parallel processes (default 1)")
     parser.set_defaults(func=run)
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model, marker_weights=args.marker_weights,
                                   align_joint_centres=not args.no_align_joints, fps=args.fps, on_nan=args.on_nan)
-    status = run_folder(args.inputs, args.out, settings, force=args.force)
+    status = run_folder(args.inputs, args.out, settings, force=args.force, workers=args.workers)
     counts = Counter(status.values())
     print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
     for sequence_id, state in sorted(status.items()):
