@@ -19,12 +19,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the trial preparation lives there
 
-from dynamics_fixtures import prepare_walk  # noqa: E402
+from dynamics_fixtures import prepare_walk
 
-from builder.biosim.fast_so import run_fast_static_optimization  # noqa: E402
-from builder.biosim.grf import PhysicsGRFEstimator  # noqa: E402
-from builder.biosim.inverse_dynamics import run_inverse_dynamics  # noqa: E402
-from builder.biosim.static_optimization import run_static_optimization  # noqa: E402
+from builder.biosim.fast_so import run_fast_static_optimization
+from builder.biosim.grf import PhysicsGRFEstimator
+from builder.biosim.inverse_dynamics import run_inverse_dynamics
+from builder.biosim.static_optimization import run_static_optimization
 
 
 def main() -> None:

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from dynamics_fixtures import opensim_so, prepare_ulbs_walk, prepare_walk, walk_dynamics
 
-from builder.biosim.postprocess import QualityThresholds, SmoothingSettings, postprocess_file, quality_check
+from builder.biosim.postprocess import (
+    QualityThresholds,
+    SmoothingSettings,
+    postprocess_file,
+    quality_check,
+)
 from builder.biosim.static_optimization import ReserveSpec
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
@@ -64,7 +69,7 @@ def assert_physiological_timing(walk, so) -> None:
     (hs, to), (hs2, _) = walk.events["r"][0], walk.events["r"][1]
     period = hs2 - hs
     toe_off = (to - hs) / period
-    m = lambda name, lo, hi: _cycle_mean(so, f"{name}_r", hs, period, lo, hi)  # noqa: E731
+    m = lambda name, lo, hi: _cycle_mean(so, f"{name}_r", hs, period, lo, hi)
     swing = (toe_off + 0.05, 0.95)
     # soleus and gastrocnemius: late stance (push-off) far above swing
     for name in ("soleus", "gasmed", "gaslat"):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dynamics_fixtures import SO_CHECK_RANGE, opensim_so, prepare_ulbs_walk, prepare_walk, walk_dynamics
+from dynamics_fixtures import (
+    SO_CHECK_RANGE,
+    opensim_so,
+    prepare_ulbs_walk,
+    prepare_walk,
+    walk_dynamics,
+)
 from scipy.optimize import minimize
 
 from builder.biosim.fast_so import run_fast_static_optimization, solve_batched_qp

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from dynamics_fixtures import MEASURED_GRF, MEASURED_WINDOW, prepare_walk, walk_dynamics
 
-from builder.biosim.grf import GRFEstimator, PhysicsGRFEstimator, _runs, make_estimator, register_estimator
+from builder.biosim.grf import (
+    GRFEstimator,
+    PhysicsGRFEstimator,
+    _runs,
+    make_estimator,
+    register_estimator,
+)
 from builder.biosim.storage import read_storage
 
 pytestmark = pytest.mark.slow

@@ -116,3 +116,15 @@ def test_ray_runner(walk, tmp_path):
         ray.shutdown()
     assert counts == {"kept": 1, "failed": 1}
     assert "ray task failed" in _record(root, "segfault").error
+
+
+def test_cli_reports_counts_and_fails_on_failed_sequences(built, capsys):
+    from builder.cli import main
+
+    root, _ = built
+    code = main(["dynamics", str(root), "--workers", "1", "--grf-estimator",
+                 "dynamics_fixtures:FaultInjectingEstimator", "--reserve-max-control", "30"])
+    assert code == 1  # failed sequences remain: a non-zero exit for scripts
+    assert "failed=" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["dynamics", str(root), "--solver", "nope"])

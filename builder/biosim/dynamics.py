@@ -20,7 +20,12 @@ import numpy as np
 from builder import layout
 from builder.biosim.grf import make_estimator
 from builder.biosim.inverse_dynamics import run_inverse_dynamics
-from builder.biosim.postprocess import QualityThresholds, SmoothingSettings, postprocess_file, quality_check
+from builder.biosim.postprocess import (
+    QualityThresholds,
+    SmoothingSettings,
+    postprocess_file,
+    quality_check,
+)
 from builder.biosim.record import SequenceRecord
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 
@@ -37,18 +42,19 @@ class DynamicsSettings:
     grf_options: dict = field(default_factory=dict)
     cutoff_hz: float = 6.0              # coordinate low-pass of ID and SO
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
-    reserves: ReserveSpec = ReserveSpec()
-    thresholds: QualityThresholds = QualityThresholds()
-    smoothing: SmoothingSettings = SmoothingSettings()
+    reserves: ReserveSpec = field(default_factory=ReserveSpec)
+    thresholds: QualityThresholds = field(default_factory=QualityThresholds)
+    smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown SO solver {self.solver!r}; expected one of {SOLVERS}")
 
 
-def process_sequence(seq_dir: str | Path, settings: DynamicsSettings = DynamicsSettings()) -> SequenceRecord:
+def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = None) -> SequenceRecord:
     """Run the dynamics stages of one sequence folder; always writes ``record.json`` unless killed."""
     seq_dir = Path(seq_dir)
+    settings = settings or DynamicsSettings()
     record = SequenceRecord(sequence_id=seq_dir.name, settings=dataclasses.asdict(settings))
     model, ik = seq_dir / layout.SCALED_MODEL, seq_dir / layout.IK_MOT
     record.sources = {"model": layout.SCALED_MODEL, "coordinates": layout.IK_MOT, "ik_report": layout.IK_REPORT}
@@ -90,7 +96,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings = DynamicsS
             postprocess_file(seq_dir / layout.SO_ACTIVATIONS, seq_dir / layout.ACTIVATIONS, settings.smoothing)
             record.outputs["ACTIVATIONS"] = layout.ACTIVATIONS
             record.status = "kept"
-    except Exception as exc:  # one bad sequence must not stop the rest: record why and move on
+    except Exception as exc:  # noqa: BLE001 - one bad sequence must not stop the rest: record why, go on
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}"
         log.warning("%s failed: %s", seq_dir.name, record.error)

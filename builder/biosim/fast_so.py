@@ -29,7 +29,11 @@ import numpy as np
 
 from builder.biosim.inverse_dynamics import generalized_force_label
 from builder.biosim.opensim_model import load_model, opensim
-from builder.biosim.static_optimization import ReserveSpec, StaticOptimizationResult, add_reserves
+from builder.biosim.static_optimization import (
+    ReserveSpec,
+    StaticOptimizationResult,
+    add_reserves,
+)
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
 log = logging.getLogger(__name__)
@@ -309,7 +313,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
 def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path: str | os.PathLike,
                                  id_path: str | os.PathLike, output_path: str | os.PathLike | None = None,
                                  time_range: tuple[float, float] | None = None, cutoff_hz: float = 6.0,
-                                 reserves: ReserveSpec = ReserveSpec(), tol: float = 1e-9,
+                                 reserves: ReserveSpec | None = None, tol: float = 1e-9,
                                  ) -> StaticOptimizationResult:
     """Static optimization of the frames of an inverse-dynamics result ``id_path`` (exponent 2).
 
@@ -317,6 +321,7 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
     activations to ``output_path`` (if given) in the same layout as the OpenSim wrapper.
     """
     started = time.perf_counter()
+    reserves = reserves or ReserveSpec()
     model_path, coordinates_path = Path(model_path), Path(coordinates_path)
     model = load_model(model_path)
     add_reserves(model, reserves.actuators(model))

@@ -172,7 +172,6 @@ class PhysicsGRFEstimator(GRFEstimator):
     name: str = "physics"
 
     def estimate(self, model_path, coordinates_path) -> GroundReactions:
-        osim = opensim()
         model = load_model(model_path)
         table, q = read_coordinates(model, coordinates_path)
         t = table.time

@@ -35,7 +35,7 @@ class SmoothingSettings:
 
     def window_frames(self, fps: float, n_frames: int) -> int:
         """Odd window length in frames for ``fps``, shortened to fit ``n_frames``; 0 = no smoothing."""
-        window = int(round(self.window_seconds * fps))
+        window = round(self.window_seconds * fps)
         window = min(window, n_frames)
         if window % 2 == 0:
             window -= 1

@@ -44,10 +44,11 @@ def select_pending(seq_dirs: list[Path], force: bool = False, retry_failed: bool
     return pending
 
 
-def run_dynamics(out_dir: str | os.PathLike, settings: DynamicsSettings = DynamicsSettings(),
+def run_dynamics(out_dir: str | os.PathLike, settings: DynamicsSettings | None = None,
                  workers: int | None = None, address: str | None = None, force: bool = False,
                  retry_failed: bool = False, timeout_s: float | None = None) -> Counter:
     """Process every pending sequence of ``out_dir``; returns the count of each final status."""
+    settings = settings or DynamicsSettings()
     seq_dirs = find_sequences(out_dir)
     pending = select_pending(seq_dirs, force, retry_failed)
     log.info("%d sequences, %d to run", len(seq_dirs), len(pending))

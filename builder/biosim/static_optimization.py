@@ -108,10 +108,11 @@ _VIOLATION = re.compile(r"[Cc]onstraint violation\s*=\s*([0-9.eE+-]+|nan|inf)")
 def run_static_optimization(model_path: str | os.PathLike, coordinates_path: str | os.PathLike,
                             external_loads_path: str | os.PathLike | None, output_path: str | os.PathLike,
                             time_range: tuple[float, float] | None = None, cutoff_hz: float = 6.0,
-                            exponent: float = 2.0, reserves: ReserveSpec = ReserveSpec(),
+                            exponent: float = 2.0, reserves: ReserveSpec | None = None,
                             max_iterations: int = 100, convergence: float = 1e-4) -> StaticOptimizationResult:
     """Run OpenSim's StaticOptimization; write muscle activations (.sto, OpenSim header) atomically."""
     osim = opensim()
+    reserves = reserves or ReserveSpec()
     model_path, coordinates_path, output_path = Path(model_path), Path(coordinates_path), Path(output_path)
     model = load_model(model_path)
     coords_table = read_storage(coordinates_path)

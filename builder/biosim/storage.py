@@ -46,7 +46,7 @@ class StorageTable:
         """Several columns by label, as a (T, len(labels)) array."""
         return np.stack([self.column(label) for label in labels], axis=1)
 
-    def slice_time(self, start: float, stop: float) -> "StorageTable":
+    def slice_time(self, start: float, stop: float) -> StorageTable:
         """Rows with ``start <= time <= stop`` (a new table)."""
         keep = (self.time >= start - 1e-9) & (self.time <= stop + 1e-9)
         return StorageTable(self.time[keep], list(self.labels), self.data[keep], self.name,
