@@ -62,7 +62,9 @@ def test_walk_knee_flexion_has_the_gait_shape(kinematics_runs):
         assert len(peaks) == 4, (side, peaks, knee.round())        # two flexion peaks per stride, two strides
         heights = np.sort(knee[peaks])
         assert 5 < heights[:2].min() and heights[:2].max() < 30      # loading-response peaks (stance)
-        assert 50 < heights[2:].min() and heights[2:].max() < 75     # swing peaks
+        # swing peaks: physiological walking reaches 50-70 deg; this DeepMimic clip's own knee peaks at
+        # 78 deg (74 deg as SMPL knee rotation), and IK recovers ~70.5 deg: held to the clip, not to 70
+        assert 50 < heights[2:].min() and heights[2:].max() < 75
         assert abs(heights[-1] - source_knee.max()) < 6
         assert np.ptp(np.diff(np.sort(peaks))) < stride_frames      # peaks alternate through the stride
 
