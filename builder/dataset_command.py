@@ -1,4 +1,4 @@
-"""``biohuman dataset build|verify|push``: windows and shards from BioSim outputs, checks, upload."""
+"""``biohuman dataset build|pipeline|verify|push``: the dataset folder from BioSim outputs or motions."""
 
 from __future__ import annotations
 
@@ -24,28 +24,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
-    """The build, verify and push sub-commands."""
+    """The build, pipeline, verify and push sub-commands."""
     commands = parser.add_subparsers(dest="dataset_command", required=True)
 
     build = commands.add_parser("build", help="cut BioSim outputs into windows and write shards + card")
     build.add_argument("sequences", type=Path, help="BioSim output root holding sequences/<id>/")
-    build.add_argument("--out", type=Path,
-                       help="dataset folder (default: the project's biohuman10m/, so that "
-                            "load_dataset('biohuman10m') works from the project root)")
-    build.add_argument("--window", type=int, default=32, help="frames per window (default 32)")
-    build.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
-    build.add_argument("--frames", choices=("full", "crop"), default="full", help="full frames or person crops")
-    build.add_argument("--crop-size", type=int, default=256)
-    build.add_argument("--image-format", choices=("mp4", "jpg"), default="mp4")
-    build.add_argument("--shard-size", type=parse_size, default="256MiB", help="max bytes per tar shard")
-    build.add_argument("--parquet-rows", type=int, default=8192, help="windows per Parquet file")
-    build.add_argument("--keep-dropped", action="store_true",
-                       help="also store poses of sequences BioSim dropped (muscle_mask False)")
-    build.add_argument("--splits", type=Path, help="reuse a stored splits.json")
-    build.add_argument("--workers", type=int, default=1, help="sequences encoded in parallel")
-    build.add_argument("--push-to-hub", metavar="REPO", help="then upload to this Hub repo id or local path")
-    build.add_argument("--private", action="store_true", help="create the Hub repo private")
+    _add_dataset_options(build)
     build.set_defaults(func=run_build)
+
+    pipeline = commands.add_parser("pipeline", help="motions -> BioSim -> video -> windows, shards + card")
+    pipeline.add_argument("motions", nargs="*", type=Path,
+                          help="motion files or folders (default: the embedded default motions)")
+    pipeline.add_argument("--work", type=Path, required=True, help="BioSim output folder (sequences/<id>/ inside)")
+    pipeline.add_argument("--fps", type=float, default=30.0, help="resample motions to this rate (default 30)")
+    pipeline.add_argument("--biosim-workers", type=int, default=1, help="BioSim processes (default 1)")
+    _add_dataset_options(pipeline)
+    pipeline.set_defaults(func=run_pipeline)
 
     verify = commands.add_parser("verify", help="check every file against manifest.json")
     verify.add_argument("folder", type=Path)
@@ -59,22 +53,60 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     push.set_defaults(func=run_push)
 
 
-def run_build(args: argparse.Namespace) -> int:
-    from .build_dataset import DEFAULT_DATASET_DIR, BuildConfig, build_dataset
-    from .hub import publish
+def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path,
+                        help="dataset folder (default: the project's biohuman10m/, so that "
+                             "load_dataset('biohuman10m') works from the project root)")
+    parser.add_argument("--window", type=int, default=32, help="frames per window (default 32)")
+    parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
+    parser.add_argument("--frames", choices=("full", "crop"), default="full", help="full frames or person crops")
+    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--image-format", choices=("mp4", "jpg"), default="mp4")
+    parser.add_argument("--shard-size", type=parse_size, default="256MiB", help="max bytes per tar shard")
+    parser.add_argument("--parquet-rows", type=int, default=8192, help="windows per Parquet file")
+    parser.add_argument("--keep-dropped", action="store_true",
+                        help="also store poses of sequences BioSim dropped (muscle_mask False)")
+    parser.add_argument("--splits", type=Path, help="reuse a stored splits.json")
+    parser.add_argument("--workers", type=int, default=1, help="sequences encoded in parallel")
+    parser.add_argument("--push-to-hub", metavar="REPO", help="then upload to this Hub repo id or local path")
+    parser.add_argument("--private", action="store_true", help="create the Hub repo private")
+
+
+def _build_config(args: argparse.Namespace):
+    from .build_dataset import BuildConfig
     from .windows import WindowConfig
 
     window = WindowConfig(size=args.window, stride=args.stride, frames=args.frames, crop_size=args.crop_size,
                           image_format=args.image_format)
-    config = BuildConfig(window=window, shard_bytes=args.shard_size, parquet_rows=args.parquet_rows,
-                         keep_dropped=args.keep_dropped, splits_file=args.splits, workers=args.workers)
-    out = args.out or DEFAULT_DATASET_DIR
-    manifest = build_dataset(args.sequences, out, config)
+    return BuildConfig(window=window, shard_bytes=args.shard_size, parquet_rows=args.parquet_rows,
+                       keep_dropped=args.keep_dropped, splits_file=args.splits, workers=args.workers)
+
+
+def _report(manifest: dict, out: Path, args: argparse.Namespace) -> int:
+    from .hub import publish
+
     for split, sources in manifest["counts"]["splits"].items():
         print(f"{split}: {sum(row['windows'] for row in sources.values())} windows")
     if args.push_to_hub:
         print(publish(out, args.push_to_hub, private=args.private or None))
     return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from .build_dataset import DEFAULT_DATASET_DIR, build_dataset
+
+    out = args.out or DEFAULT_DATASET_DIR
+    return _report(build_dataset(args.sequences, out, _build_config(args)), out, args)
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from .build_dataset import DEFAULT_DATASET_DIR
+    from .dataset_pipeline import run_pipeline as pipeline
+
+    out = args.out or DEFAULT_DATASET_DIR
+    manifest = pipeline(args.motions or None, args.work, out, _build_config(args), fps=args.fps,
+                        biosim_workers=args.biosim_workers)
+    return _report(manifest, out, args)
 
 
 def run_verify(args: argparse.Namespace) -> int:

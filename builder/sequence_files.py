@@ -54,9 +54,9 @@ def read_record(folder: Path) -> dict:
               "settings": raw.get("settings") or {}}
     for key in ("source", "subject"):
         value = raw.get(key) or _motion_text(folder, key)
-        if not value:
+        if not value and kept:
             raise ValueError(f"{path}: no {key!r} in record.json or {layout.MOTION}")
-        record[key] = str(value)
+        record[key] = str(value or "unknown")   # a failed sequence may have stopped before writing its motion
     return record
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Build the BioHuman10M dataset folder from BioSim outputs: ``biohuman dataset build`` as a script.
+"""Build the BioHuman10M dataset: ``biohuman dataset`` as a script (without loading the other commands).
 
-    python scripts/build_dataset.py OUTPUTS_ROOT [--out DIR] [--window 32] [--stride 32] [--frames crop]
-                                    [--shard-size 256MiB] [--push-to-hub user/name]
+    python scripts/build_dataset.py pipeline --work runs/biosim            # embedded default motions, end to end
+    python scripts/build_dataset.py pipeline MOTIONS... --work W --out D --push-to-hub user/name
+    python scripts/build_dataset.py build runs/biosim [--out DIR] [--window 32] [--stride 32] [--frames crop]
+    python scripts/build_dataset.py verify DIR
 """
 
 import sys
@@ -13,4 +15,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from builder.dataset_command import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(["build", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

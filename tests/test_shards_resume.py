@@ -52,7 +52,7 @@ def data_files(out: Path) -> dict[str, bytes]:
 
 def test_killed_build_resumes_to_identical_bytes(sequences, reference, tmp_path):
     out = tmp_path / "interrupted"
-    command = [sys.executable, str(SCRIPT), str(sequences), "--out", str(out), *BUILD_ARGS]
+    command = [sys.executable, str(SCRIPT), "build", str(sequences), "--out", str(out), *BUILD_ARGS]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while process.poll() is None and not list(out.glob(".build/*/*.json")) and time.monotonic() < deadline:
