@@ -15,9 +15,9 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # per-core figures: keep torch/numpy on one thread
 
-from builder.biosim.kinematics import KinematicsSettings, run_kinematics  # noqa: E402
-from builder.body import AnnyBody  # noqa: E402
-from builder.sources import embedded_motions, read_deepmimic  # noqa: E402
+from builder.biosim.kinematics import KinematicsSettings, run_kinematics
+from builder.body import AnnyBody
+from builder.sources import embedded_motions, read_deepmimic
 
 
 def main() -> None:

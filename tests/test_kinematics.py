@@ -10,11 +10,11 @@ from scipy.signal import find_peaks
 
 pytest.importorskip("opensim")
 
-from builder import layout  # noqa: E402
-from builder.biosim.kinematics import KinematicsSettings, run_kinematics  # noqa: E402
-from builder.biosim.storage import read_storage  # noqa: E402
-from builder.sources import embedded_motion, read_deepmimic  # noqa: E402
-from builder.trc import read_trc  # noqa: E402
+from builder import layout
+from builder.biosim.kinematics import KinematicsSettings, run_kinematics
+from builder.biosim.storage import read_storage
+from builder.sources import embedded_motion, read_deepmimic
+from builder.trc import read_trc
 
 pytestmark = pytest.mark.slow
 

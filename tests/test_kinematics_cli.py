@@ -15,10 +15,10 @@ import pytest
 
 pytest.importorskip("opensim")
 
-from builder import layout  # noqa: E402
-from builder.biosim.kinematics import failed_reason, is_done  # noqa: E402
-from builder.cli import main  # noqa: E402
-from builder.sources import embedded_motion, read_deepmimic, save_motion  # noqa: E402
+from builder import layout
+from builder.biosim.kinematics import failed_reason, is_done
+from builder.cli import main
+from builder.sources import embedded_motion, read_deepmimic, save_motion
 
 pytestmark = pytest.mark.slow
 

@@ -215,7 +215,7 @@ def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettin
         log.info("%s: IK marker error RMS %.1f mm (mean), max %.1f mm", sequence.sequence_id,
                  1000 * report["rms_mean_m"], 1000 * report["max_max_m"])
         return "done"
-    except Exception as error:  # one bad sequence must not stop the run: record why
+    except Exception as error:  # noqa: BLE001 - one bad sequence must not stop the run: record why
         log.warning("%s failed: %s", sequence.sequence_id, error)
         record_failure(out_dir, sequence.sequence_id, error, settings, sequence.source_path)
         return "failed"

@@ -20,9 +20,22 @@ from .measure import BODY_DENSITY, body_height, body_mass
 from .smpl_body import SmplBody
 from .surface import BodySurface, RestBody
 
-__all__ = ["AnnyBody", "SmplBody", "BodySurface", "RestBody", "Subject", "make_body", "posed_vertices",
-           "marker_trajectories", "marker_vertex_ids", "measure_subject", "NEUTRAL_POSE", "body_height", "body_mass",
-           "BODY_DENSITY"]
+__all__ = [
+    "BODY_DENSITY",
+    "NEUTRAL_POSE",
+    "AnnyBody",
+    "BodySurface",
+    "RestBody",
+    "SmplBody",
+    "Subject",
+    "body_height",
+    "body_mass",
+    "make_body",
+    "marker_trajectories",
+    "marker_vertex_ids",
+    "measure_subject",
+    "posed_vertices",
+]
 
 
 def make_body(sequence: MotionSequence, smpl_model: str | Path | None = None) -> BodySurface:
