@@ -179,3 +179,18 @@ def test_storage_round_trip_and_errors(tmp_path):
         read_storage(tmp_path / "c.sto")
     with pytest.raises(KeyError, match="no column 'z'"):
         back.column("z")
+
+
+@pytest.mark.slow
+def test_tools_accept_relative_paths(walk, dyn, monkeypatch):
+    """OpenSim resolves relative paths against its setup file: the wrappers pass absolute ones."""
+    from builder.biosim.inverse_dynamics import run_inverse_dynamics
+    from builder.biosim.static_optimization import run_static_optimization
+
+    monkeypatch.chdir(walk.root)
+    result = run_inverse_dynamics(walk.model.name, walk.ik.name, "relative/id.sto", "dynamics/grf.xml",
+                                  time_range=(1.0, 1.05))
+    assert len(result.table.time) == 6 and (walk.root / "relative" / "id.sto").is_file()
+    so = run_static_optimization(walk.model.name, walk.ik.name, "dynamics/grf.xml", "relative/so.sto",
+                                 time_range=(1.0, 1.01))
+    assert so.table.data.shape == (2, 80) and (walk.root / "relative" / "so.sto").is_file()

@@ -48,7 +48,9 @@ def run_inverse_dynamics(model_path: str | os.PathLike, coordinates_path: str | 
     The output appears atomically; on failure a RuntimeError names the inputs.
     """
     osim = opensim()
-    model_path, coordinates_path, output_path = Path(model_path), Path(coordinates_path), Path(output_path)
+    # absolute paths: the tool resolves relative ones against its setup file's folder
+    model_path, coordinates_path = Path(model_path).resolve(), Path(coordinates_path).resolve()
+    output_path = Path(output_path).resolve()
     model = load_model(model_path)
     coords_table = read_storage(coordinates_path)
     if not np.all(np.isfinite(coords_table.data)):
