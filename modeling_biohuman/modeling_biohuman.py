@@ -10,7 +10,8 @@ Forward pass, per window of T frames (B windows):
      p~_t = p_t + g_t * Z(v_t) with Z zero-initialised (eq. 6-7).
   5. interleaved tokens (p~_1, v_1, ..., p~_T, v_T) + sinusoidal temporal position (shared by a frame's
      pair) + token-type embedding -> temporal transformer with a key padding mask (eq. 8).
-  6. output fusion h_t = LN(p'_t + o_t * v'_t), o_t = sigmoid(G_out([p'_t, v'_t])) (eq. 9).
+  6. output fusion h_t = LN(p'_t + o_t * W_o v'_t), o_t = sigmoid(G_out([p'_t, v'_t])) (eq. 9), W_o
+     zero-initialised.
   7. heads: theta_t = theta0'_t + H_pose(h_t) (last layer zero-initialised), m_t = sigmoid(H_mus(h_t)) (eq. 10).
 Padded / masked frames never enter the front-end, are zeroed before every temporal convolution and are
 excluded from attention keys, so they influence no valid frame; their outputs are meaningless.
@@ -226,6 +227,7 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
             self.input_gate = mlp(2 * dim, dim, dim)
             self.visual_injection = zero_init(nn.Linear(dim, dim, bias=False))
             self.output_gate = mlp(2 * dim, dim, dim)
+            self.visual_output = zero_init(nn.Linear(dim, dim, bias=False))
         if config.fusion_mode == "late_concat":
             self.late_fusion = nn.Linear(2 * dim, dim)
         self.token_type = nn.Embedding(2, dim)
@@ -304,7 +306,7 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         out = self.transformer(tokens, src_key_padding_mask=key_padding_mask(mask.repeat_interleave(2, dim=1))).reshape(batch, frames, 2, dim)
         pose_out, visual_out = out[:, :, 0], out[:, :, 1]
         gates_out = torch.sigmoid(self.output_gate(torch.cat([pose_out, visual_out], dim=-1)))
-        return self.fusion_norm(pose_out + gates_out * visual_out) * m, gates_in, gates_out
+        return self.fusion_norm(pose_out + gates_out * self.visual_output(visual_out)) * m, gates_in, gates_out
 
     @torch.no_grad()
     def predict_long_video(self, window_length: int | None = None, overlap: int = 0, batch_size: int = 8,

@@ -57,6 +57,7 @@ def test_outputs_shapes_ranges_and_gates_in_open_unit_interval(tiny_biohuman_con
     model = mb.BioHumanForMotionAndMuscle(config)
     with torch.no_grad():  # give the zero-initialised conditioning layers non-trivial values
         model.visual_injection.weight.normal_(std=0.2)
+        model.visual_output.weight.normal_(std=0.2)
     out = model(**inputs(config), **labels(config))
     assert out.pose.shape == (B, T, 72) and out.muscle_activations.shape == (B, T, 112)
     assert out.initial_pose.shape == (B, T, 72) and out.betas.shape == (B, T, 10)
@@ -81,11 +82,12 @@ def test_zero_initialised_conditioning_starts_from_hmr_pose(tiny_biohuman_config
 def test_zeroed_visual_stream_acts_only_through_the_gates(tiny_biohuman_config):
     """With the visual stream zeroed (v_t = 0), the input-gate path contributes nothing: the gate MLP's
     parameters no longer matter; with a live visual stream they do. The output fusion is exactly
-    LN(p' + o * v') with o = sigmoid(G_out([p', v']))."""
+    LN(p' + o * W_o v') with o = sigmoid(G_out([p', v']))."""
     config = tiny_biohuman_config()
     model = mb.BioHumanForMotionAndMuscle(config).eval()
     with torch.no_grad():
         model.visual_injection.weight.normal_(std=0.3)
+        model.visual_output.weight.normal_(std=0.3)
     x = inputs(config)
 
     def outputs_with_perturbed_gate():
@@ -114,7 +116,7 @@ def test_zeroed_visual_stream_acts_only_through_the_gates(tiny_biohuman_config):
         p, v = tokens[:, :, 0], tokens[:, :, 1]
         gate = torch.sigmoid(model.output_gate(torch.cat([p, v], dim=-1)))
         torch.testing.assert_close(out.output_gates, gate)
-        torch.testing.assert_close(out.hidden_states, model.fusion_norm(p + gate * v))
+        torch.testing.assert_close(out.hidden_states, model.fusion_norm(p + gate * model.visual_output(v)))
 
 
 @pytest.mark.parametrize("fusion_mode", ["gated", "late_concat", "pose_only"])
@@ -128,6 +130,7 @@ def test_masked_frames_do_not_affect_loss_or_other_frames(tiny_biohuman_config, 
     pixels = x["pixel_values"].clone().requires_grad_(True)
     out = model(pixel_values=pixels, boxes=x["boxes"], attention_mask=mask, **y)
     out.loss.backward()
+    full_grad = pixels.grad.clone()
     assert (pixels.grad[mask == 0] == 0).all()
     assert pixels.grad[mask == 1].abs().sum() > 0
     if fusion_mode == "pose_only":  # muscle supervision must not reach the front-end
@@ -145,6 +148,9 @@ def test_masked_frames_do_not_affect_loss_or_other_frames(tiny_biohuman_config, 
         a = model(**x, attention_mask=mask, **y)
         b = model(**x2, attention_mask=mask, **y2)
     valid = mask.bool()
+    pixels2 = x2["pixel_values"].clone().requires_grad_(True)
+    model(pixel_values=pixels2, boxes=x2["boxes"], attention_mask=mask, **y2).loss.backward()
+    torch.testing.assert_close(pixels2.grad[valid], full_grad[valid])  # valid frames' gradients unchanged
     torch.testing.assert_close(a.pose[valid], b.pose[valid])
     torch.testing.assert_close(a.muscle_activations[valid], b.muscle_activations[valid])
     torch.testing.assert_close(a.loss, b.loss)
