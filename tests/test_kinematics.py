@@ -76,3 +76,30 @@ def test_smpl_model_pipeline_through_smplx(procedural_smpl_path, tmp_path, monke
     assert report["body"] == "smpl13718"
     assert report["frames"] == sequence.num_frames
     assert report["rms_mean_m"] < 0.03 and report["max_max_m"] < 0.08
+
+
+def test_scaled_model_has_the_body_joint_centres_and_static_markers(kinematics_runs, anny_body, tmp_path):
+    from builder.biosim.joint_centres import (ULBS_JOINT_CENTRES, _posed_state, _static_coordinates,
+                                              _static_pose_mot)
+    from builder.biosim.kinematics import to_opensim
+    from builder.biosim.opensim_model import opensim
+    from builder.biosim.scale import ANATOMICAL_STATIC_POSE
+    from builder.body import measure_subject
+
+    sequence, _, out = kinematics_runs["walk"]
+    folder = layout.sequence_dir(out, sequence.sequence_id)
+    subject = measure_subject(anny_body)
+    lift = np.array([0.0, -to_opensim(subject.static_markers)[:, 1].min(), 0.0])
+    joints = to_opensim(subject.static_joints) + lift
+    _static_pose_mot(folder / layout.SCALED_MODEL, folder / layout.STATIC_TRC, tmp_path / "static.mot", {},
+                     ANATOMICAL_STATIC_POSE)
+    model = opensim().Model(str(folder / layout.SCALED_MODEL))
+    state = _posed_state(model, _static_coordinates(model, tmp_path / "static.mot"))
+    for level in ULBS_JOINT_CENTRES:
+        for joint, smpl_joint in level.items():
+            centre = model.getJointSet().get(joint).getChildFrame().getPositionInGround(state).to_numpy()
+            assert np.linalg.norm(centre - joints[smpl_joint]) < 0.005, joint
+    static = read_trc(folder / layout.STATIC_TRC)
+    markers = model.getMarkerSet()
+    placed = np.array([markers.get(name).getLocationInGround(state).to_numpy() for name in static.names])
+    assert np.linalg.norm(placed - static.data[0], axis=1).max() < 0.005
