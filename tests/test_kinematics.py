@@ -79,8 +79,12 @@ def test_smpl_model_pipeline_through_smplx(procedural_smpl_path, tmp_path, monke
 
 
 def test_scaled_model_has_the_body_joint_centres_and_static_markers(kinematics_runs, anny_body, tmp_path):
-    from builder.biosim.joint_centres import (ULBS_JOINT_CENTRES, _posed_state, _static_coordinates,
-                                              _static_pose_mot)
+    from builder.biosim.joint_centres import (
+        ULBS_JOINT_CENTRES,
+        _posed_state,
+        _static_coordinates,
+        _static_pose_mot,
+    )
     from builder.biosim.kinematics import to_opensim
     from builder.biosim.opensim_model import opensim
     from builder.biosim.scale import ANATOMICAL_STATIC_POSE
