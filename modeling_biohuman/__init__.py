@@ -11,7 +11,11 @@ from .configuration_biohuman import BioHumanConfig
 from .inference import predict_in_windows
 from .losses import biohuman_loss
 from .model_card import generate_model_card
-from .modeling_biohuman import BioHumanForMotionAndMuscle, BioHumanOutput, BioHumanPreTrainedModel
+from .modeling_biohuman import (
+    BioHumanForMotionAndMuscle,
+    BioHumanOutput,
+    BioHumanPreTrainedModel,
+)
 from .processing_biohuman import BioHumanVideoProcessor
 
 AutoConfig.register(BioHumanConfig.model_type, BioHumanConfig, exist_ok=True)

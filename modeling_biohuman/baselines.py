@@ -30,8 +30,16 @@ from biohuman10m.metrics import smpl_forward_kinematics
 
 from .configuration_biohuman import BioHumanConfig
 from .losses import biohuman_loss
-from .modeling_biohuman import (BioHumanOutput, BioHumanPreTrainedModel, MuscleHead, build_front_end,
-                                frame_mask_from, key_padding_mask, sinusoidal_positions, temporal_transformer)
+from .modeling_biohuman import (
+    BioHumanOutput,
+    BioHumanPreTrainedModel,
+    MuscleHead,
+    build_front_end,
+    frame_mask_from,
+    key_padding_mask,
+    sinusoidal_positions,
+    temporal_transformer,
+)
 from .rotations import axis_angle_to_rot6d
 
 MOTION_JOINTS = 22

@@ -70,7 +70,7 @@ class HMRFrontEnd(nn.Module):
         if config.freeze_image_encoder:
             self.encoder.backbone.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "HMRFrontEnd":
+    def train(self, mode: bool = True) -> HMRFrontEnd:
         super().train(mode)
         if self.config.freeze_image_encoder:
             self.encoder.backbone.eval()

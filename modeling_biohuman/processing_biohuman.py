@@ -16,7 +16,8 @@ the image are masked: ``attention_mask`` 0, zero pixels, NaN affine.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -142,7 +143,7 @@ class BioHumanVideoProcessor(BaseImageProcessor):
     - ``image_sizes`` (B, 2) int64 (height, width) of each video's frames.
     """
 
-    model_input_names = ["pixel_values", "boxes", "attention_mask"]
+    model_input_names: ClassVar[list[str]] = ["pixel_values", "boxes", "attention_mask"]
 
     def __init__(
         self,
@@ -163,7 +164,7 @@ class BioHumanVideoProcessor(BaseImageProcessor):
         self.image_std = list(image_std)
 
     @classmethod
-    def from_model_config(cls, config: Any, **overrides: Any) -> "BioHumanVideoProcessor":
+    def from_model_config(cls, config: Any, **overrides: Any) -> BioHumanVideoProcessor:
         """The processor matching a ``BioHumanConfig``: crop size from ``image_size``, letterboxing for
         PromptHMR, the EfficientNet-Lite normalisation for that encoder, ImageNet mean/std otherwise."""
         height, width = config.image_size
@@ -194,7 +195,7 @@ class BioHumanVideoProcessor(BaseImageProcessor):
         mean = torch.tensor(self.image_mean).view(3, 1, 1)
         std = torch.tensor(self.image_std).view(3, 1, 1)
         for b, (video, box) in enumerate(zip(video_list, box_list)):
-            length, _, height, width = video.shape
+            height, width = video.shape[-2:]
             sizes[b] = torch.tensor([height, width])
             valid = self._usable_boxes(box, height, width)
             if not valid.any():

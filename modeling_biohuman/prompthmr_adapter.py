@@ -18,7 +18,7 @@ which then fall under PromptHMR's licence.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -56,7 +56,7 @@ class PromptHMRAdapter(nn.Module):
         if config.freeze_image_encoder and hasattr(model, "image_encoder"):
             model.image_encoder.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "PromptHMRAdapter":
+    def train(self, mode: bool = True) -> PromptHMRAdapter:
         super().train(mode)
         if self.config.freeze_image_encoder and hasattr(self.model, "image_encoder"):
             self.model.image_encoder.eval()

@@ -18,9 +18,9 @@ import modeling_biohuman as mb
 CONFIGS = {
     "default": {},
     "default-efficientnet": {"image_encoder": "efficientnet_lite0", "freeze_image_encoder": True},
-    "small": dict(image_size=(128, 96), encoder_hidden_size=128, encoder_num_layers=4, encoder_num_heads=4,
-                  decoder_hidden_size=128, decoder_num_layers=1, decoder_num_heads=4, hidden_size=128,
-                  num_hidden_layers=3, num_attention_heads=4, intermediate_size=512),
+    "small": {"image_size": (128, 96), "encoder_hidden_size": 128, "encoder_num_layers": 4, "encoder_num_heads": 4,
+              "decoder_hidden_size": 128, "decoder_num_layers": 1, "decoder_num_heads": 4, "hidden_size": 128,
+              "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 512},
 }
 
 

@@ -10,8 +10,13 @@ import torch
 from torch import nn
 
 import modeling_biohuman as mb
-from modeling_biohuman.rotations import (axis_angle_to_rot6d, identity_rot6d, matrix_to_rot6d, rot6d_to_axis_angle,
-                                         rot6d_to_matrix)
+from modeling_biohuman.rotations import (
+    axis_angle_to_rot6d,
+    identity_rot6d,
+    matrix_to_rot6d,
+    rot6d_to_axis_angle,
+    rot6d_to_matrix,
+)
 
 
 def test_rot6d_columns_convention_against_roma():
