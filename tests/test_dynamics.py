@@ -194,3 +194,40 @@ def test_tools_accept_relative_paths(walk, dyn, monkeypatch):
     so = run_static_optimization(walk.model.name, walk.ik.name, "dynamics/grf.xml", "relative/so.sto",
                                  time_range=(1.0, 1.01))
     assert so.table.data.shape == (2, 80) and (walk.root / "relative" / "so.sto").is_file()
+
+
+@pytest.mark.slow
+def test_infeasible_static_optimization_is_reported_by_both_solvers(walk, dyn, tmp_path):
+    """Muscles at 2 % strength and reserves bounded to 30 N m cannot carry push-off: both solvers
+    say so through the constraint violation, which the quality filter turns into a drop."""
+    import re
+
+    from builder.biosim.fast_so import run_fast_static_optimization
+    from builder.biosim.static_optimization import run_static_optimization
+
+    weak = tmp_path / "weak.osim"
+    weak.write_text(re.sub(r"<max_isometric_force>([0-9.eE+-]+)</max_isometric_force>",
+                           lambda m: f"<max_isometric_force>{float(m.group(1)) * 0.02}</max_isometric_force>",
+                           walk.model.read_text()))
+    reserves = ReserveSpec(reserve_max_control=30.0)
+    ours = run_fast_static_optimization(weak, walk.ik, walk.root / "dynamics" / "id.sto", time_range=(1.0, 1.0),
+                                        reserves=reserves)
+    theirs = run_static_optimization(weak, walk.ik, dyn.grf_xml, tmp_path / "so.sto", time_range=(1.0, 1.0),
+                                     reserves=reserves, max_iterations=20)
+    assert ours.constraint_violation[0] > 1.0 and theirs.constraint_violation[0] > 1.0
+    assert quality_check(0.05, float(ours.constraint_violation.max()))
+
+
+def test_record_is_standard_json(tmp_path):
+    import json
+
+    from builder.biosim.record import SequenceRecord, read_record
+
+    SequenceRecord("s", status="dropped", settings={"bound": float("inf")},
+                   static_optimization={"constraint_violation_max": float("nan")}).write(tmp_path / "r.json")
+    raw = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-standard {c}"))
+    assert raw["settings"]["bound"] == "inf" and read_record(tmp_path / "r.json").status == "dropped"
+    (tmp_path / "bad.json").write_text("{ half")
+    assert read_record(tmp_path / "bad.json") is None
+    with pytest.raises(ValueError, match="unknown record status"):
+        SequenceRecord("s", status="done")

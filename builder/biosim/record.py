@@ -8,6 +8,7 @@ or ``failed`` (an error or a crashed worker; ``error`` says what).
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +38,9 @@ class SequenceRecord:
             raise ValueError(f"{self.sequence_id}: unknown record status {self.status!r}")
 
     def write(self, path: str | os.PathLike) -> None:
-        write_text_atomic(path, json.dumps(asdict(self), indent=2, default=_jsonable) + "\n")
+        """Write atomically as standard JSON (non-finite numbers become the strings "inf", "nan")."""
+        text = json.dumps(_finite(asdict(self)), indent=2, default=_jsonable, allow_nan=False)
+        write_text_atomic(path, text + "\n")
 
 
 def read_record(path: str | os.PathLike) -> SequenceRecord | None:
@@ -46,6 +49,16 @@ def read_record(path: str | os.PathLike) -> SequenceRecord | None:
         return SequenceRecord(**json.loads(Path(path).read_text()))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def _jsonable(value):
