@@ -281,6 +281,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     coord_col = {n: k for k, n in enumerate(names)}
     u_of_dof = np.array([uidx[n] for n in dofs])
     genf = osim.Vector()
+    unit_forces = np.zeros((n_mus, state.getNU()))
     setup_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for i, t in enumerate(times):
@@ -300,13 +301,14 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
                 slope = fn.calcDerivative(deriv, osim.Vector(1, coords.get(ind).getValue(state)))
                 fold[dof_row[ind], uidx[dep]] += slope
                 coupling[i, dof_row[ind], coord_col[dep]] += slope
-        for k in range(n_mus):
+        for k in range(n_mus):  # generalized forces of a unit tension in each muscle
             body_forces = osim.VectorOfSpatialVec(n_bodies, zero_sv)
             mobility = osim.Vector(state.getNU(), 0.0)
             paths[k].addInEquivalentForces(state, 1.0, body_forces, mobility)
             matter.multiplyBySystemJacobianTranspose(state, body_forces, genf)
-            R[i, :, k] = fold @ (genf.to_numpy() + mobility.to_numpy())
+            unit_forces[k] = genf.to_numpy() + mobility.to_numpy()
             F[i, k] = muscle_list[k].calcInextensibleTendonActiveFiberForce(state, 1.0)
+        R[i] = fold @ unit_forces.T
     return MuscleGeometry(np.asarray(times), dofs, R, F, coupling, setup_seconds, time.perf_counter() - started)
 
 
