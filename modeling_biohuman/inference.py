@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .modeling_biohuman import BioHumanOutput
 
@@ -33,12 +34,13 @@ def owner_windows(num_frames: int, starts: list[int], window_length: int) -> tor
 
 @torch.no_grad()
 def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, batch_size: int = 8,
-                       **inputs: torch.Tensor) -> BioHumanOutput:
+                       progress: bool = False, **inputs: torch.Tensor) -> BioHumanOutput:
     """Run ``model`` on one long sequence given as (1, T, ...) or (T, ...) per-frame inputs.
 
     The sequence is cut into ordered windows of ``window_length`` frames (``overlap`` frames shared
     between neighbours; the last window is padded and masked), windows run in batches, and each frame
     keeps the prediction of the window where it sits most centrally. Returns (1, T, ...) outputs.
+    ``progress`` shows a tqdm bar over window batches.
     """
     unknown = set(inputs) - set(PER_FRAME_INPUTS)
     if unknown:
@@ -55,7 +57,7 @@ def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, b
     owners = owner_windows(num_frames, starts, window_length)
     merged: dict[str, torch.Tensor] = {}
     model.eval()
-    for first in range(0, len(starts), batch_size):
+    for first in tqdm(range(0, len(starts), batch_size), desc="windows", unit="batch", disable=not progress):
         chunk = starts[first:first + batch_size]
         batch = {k: torch.stack([_window(v, s, window_length) for s in chunk]) for k, v in inputs.items()}
         out = model(**batch)

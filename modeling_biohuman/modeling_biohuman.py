@@ -310,8 +310,8 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
 
     @torch.no_grad()
     def predict_long_video(self, window_length: int | None = None, overlap: int = 0, batch_size: int = 8,
-                           **inputs: torch.Tensor) -> BioHumanOutput:
+                           progress: bool = False, **inputs: torch.Tensor) -> BioHumanOutput:
         """Chunked inference over a long (1, T, ...) sequence; see :func:`.inference.predict_in_windows`."""
         from .inference import predict_in_windows
 
-        return predict_in_windows(self, window_length or self.config.window_length, overlap, batch_size, **inputs)
+        return predict_in_windows(self, window_length or self.config.window_length, overlap, batch_size, progress, **inputs)
