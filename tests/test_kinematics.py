@@ -107,3 +107,25 @@ def test_scaled_model_has_the_body_joint_centres_and_static_markers(kinematics_r
     markers = model.getMarkerSet()
     placed = np.array([markers.get(name).getLocationInGround(state).to_numpy() for name in static.names])
     assert np.linalg.norm(placed - static.data[0], axis=1).max() < 0.005
+
+
+def test_body_landmarks_agree_with_the_model_anatomy(kinematics_runs, tmp_path):
+    """Placing the markers on the static trial moves none of ULBS-112's anatomically placed markers
+    far: the body's landmarks and the model's stand for the same bony points."""
+    from builder.biosim.opensim_model import opensim
+    from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
+    from builder.musculoskeletal import default_model_path
+
+    sequence, report, out = kinematics_runs["walk"]
+    static = layout.sequence_dir(out, sequence.sequence_id) / layout.STATIC_TRC
+    models = {}
+    for place in (False, True):
+        path = scale_model(default_model_path(), static, report["height_m"], report["mass_kg"],
+                           tmp_path / f"placed_{place}.osim", place_markers=place, static_pose=ANATOMICAL_STATIC_POSE)
+        models[place] = opensim().Model(str(path))
+    anatomical, placed = models[False].getMarkerSet(), models[True].getMarkerSet()
+    moves = {anatomical.get(i).getName(): np.linalg.norm(anatomical.get(i).get_location().to_numpy()
+                                                         - placed.get(anatomical.get(i).getName()).get_location().to_numpy())
+             for i in range(anatomical.getSize())}
+    assert max(moves.values()) < 0.10, sorted(moves.items(), key=lambda kv: -kv[1])[:5]
+    assert np.median(list(moves.values())) < 0.05

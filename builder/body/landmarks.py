@@ -73,7 +73,7 @@ RULES: dict[str, LandmarkRule] = {
     "sacrum": LandmarkRule(1, 2, 0.5, _BACK, offset=(0, 0.07, 0)),
     "pubic_symphysis": LandmarkRule(1, 2, 0.5, _FWD, offset=(0, -0.03, 0)),
     "tragus": LandmarkRule(15, 15, 0, _LAT, offset=(0, 0.04, 0)),
-    "clavicle": LandmarkRule(12, _LEFT_SHOULDER, 0.4, (0, 0.3, 1), offset=(0, -0.02, 0)),
+    "clavicle": LandmarkRule(12, _LEFT_SHOULDER, 0.45, _FWD, offset=(0, -0.02, 0), off_ray=4.0, min_weight=0.3),
     "acromion": LandmarkRule(_LEFT_SHOULDER, _LEFT_SHOULDER, 0, _UP, off_ray=3.0, min_weight=0.25),
     "scapula_inferior": LandmarkRule(9, 9, 0, _BACK, offset=(0.09, 0.06, 0)),
     "deltoid_tuberosity": LandmarkRule(_LEFT_SHOULDER, _LEFT_ELBOW, 0.4, _UP),
