@@ -132,7 +132,7 @@ def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if not finite.any():
         return np.zeros((len(times), data.shape[1]), np.float32), np.zeros(len(times), bool)
     step = float(np.median(np.diff(sto_times))) if len(sto_times) > 1 else 0.0
-    tolerance = 1e-6 + 1e-3 * step
+    tolerance = 1e-6 + 0.5 * step   # a row stands for its frame: allow rounded or slightly drifting times
     inside = (times >= sto_times[0] - tolerance) & (times <= sto_times[-1] + tolerance)
     right = np.clip(np.searchsorted(sto_times, times), 0, len(sto_times) - 1)
     left = np.clip(right - 1, 0, len(sto_times) - 1)

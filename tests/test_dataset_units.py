@@ -131,3 +131,23 @@ def test_schema_shapes():
     import biohuman10m
 
     assert biohuman10m.FEATURES == features
+
+
+def test_activation_rows_follow_frames_despite_rounded_drifting_times(tmp_path):
+    from biohuman10m.vocabulary import MUSCLE_NAMES
+    from builder.sequence_files import _activations_at
+    from dataset_sequences import write_sto
+
+    times = np.arange(90) / 30.0
+    rows = np.random.default_rng(0).uniform(0.01, 1, (90, len(MUSCLE_NAMES)))
+    write_sto(tmp_path / "drift.sto", times * (1 - 1.5e-5) - 9e-6, rows)   # as BioSim's IK grid came out
+    values, valid = _activations_at(tmp_path / "drift.sto", times)
+    assert valid.all()
+    np.testing.assert_allclose(values, rows, atol=1e-6)       # each frame gets its own row, not an interpolation
+
+    fine = np.arange(10, 50) / 60.0                            # another rate, covering frames 5..24 only
+    write_sto(tmp_path / "fine.sto", fine, np.tile(fine[:, None], (1, len(MUSCLE_NAMES))))
+    values, valid = _activations_at(tmp_path / "fine.sto", times)
+    assert valid.tolist() == [5 <= i <= 24 for i in range(90)]
+    np.testing.assert_allclose(values[valid, 0], times[valid], atol=1e-6)   # linear columns interpolate exactly
+    assert not values[~valid].any()
