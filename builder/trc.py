@@ -54,7 +54,7 @@ def format_trc(markers: MarkerTrajectories, file_name: str, units: str = "m", ra
     flat = data.reshape(n_frames, -1)
     for i in range(n_frames):
         values = "\t".join("" if np.isnan(v) else f"{v:.6f}" for v in flat[i])
-        lines.append(f"{i + 1}\t{times[i]:.6f}\t{values}")
+        lines.append(f"{i + 1}\t{times[i]:.9f}\t{values}")
     return "\n".join(lines) + "\n"
 
 
