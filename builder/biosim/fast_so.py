@@ -162,8 +162,11 @@ def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (M @ v[..., None])[..., 0]
 
 
-def _coordinate_splines(model, coordinates_path: Path, cutoff_hz: float):
-    """The tools' processing of a coordinates file: pad, IIR low-pass, radians, 5th-order GCV splines."""
+def coordinate_states(model, coordinates_path: Path, cutoff_hz: float, times: np.ndarray
+                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Coordinate values and speeds at ``times`` as OpenSim's ID and Analyze tools compute them:
+    pad, IIR low-pass, radians, 5th-order GCV splines and their first derivative (evaluated by
+    OpenSim at the knots, which are the frames). Returns (names, q (T, n), u (T, n))."""
     osim = opensim()
     store = osim.Storage(str(coordinates_path))
     if cutoff_hz >= 0:
@@ -171,7 +174,24 @@ def _coordinate_splines(model, coordinates_path: Path, cutoff_hz: float):
         store.lowpassIIR(cutoff_hz)
     if store.isInDegrees():
         model.getSimbodyEngine().convertDegreesToRadians(store)
-    return osim.GCVSplineSet(5, store)
+    splines = osim.GCVSplineSet(5, store)
+    tables = [splines.constructStorage(order) for order in (0, 1)]
+    labels = tables[0].getColumnLabels()
+    names = [labels.get(i) for i in range(1, labels.getSize())]
+    knot_times = osim.ArrayDouble()
+    tables[0].getTimeColumn(knot_times)
+    knots = np.array([knot_times.get(i) for i in range(knot_times.getSize())])
+    rows = np.abs(knots[None, :] - np.asarray(times)[:, None]).argmin(axis=1)
+    if np.any(np.abs(knots[rows] - times) > 1e-6):
+        raise ValueError(f"{coordinates_path}: requested times are not frames of the file")
+    out = []
+    for table in tables:
+        values = np.empty((len(rows), len(names)))
+        for i, row in enumerate(rows):
+            data = table.getStateVector(int(row)).getData()
+            values[i] = [data.get(j) for j in range(len(names))]
+        out.append(values)
+    return names, out[0], out[1]
 
 
 @dataclass
@@ -256,7 +276,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     osim = opensim()
     started = time.perf_counter()
     state = model.initSystem()
-    splines = _coordinate_splines(model, coordinates_path, cutoff_hz)
+    spline_names, q_all, u_all = coordinate_states(model, coordinates_path, cutoff_hz, np.asarray(times))
     coords = model.getCoordinateSet()
     names = [coords.get(i).getName() for i in range(coords.getSize())]
     uidx = _speed_index(model, state)
@@ -272,7 +292,8 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     deriv = osim.StdVectorInt()
     deriv.append(0)
     # the concrete GCVSpline: calling through the base Function costs ~25x more per evaluation
-    fns = [osim.GCVSpline.safeDownCast(splines.get(n)) if splines.contains(n) else None for n in names]
+    column = {n: k for k, n in enumerate(spline_names)}
+    present = [(j, column[n]) for j, n in enumerate(names) if n in column]
     T = len(times)
     R = np.zeros((T, len(dofs), n_mus))
     F = np.zeros((T, n_mus))
@@ -284,13 +305,10 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     unit_forces = np.zeros((n_mus, state.getNU()))
     setup_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    for i, t in enumerate(times):
-        tv = osim.Vector(1, float(t))
-        for j, fn in enumerate(fns):
-            if fn is None:
-                continue
-            coords.get(j).setValue(state, fn.calcValue(tv), False)
-            coords.get(j).setSpeedValue(state, fn.calcDerivative(deriv, tv))
+    for i in range(len(times)):
+        for j, k in present:
+            coords.get(j).setValue(state, float(q_all[i, k]), False)
+            coords.get(j).setSpeedValue(state, float(u_all[i, k]))
         model.realizeVelocity(state)
         # v_j: velocity of the whole system when free coordinate j moves at unit speed (couplers follow)
         fold = np.zeros((len(dofs), state.getNU()))
