@@ -38,7 +38,13 @@ from .figures import write_figures
 from .io import write_text_atomic
 from .manifest import file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
-from .shards import TarShardWriter, iter_tar, window_members, write_parquet, write_tar
+from .shards import (
+    ParquetShardWriter,
+    TarShardWriter,
+    iter_tar,
+    window_members,
+    write_tar,
+)
 from .splits import DEFAULT_SALT, SPLITS, assign_splits, read_splits, write_splits
 from .windows import WindowConfig, sequence_windows
 
@@ -143,26 +149,15 @@ def _pack(out: Path, cache: Path, summaries: list[dict], config: BuildConfig) ->
         if not chosen:
             continue
         tars = TarShardWriter(out / WEBDATASET_DIR, split, config.shard_bytes)
-        rows: list = []
-        parquet_files: list[tuple[Path, int]] = []
-
-        def flush_rows():
-            path = out / PARQUET_DIR / f"{split}-{len(parquet_files):05d}.parquet"
-            write_parquet(path, rows, features)
-            parquet_files.append((path, len(rows)))
-            rows.clear()
-
+        parquet = ParquetShardWriter(out / PARQUET_DIR, split, config.parquet_rows, features)
         for summary in tqdm(chosen, desc=f"shards {split}", unit="seq"):
             for key, members in iter_tar(cache / f"{summary['sequence_id']}.tar"):
                 tars.add(key, members)
-                rows.append((key, {name: data for name, data in members.items() if name.endswith((".npy", "json"))}))
-                if len(rows) >= config.parquet_rows:
-                    flush_rows()
+                parquet.add(key, members)
         tars.flush()
-        if rows:
-            flush_rows()
+        parquet.flush()
         entries += [file_entry(out, path, split=split, format="webdataset", windows=n) for path, n in tars.written]
-        entries += [file_entry(out, path, split=split, format="parquet", windows=n) for path, n in parquet_files]
+        entries += [file_entry(out, path, split=split, format="parquet", windows=n) for path, n in parquet.written]
     return entries
 
 

@@ -82,7 +82,7 @@ def write_figures(root: Path, directory: str, manifest: dict) -> list[tuple[str,
     figures = []
     shards = [entry["path"] for entry in manifest["files"] if entry.get("format") == "webdataset"]
     if shards:
-        key, members = next(iter_tar(Path(root) / sorted(shards, key=lambda p: ("test" not in p, p))[0]))
+        key, members = next(iter_tar(Path(root) / min(shards, key=lambda p: ("test" not in p, p))))
         example = f"{directory}/example_window.png"
         example_window_figure(Path(root) / example, members, key)
         figures.append((example, f"Example window {key}: frames and the 112 muscle activations"))

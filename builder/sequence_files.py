@@ -17,6 +17,7 @@ from biohuman10m.vocabulary import MUSCLE_NAMES, SMPL_POSE_DIM
 
 from . import layout
 
+
 def _motion_text(folder: Path, key: str) -> str | None:
     """A string stored in motion.npz (``builder.sources.motion_file`` keeps source and subject there)."""
     try:

@@ -114,6 +114,28 @@ class TarShardWriter:
         self.pending, self.pending_bytes = [], 0
 
 
+class ParquetShardWriter:
+    """Rolls the samples' labels into ``<prefix>-00000.parquet``, ... of ``max_rows`` windows each."""
+
+    def __init__(self, directory: Path, prefix: str, max_rows: int, features):
+        self.directory, self.prefix, self.max_rows, self.features = Path(directory), prefix, max_rows, features
+        self.pending: list[tuple[str, Members]] = []
+        self.written: list[tuple[Path, int]] = []
+
+    def add(self, key: str, members: Members) -> None:
+        self.pending.append((key, {name: data for name, data in members.items() if name.endswith((".npy", "json"))}))
+        if len(self.pending) >= self.max_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        path = self.directory / f"{self.prefix}-{len(self.written):05d}.parquet"
+        write_parquet(path, self.pending, self.features)
+        self.written.append((path, len(self.pending)))
+        self.pending = []
+
+
 def _storage_array(values: np.ndarray, fixed: bool):
     """Arrow array of per-row numpy arrays: nested lists, the outer level fixed-size if ``fixed``."""
     import pyarrow as pa

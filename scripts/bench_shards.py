@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def pin_to_one_core() -> None:
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = "1"
 
@@ -92,7 +92,8 @@ def main() -> int:
         def parquet_labels():
             for path in parquets:
                 table = pq.read_table(path, columns=["poses", "activations", "muscle_mask"])
-                poses = np.asarray(table.column("poses").combine_chunks().flatten().flatten()).reshape(len(table), -1, 72)
+                flat = table.column("poses").combine_chunks().flatten().flatten()
+                poses = np.asarray(flat).reshape(len(table), -1, 72)
                 yield from poses
 
         def batches():

@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 import pytest
+from test_dataset_build import check_window, read_frames, sequence_truth
 
 from biohuman10m.frames import decode_mp4
 from builder.build_dataset import BuildConfig
 from builder.dataset_pipeline import run_pipeline
 from builder.sources.deepmimic import embedded_motion
 from builder.windows import WindowConfig
-from test_dataset_build import check_window, read_frames, sequence_truth
 
 
 @pytest.mark.slow

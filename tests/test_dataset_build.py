@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from dataset_sequences import make_corpus, make_sequence
 
 from biohuman10m.features import WINDOW_SIZE, label_features, webdataset_features
 from biohuman10m.frames import decode_mp4
@@ -20,7 +21,6 @@ from biohuman10m.vocabulary import MUSCLE_NAMES
 from builder import layout
 from builder.build_dataset import BuildConfig, build_dataset
 from builder.windows import WindowConfig
-from dataset_sequences import make_corpus, make_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -246,7 +246,8 @@ def test_load_dataset_biohuman10m_from_project_root(corpus, tmp_path):
             "ds = datasets.load_dataset('biohuman10m')\n"
             "print(biohuman10m.NUM_MUSCLES, ds['train'].num_rows + ds['test'].num_rows, biohuman10m.__file__)")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(project)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True,
+                            check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     muscles, windows, where = result.stdout.split()
     manifest = json.loads((package / "manifest.json").read_text())

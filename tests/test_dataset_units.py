@@ -10,7 +10,13 @@ from biohuman10m.collate import collate_windows
 from biohuman10m.features import WINDOW_SIZE, label_features, webdataset_features
 from biohuman10m.frames import decode_jpeg, decode_mp4, encode_jpeg, encode_mp4
 from builder.splits import assign_splits, read_splits, source_key, write_splits
-from builder.windows import WindowConfig, crop_affine, crop_frame, sample_key, window_starts
+from builder.windows import (
+    WindowConfig,
+    crop_affine,
+    crop_frame,
+    sample_key,
+    window_starts,
+)
 
 
 @pytest.mark.parametrize("frames, size, stride, expected", [
@@ -134,9 +140,10 @@ def test_schema_shapes():
 
 
 def test_activation_rows_follow_frames_despite_rounded_drifting_times(tmp_path):
+    from dataset_sequences import write_sto
+
     from biohuman10m.vocabulary import MUSCLE_NAMES
     from builder.sequence_files import _activations_at
-    from dataset_sequences import write_sto
 
     times = np.arange(90) / 30.0
     rows = np.random.default_rng(0).uniform(0.01, 1, (90, len(MUSCLE_NAMES)))

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from dataset_sequences import make_sequence
 
 from builder.build_dataset import BuildConfig, build_dataset
 from builder.hub import publish, push_to_hub
 from builder.manifest import verify
 from builder.windows import WindowConfig
-from dataset_sequences import make_sequence
 
 TOKEN = "hf_local_test_token"
 

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from dataset_sequences import make_sequence
 
 from builder.build_dataset import BuildConfig, build_dataset
 from builder.manifest import ShardChecksumError, verify
 from builder.shards import iter_tar, write_tar
 from builder.windows import WindowConfig
-from dataset_sequences import make_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "build_dataset.py"
@@ -46,7 +46,8 @@ def reference(sequences, tmp_path_factory) -> Path:
 
 def data_files(out: Path) -> dict[str, bytes]:
     """Every shard, the split file and the manifest, by relative path."""
-    paths = [p for p in out.rglob("*") if p.suffix in (".tar", ".parquet") or p.name in ("manifest.json", "splits.json")]
+    names = ("manifest.json", "splits.json")
+    paths = [p for p in out.rglob("*") if p.suffix in (".tar", ".parquet") or p.name in names]
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in paths if ".build" not in p.parts}
 
 
@@ -64,7 +65,8 @@ def test_killed_build_resumes_to_identical_bytes(sequences, reference, tmp_path)
     partial = data_files(out)
     assert "manifest.json" not in partial, "killed build must not have finished"
 
-    process = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    process = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300,
+                             check=False)
     assert process.returncode == 0, process.stderr[-3000:]
     expected, got = data_files(reference), data_files(out)
     assert sorted(got) == sorted(expected)
@@ -103,10 +105,10 @@ def test_corrupted_shard_fails_verification(reference, tmp_path):
     shard.write_bytes(bytes(data))
     with pytest.raises(ShardChecksumError, match=rf"{shard.name}: sha256 .* does not match the manifest"):
         verify(out)
-    result = subprocess.run([sys.executable, "-c", "import sys; from builder.dataset_command import main; "
-                             f"sys.exit(main(['verify', {str(out)!r}]))"], cwd=ROOT, capture_output=True, text=True)
+    code = f"import sys; from builder.dataset_command import main; sys.exit(main(['verify', {str(out)!r}]))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 1 and "corrupted" in result.stderr and shard.name in result.stderr
-    parquet = sorted((out / "data").glob("*.parquet"))[0]
+    parquet = min((out / "data").glob("*.parquet"))
     parquet.write_bytes(parquet.read_bytes()[:-10])
     with pytest.raises(ShardChecksumError, match=rf"2 of \d+ (.|\n)*{parquet.name}: size"):
         verify(out)
