@@ -68,6 +68,8 @@ def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
                         help="also store poses of sequences BioSim dropped (muscle_mask False)")
     parser.add_argument("--splits", type=Path, help="reuse a stored splits.json")
     parser.add_argument("--workers", type=int, default=1, help="sequences encoded in parallel")
+    parser.add_argument("--clean-cache", action="store_true",
+                        help="delete the resumable window cache (.build/) once the build has finished")
     parser.add_argument("--push-to-hub", metavar="REPO", help="then upload to this Hub repo id or local path")
     parser.add_argument("--private", action="store_true", help="create the Hub repo private")
 
@@ -83,8 +85,11 @@ def _build_config(args: argparse.Namespace):
 
 
 def _report(manifest: dict, out: Path, args: argparse.Namespace) -> int:
+    from .build_dataset import clean_cache
     from .hub import publish
 
+    if args.clean_cache:
+        clean_cache(out)
     for split, sources in manifest["counts"]["splits"].items():
         print(f"{split}: {sum(row['windows'] for row in sources.values())} windows")
     if args.push_to_hub:

@@ -75,6 +75,8 @@ def test_killed_build_resumes_to_identical_bytes(sequences, reference, tmp_path)
         assert got[name] == expected[name], f"{name} differs after kill and resume"
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
     verify(out)
+    subprocess.run([*command, "--clean-cache"], capture_output=True, check=True, timeout=300)
+    assert not (out / ".build").exists() and data_files(out) == expected   # cache removed, data untouched
 
 
 def test_parallel_encoding_gives_the_same_bytes(sequences, reference, tmp_path):
