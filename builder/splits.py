@@ -10,7 +10,8 @@ Human3.6M      subject     ~20 %
 EMDB           subject     ~20 %
 3DPW           sequence    ~20 %
 BEDLAM         -           0 %                   training only (visual diversity)
-other sources  sequence    20 %                  the embedded default motions included
+DeepMimic      subject     ~20 %                 the embedded default: clips x Anny subjects
+other sources  sequence    20 %
 =============  ==========  ====================  =======================================
 
 Within a source, units are ranked by ``sha256(salt/source/unit)`` and the first
@@ -49,9 +50,10 @@ SPLIT_RULES: dict[str, SplitRule] = {
     "emdb": SplitRule("subject", 0.2),
     "3dpw": SplitRule("sequence", 0.2),
     "bedlam": SplitRule("sequence", 0.0),
+    "deepmimic": SplitRule("subject", 0.2),
 }
 DEFAULT_RULE = SplitRule("sequence", 0.2)
-"""Rule of sources not listed, the embedded default motions among them."""
+"""Rule of sources not listed (BVH files and other user motions among them)."""
 
 
 def source_key(source: str) -> str:

@@ -208,7 +208,8 @@ _BODIES: dict[str, BodySurface] = {}
 def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings) -> str:
     """Run one sequence, recording a failure instead of raising; returns "done" or "failed"."""
     try:
-        key = f"{settings.smpl_model}:{sequence.gender}:{sequence.betas.tobytes().hex() if settings.smpl_model else ''}"
+        shape = sequence.betas.tobytes().hex() if settings.smpl_model else sorted((sequence.body_phenotype or {}).items())
+        key = f"{settings.smpl_model}:{sequence.gender}:{shape}"
         if key not in _BODIES:
             _BODIES[key] = make_body(sequence, settings.smpl_model)
         report = run_kinematics(sequence, out_dir, settings, body=_BODIES[key])

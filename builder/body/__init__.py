@@ -42,7 +42,7 @@ def make_body(sequence: MotionSequence, smpl_model: str | Path | None = None) ->
     """The body surface for a sequence: SMPL (shape ``betas``) if a model path is given, else Anny."""
     if smpl_model is not None:
         return SmplBody(smpl_model, gender=sequence.gender, betas=sequence.betas)
-    return AnnyBody(gender=sequence.gender)
+    return AnnyBody(gender=sequence.gender, phenotype=sequence.body_phenotype)
 
 
 def posed_vertices(sequence: MotionSequence, body: BodySurface | None = None) -> np.ndarray:

@@ -47,6 +47,28 @@ def posed_body(sequence: MotionSequence, smpl_model: Path | None) -> tuple[np.nd
     return body.posed_vertices(sequence.poses, sequence.trans), np.asarray(body.faces)
 
 
+def sequence_video(seq_dir: Path, config: RenderConfig, seed: int, renderer: BodyRenderer | None,
+                   smpl_model: Path | None = None, synthetic: bool = False,
+                   on_missing: str = "error") -> tuple[str, BodyRenderer | None]:
+    """Give ``seq_dir`` (holding ``motion.npz``) its video, boxes and camera; returns a summary.
+
+    Source video is aligned with the motion when the sequence has one (unless ``synthetic``),
+    otherwise the body is rendered with ``renderer`` (created on first need and returned so
+    callers reuse one GL context across folders).
+    """
+    (sequence,) = load_motion(seq_dir / layout.MOTION)
+    if sequence.video_path is not None and not synthetic:
+        needs_body = sequence.boxes is None and sequence.camera is not None
+        vertices = posed_body(sequence, smpl_model)[0] if needs_body else None
+        synced = export_source_video(sequence, seq_dir, on_missing, vertices=vertices)
+        return (f"{seq_dir}: {sequence.num_frames} frames from {sequence.video_path}, "
+                f"{int(synced.visible.sum())} with a visible box"), renderer
+    vertices, faces = posed_body(sequence, smpl_model)
+    renderer = renderer or BodyRenderer(config.width, config.height)
+    result = render_sequence(vertices, faces, sequence.fps, seq_dir, seq_dir.name, seed, config, renderer)
+    return f"{seq_dir}: {len(vertices)} frames rendered, {int(result.visible.sum())} with a visible box", renderer
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("render", help="video, person boxes and camera of sequences: aligned source frames or the rendered body",
                                    description=__doc__.split("\n\n")[1])
@@ -83,22 +105,16 @@ def _run(args: argparse.Namespace) -> int:
             if (seq_dir / layout.VIDEO).exists() and not args.overwrite:
                 log.info("%s: %s exists, skipped", seq_dir, layout.VIDEO)
                 continue
-            if args.mesh:
-                mesh = _load_npz(args.mesh, ("vertices", "faces", "fps"))
-                vertices, faces, fps = mesh["vertices"], mesh["faces"], float(mesh["fps"])
-            else:
-                (sequence,) = load_motion(seq_dir / layout.MOTION)
-                if sequence.video_path is not None and not args.synthetic:
-                    needs_body = sequence.boxes is None and sequence.camera is not None
-                    vertices = posed_body(sequence, args.smpl_model)[0] if needs_body else None
-                    synced = export_source_video(sequence, seq_dir, args.on_missing, vertices=vertices)
-                    print(f"{seq_dir}: {sequence.num_frames} frames from {sequence.video_path}, "
-                          f"{int(synced.visible.sum())} with a visible box")
-                    continue
-                (vertices, faces), fps = posed_body(sequence, args.smpl_model), sequence.fps
+            if not args.mesh:
+                summary, renderer = sequence_video(seq_dir, config, args.seed, renderer, args.smpl_model,
+                                                   args.synthetic, args.on_missing)
+                print(summary)
+                continue
+            mesh = _load_npz(args.mesh, ("vertices", "faces", "fps"))
             renderer = renderer or BodyRenderer(width, height)  # GL only when something is rendered
-            result = render_sequence(vertices, faces, fps, seq_dir, seq_dir.name, args.seed, config, renderer)
-            print(f"{seq_dir}: {len(vertices)} frames rendered, {int(result.visible.sum())} with a visible box")
+            result = render_sequence(mesh["vertices"], mesh["faces"], float(mesh["fps"]), seq_dir, seq_dir.name,
+                                     args.seed, config, renderer)
+            print(f"{seq_dir}: {len(mesh['vertices'])} frames rendered, {int(result.visible.sum())} with a visible box")
     finally:
         if renderer is not None:
             renderer.close()

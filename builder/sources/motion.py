@@ -23,6 +23,8 @@ class MotionSequence:
     ``t`` (T|1, 3): world-to-camera). ``video_path`` is a video file or a folder of frame images
     in frame order; ``video_frames`` gives, for each motion frame, the index of its video frame
     (``None``: motion frame ``i`` is video frame ``i``), so cut or resampled sequences stay aligned.
+    ``body_phenotype`` shapes the Anny body (Anny phenotype name -> value in [0, 1]) for
+    sequences without an SMPL model; it is ignored when the user's SMPL model is used.
     """
 
     sequence_id: str
@@ -39,6 +41,7 @@ class MotionSequence:
     camera: dict[str, np.ndarray] | None = None
     frame_valid: np.ndarray | None = None
     video_frames: np.ndarray | None = None
+    body_phenotype: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.source_path or self.sequence_id}"

@@ -3,7 +3,7 @@
 Arrays: ``poses`` (T, 72), ``trans`` (T, 3), ``betas``, ``gender``, ``fps``, ``times`` (T,),
 ``frame_valid`` (T,), ``sequence_id``, ``source``, ``subject``, ``up_axis`` (``"y"``), and when
 present ``boxes`` (T, 4), ``video_path``, ``video_frames`` (T,), ``camera_K`` (3, 3),
-``camera_R`` (T|1, 3, 3), ``camera_t`` (T|1, 3). Strings are stored as unicode arrays so the
+``camera_R`` (T|1, 3, 3), ``camera_t`` (T|1, 3), ``phenotype_<name>`` (Anny body shape). Strings are stored as unicode arrays so the
 file loads with ``allow_pickle=False``.
 """
 
@@ -43,6 +43,8 @@ def save_motion(sequence: MotionSequence, path: str | Path) -> None:
         arrays["video_frames"] = np.asarray(sequence.video_frames, np.int64)
     for key, value in (sequence.camera or {}).items():
         arrays[f"camera_{key}"] = np.asarray(value)
+    for key, value in (sequence.body_phenotype or {}).items():
+        arrays[f"phenotype_{key}"] = np.float64(value)
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)
 
@@ -53,10 +55,12 @@ def load_motion(path: str | Path) -> list[MotionSequence]:
     data = load_npz(path)
     require(data, FORMAT_KEYS, path, "BioHuman motion")
     camera = {key.removeprefix("camera_"): value for key, value in data.items() if key.startswith("camera_")}
+    phenotype = {key.removeprefix("phenotype_"): float(value) for key, value in data.items()
+                 if key.startswith("phenotype_")}
     return [checked_sequence(
         path, sequence_id=str(data["sequence_id"]), source=str(data.get("source", "")),
         subject=str(data.get("subject", "")), poses=data["poses"], trans=data["trans"], fps=float(data["fps"]),
         betas=data.get("betas", np.zeros(10)), gender=str(data.get("gender", "neutral")),
         frame_valid=data.get("frame_valid"), boxes=data.get("boxes"), camera=camera or None,
         video_path=Path(str(data["video_path"])) if "video_path" in data else None,
-        video_frames=data.get("video_frames"))]
+        video_frames=data.get("video_frames"), body_phenotype=phenotype or None)]
