@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
-WEBDATASET_DIR = "webdataset"
-
-
 def webdataset_folder(dataset_path: str | os.PathLike) -> Path:
     """The folder of a built dataset that holds its WebDataset shards and their card."""
+    from builder.build_dataset import WEBDATASET_DIR
+
     root = Path(dataset_path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset folder not found")
