@@ -18,12 +18,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--solver", choices=("fast", "opensim"), default="fast")
     parser.add_argument("--grf-estimator", default="physics")
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
-    parser.add_argument("--residual-force", type=float, default=1.0, help="pelvis residual optimal force")
+    parser.add_argument("--residual-force", type=float, default=100.0, help="pelvis residual optimal force")
     parser.add_argument("--reserve-force", type=float, default=1.0, help="joint reserve optimal force (0: none)")
     parser.add_argument("--reserve-max-control", type=float, default=float("inf"),
                         help="bound on joint-reserve controls (default: unbounded)")
     parser.add_argument("--max-marker-error", type=float, default=0.15, help="m; drop sequences above")
-    parser.add_argument("--max-constraint-violation", type=float, default=1e-6, help="drop sequences above")
+    parser.add_argument("--max-constraint-violation", type=float, default=1e-2,
+                        help="N m; drop sequences whose SO misses the ID forces by more")
     parser.add_argument("--savgol-window-s", type=float, default=11 / 30, help="Savitzky-Golay window (s)")
     parser.add_argument("--savgol-order", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per sequence before it is killed")

@@ -3,9 +3,11 @@
 * Quality filter: a sequence is dropped when its largest IK marker error exceeds
   ``max_marker_error`` (default 0.15 m: the paper's value; a marker 15 cm off means the body was not
   tracked, while good fits of virtual markers sit at 1-3 cm) or its largest SO constraint violation
-  exceeds ``max_constraint_violation``. The paper keeps <= 1e-11, but OpenSim 4.6's optimizer
-  stops at 1e-10 to 1e-8 on good frames here, so the default is 1e-6 (N m): converged frames sit
-  orders of magnitude below it, an infeasible or unconverged solve orders of magnitude above.
+  exceeds ``max_constraint_violation`` (N m / N: the actuators miss the ID generalized forces by
+  that much). The paper keeps <= 1e-11, but OpenSim 4.6's optimizer (convergence 1e-4) stops at
+  1e-13 to 1e-4 on frames it solves here, while failed or infeasible frames sit at 0.1 to 1e3; the
+  batched solver reaches 1e-14 to 1e-9. The default, 1e-2, is physically negligible and separates
+  the two groups for both solvers.
 * Smoothing: Savitzky-Golay on every activation column (``scipy.signal.savgol_filter``), default
   window ``11/30 s`` (the paper's 11 frames at 30 fps, converted to frames at the sequence's rate,
   rounded to odd) and polynomial order 2; then clip to [0, 1]. The .sto keeps SO's header and time.
@@ -25,7 +27,7 @@ from builder.biosim.storage import StorageTable, read_storage, write_storage
 @dataclass(frozen=True)
 class QualityThresholds:
     max_marker_error: float = 0.15          # m, largest per-frame max marker error of IK
-    max_constraint_violation: float = 1e-6  # N m, largest per-frame SO constraint violation
+    max_constraint_violation: float = 1e-2  # N m, largest per-frame SO constraint violation
 
 
 @dataclass(frozen=True)

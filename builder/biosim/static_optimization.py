@@ -29,11 +29,13 @@ class ReserveSpec:
     """Reserve actuators: a CoordinateActuator with optimal force ``residual_force`` on each root
     (pelvis) coordinate and ``reserve_force`` on every other free coordinate that has no
     coordinate actuator in the model. A small optimal force makes a reserve expensive under the
-    sum-of-squared-controls objective, so muscles carry the load whenever they can. Joint reserves
+    sum-of-squared-controls objective, so muscles carry the load whenever they can. No muscle
+    spans the root, so the residuals' optimal force does not change the muscles' solution; 100 keeps
+    their controls O(1) (with 1, OpenSim's optimizer failed on most frames of a sway-heavy walk). Joint reserves
     are unbounded by default; with ``reserve_max_control`` a motion the muscles cannot produce
     leaves the SO infeasible (a large constraint violation) instead of being carried by reserves."""
 
-    residual_force: float = 1.0
+    residual_force: float = 100.0
     reserve_force: float = 1.0        # 0 disables the joint reserves
     reserve_max_control: float = np.inf  # bound on joint-reserve controls (torque <= bound * force)
     extra: dict[str, float] = field(default_factory=dict)  # coordinate -> optimal force override

@@ -48,7 +48,7 @@ class StorageTable:
 
     def slice_time(self, start: float, stop: float) -> StorageTable:
         """Rows with ``start <= time <= stop`` (a new table)."""
-        keep = (self.time >= start - 1e-9) & (self.time <= stop + 1e-9)
+        keep = (self.time >= start - 1e-6) & (self.time <= stop + 1e-6)  # times are printed rounded
         return StorageTable(self.time[keep], list(self.labels), self.data[keep], self.name,
                             self.in_degrees, list(self.header_lines))
 
