@@ -4,7 +4,7 @@ Prepares the real Rajagopal2016 walking trial (marker placement, mass scaling, I
 tests/dynamics_fixtures.py), estimates GRF, runs ID, then times both solvers on the same frames
 and prints seconds per frame, the speed-up and the agreement (RMSE, PCC) of the activations.
 
-    python3 scripts/bench_so.py [--frames 20] [--work /tmp/bench_so]
+    python3 scripts/bench_so.py [--model rajagopal|ulbs] [--frames 20] [--work /tmp/bench_so]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the trial preparation lives there
 
-from dynamics_fixtures import prepare_walk
+from dynamics_fixtures import prepare_ulbs_walk, prepare_walk
 
 from builder.biosim.fast_so import run_fast_static_optimization
 from builder.biosim.grf import PhysicsGRFEstimator
@@ -29,12 +29,14 @@ from builder.biosim.static_optimization import run_static_optimization
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("rajagopal", "ulbs"), default="rajagopal",
+                        help="Rajagopal2016 (80 muscles) or ULBS-112 (112 muscles), scaled to the subject")
     parser.add_argument("--frames", type=int, default=20, help="frames solved by both solvers")
     parser.add_argument("--start", type=float, default=0.90, help="first frame time (s)")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_so_"))
-    walk = prepare_walk(work / "walk")
+    walk = prepare_walk(work / "walk") if args.model == "rajagopal" else prepare_ulbs_walk(work / "ulbs_walk")
     grf = PhysicsGRFEstimator().estimate(walk.model, walk.ik)
     grf.write(work / "grf.mot", work / "grf.xml")
     run_inverse_dynamics(walk.model, walk.ik, work / "id.sto", work / "grf.xml")
