@@ -186,7 +186,8 @@ def _physics_estimator():
 
 class FaultInjectingEstimator:
     """The physics GRF estimator, except in sequence folders holding a ``SEGFAULT`` or ``SIGKILL``
-    file, where the worker process really dies that way (named ``dynamics_fixtures:FaultInjectingEstimator``)."""
+    file, where the worker process really dies that way, or ``HANG``, where it never returns
+    (named ``dynamics_fixtures:FaultInjectingEstimator``)."""
 
     name = "fault_injecting"
 
@@ -199,6 +200,10 @@ class FaultInjectingEstimator:
             ctypes.string_at(0)  # a genuine segmentation fault
         if (folder / "SIGKILL").exists():
             os.kill(os.getpid(), signal.SIGKILL)
+        if (folder / "HANG").exists():
+            import time
+
+            time.sleep(3600)
         return _physics_estimator().estimate(model_path, coordinates_path)
 
 

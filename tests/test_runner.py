@@ -128,3 +128,14 @@ def test_cli_reports_counts_and_fails_on_failed_sequences(built, capsys):
     assert "failed=" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["dynamics", str(root), "--solver", "nope"])
+
+
+def test_hanging_sequence_is_killed_after_the_timeout(walk, tmp_path):
+    import time
+
+    root = tmp_path / "hang_run"
+    (make_sequence(walk, root, "hangs") / "HANG").touch()
+    started = time.monotonic()
+    assert run_dynamics(root, SETTINGS, workers=1, timeout_s=3.0) == {"failed": 1}
+    assert time.monotonic() - started < 60
+    assert "timed out" in _record(root, "hangs").error
