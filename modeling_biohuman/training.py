@@ -33,9 +33,8 @@ from typing import Any
 import torch
 import yaml
 
-from builder.io import write_text_atomic
-
 from biohuman10m.collate import collate_windows
+from builder.io import write_text_atomic
 
 from .window_data import WindowDataset, model_inputs
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
@@ -103,7 +102,7 @@ class TrainConfig:
         self.adam_betas = tuple(self.adam_betas)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -111,7 +110,7 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
+    def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
         path = Path(path)
         try:
             values = yaml.safe_load(path.read_text()) or {}
@@ -120,7 +119,7 @@ class TrainConfig:
         except yaml.YAMLError as error:
             raise ValueError(f"{path}: not valid YAML ({error})") from None
         if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
+            raise TypeError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
         return cls.from_dict(values, str(path))
 
     def to_dict(self) -> dict[str, Any]:

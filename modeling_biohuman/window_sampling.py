@@ -35,7 +35,7 @@ def epoch_indices(sources: Sequence[str], epoch: int, seed: int,
         members = np.flatnonzero(keys == key)
         share = subsample.get(key, 1.0)
         if share < 1.0:
-            count = max(1, int(round(share * len(members))))
+            count = max(1, round(share * len(members)))
             members = np.sort(rng.choice(members, size=count, replace=False))
         chosen.append(members)
     indices = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)

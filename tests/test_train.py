@@ -15,8 +15,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from modeling_biohuman.training import (TrainConfig, build_model_and_processor, checkpoints, parameter_groups,
-                                        train)
+from modeling_biohuman.training import (
+    TrainConfig,
+    build_model_and_processor,
+    checkpoints,
+    parameter_groups,
+    train,
+)
 from modeling_biohuman.window_sampling import EpochBatchSampler, epoch_indices
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +34,7 @@ def test_bedlam_subset_is_fresh_each_epoch_and_other_sources_are_complete():
     for order in epochs:
         assert len(order) == len(set(order.tolist())) == 10 + 37  # 5 % of 200 BEDLAM windows + all others
         assert set(range(200, 237)) <= set(order.tolist())
-    bedlam = [set(i for i in order.tolist() if i < 200) for order in epochs]
+    bedlam = [{i for i in order.tolist() if i < 200} for order in epochs]
     assert bedlam[0] != bedlam[1] and bedlam[1] != bedlam[2]
     np.testing.assert_array_equal(epochs[1], epoch_indices(sources, 1, seed=3))  # deterministic
     assert not np.array_equal(epochs[1], epoch_indices(sources, 1, seed=4))
