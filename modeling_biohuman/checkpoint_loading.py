@@ -33,7 +33,11 @@ def load_model_and_processor(path: str | os.PathLike, device: str | torch.device
     """``(model, processor)`` of a saved folder, the model in eval mode on ``device``."""
     from transformers import AutoConfig, AutoModel
 
-    from . import BioHumanConfig, BioHumanTwoStageConfig, BioHumanVideoProcessor  # also registers the Auto classes
+    from . import (  # also registers the Auto classes
+        BioHumanConfig,
+        BioHumanTwoStageConfig,
+        BioHumanVideoProcessor,
+    )
 
     folder = model_folder(path)
     try:

@@ -24,12 +24,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from biohuman10m.collate import collate_windows
 from biohuman10m.metrics import MuscleMetrics, PoseMetrics
-from biohuman10m.vocabulary import MUSCLE_GROUPS, MUSCLE_NAMES, NUM_MUSCLES, muscle_indices
+from biohuman10m.vocabulary import (
+    MUSCLE_GROUPS,
+    MUSCLE_NAMES,
+    NUM_MUSCLES,
+    muscle_indices,
+)
 from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from builder.io import write_text_atomic
-
-from biohuman10m.collate import collate_windows
 
 from .window_data import WindowDataset, model_inputs
 
@@ -64,7 +68,7 @@ class MeanActivationPredictor:
     means: np.ndarray
 
     @classmethod
-    def fit(cls, dataset_path: str | os.PathLike, split: str = "train") -> "MeanActivationPredictor":
+    def fit(cls, dataset_path: str | os.PathLike, split: str = "train") -> MeanActivationPredictor:
         arrays = WindowDataset(dataset_path, split).arrays(["activations", "muscle_mask", "frame_mask"])
         valid = (arrays["muscle_mask"] & arrays["frame_mask"])[..., None]
         counts = valid.sum((0, 1))
@@ -178,7 +182,11 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
     ``metrics.json``, ``metrics.md`` (tables), ``per_muscle.csv``, ``predictions.npz`` and
     ``curves_<sequence>.png`` (predicted vs ground-truth activations). Returns the metrics."""
     from .checkpoint_loading import load_model_and_processor
-    from .evaluation_report import muscle_table_markdown, plot_activation_curves, write_per_muscle_csv
+    from .evaluation_report import (
+        muscle_table_markdown,
+        plot_activation_curves,
+        write_per_muscle_csv,
+    )
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from biohuman10m.vocabulary import MUSCLE_GROUPS, MUSCLE_NAMES, SMPL_JOINT_NAMES, muscle_indices
+from biohuman10m.vocabulary import (
+    MUSCLE_GROUPS,
+    MUSCLE_NAMES,
+    SMPL_JOINT_NAMES,
+    muscle_indices,
+)
 from builder.io import atomic_path, write_text_atomic
 
 POSE_COLUMNS: tuple[str, ...] = tuple(f"{joint}_{axis}" for joint in SMPL_JOINT_NAMES for axis in "xyz")

@@ -18,7 +18,13 @@ import numpy as np
 import torch
 
 from .checkpoint_loading import load_model_and_processor
-from .prediction_exports import plot_muscle_groups, write_activations_sto, write_csv, write_overlay_video, write_pose_mot
+from .prediction_exports import (
+    plot_muscle_groups,
+    write_activations_sto,
+    write_csv,
+    write_overlay_video,
+    write_pose_mot,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,12 @@ import pytest
 from huggingface_hub import ModelCard
 
 from biohuman10m.vocabulary import MUSCLE_GROUPS, MUSCLE_NAMES
-from modeling_biohuman.evaluation import MEAN_PREDICTOR, MeanActivationPredictor, evaluate, evaluate_methods
+from modeling_biohuman.evaluation import (
+    MEAN_PREDICTOR,
+    MeanActivationPredictor,
+    evaluate,
+    evaluate_methods,
+)
 
 
 def _parquet_arrays(dataset, split, names):
