@@ -8,9 +8,9 @@ The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
    IK coordinates and their spline derivatives), ``F = dP/dt - m g`` and
    ``M_O = dH_O/dt - c x (m g)`` (``c`` the centre of mass).
 2. Foot contact from foot kinematics: a foot is in contact when its heel (foot body origin) or
-   toe (toe body origin) is within ``contact_height`` of that point's own floor level (a low
-   percentile of its height over the sequence) and moves slower than ``contact_speed``
-   horizontally. No foot in contact (flight) means zero GRF.
+   toe (toe body origin) is within ``contact_height`` of that point's floor level (a low
+   percentile of its height over the sequence, the lower of the two feet) and moves slower than
+   ``contact_speed`` horizontally, or is within ``strike_height`` and slower than ``strike_speed``. No foot in contact (flight) means zero GRF.
 3. Double support: the smooth transition assumption (Ren et al. 2008): over a double-support
    interval the trailing foot's share of the wrench falls from 1 to 0 along a cubic smoothstep
    while the leading foot's rises. Intervals longer than ``max_transition`` (standing) are split
@@ -166,6 +166,8 @@ class PhysicsGRFEstimator(GRFEstimator):
     cutoff_hz: float = 6.0            # kinematics low-pass, the usual gait-analysis value
     contact_height: float = 0.05      # m above the point's floor level
     contact_speed: float = 1.0        # m/s horizontal speed of heel or toe
+    strike_height: float = 0.02       # m: this close to the floor a point touches at up to
+    strike_speed: float = 2.0         # m/s (a heel still sliding at strike, coarse frame rates)
     floor_percentile: float = 2.0
     max_transition: float = 0.4       # s; longer double support uses the lever rule
     min_vertical_fraction: float = 0.05  # of body weight: below it no COP is defined
@@ -216,11 +218,15 @@ class PhysicsGRFEstimator(GRFEstimator):
 
     def _contact(self, points: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
         height = points[..., 1]                                   # (T, 2, 2)
-        floor_each = np.percentile(height, self.floor_percentile, axis=0)
+        # each point's height when on the floor, shared by the two feet (mirror models): the foot
+        # that touched down in the clip sets it, even if the other foot swings throughout
+        floor_each = np.percentile(height, self.floor_percentile, axis=0).min(axis=0, keepdims=True)
         vel = np.gradient(points, t, axis=0)
         vel[..., 1] = 0.0
         speed = np.linalg.norm(vel, axis=-1)
-        near = (height - floor_each < self.contact_height) & (speed < self.contact_speed)
+        above = height - floor_each
+        near = ((above < self.contact_height) & (speed < self.contact_speed)) | (
+            (above < self.strike_height) & (speed < self.strike_speed))
         floor = float(np.percentile(height.min(axis=(1, 2)), self.floor_percentile))
         return near.any(axis=2), floor
 
