@@ -2,8 +2,8 @@
 
 Each stage is the project's own ``biohuman`` sub-command, run in this process, and each is
 resumable (a finished sequence is skipped), so re-running after an interruption continues where
-it stopped. Without motion inputs the embedded default motions (the DeepMimic clips shipped in
-the ``pybullet`` wheel) are used.
+it stopped. Without motion inputs the embedded default motions are used: the DeepMimic clips of
+the ``pybullet`` wheel performed by several Anny subjects (``builder.sources.embedded``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from .sequence_files import read_record
 logger = logging.getLogger(__name__)
 
 
-def embedded_default_motions() -> list[Path]:
-    """The embedded default motion files, sorted by name."""
-    from .sources.deepmimic import embedded_motions
+def embedded_default_motions(folder: Path, fps: float = 30.0) -> list[Path]:
+    """Write the embedded default motions (DeepMimic clips x Anny subjects) into ``folder``; their files."""
+    from .sources.embedded import write_embedded_default
 
-    return [path for _, path in sorted(embedded_motions().items())]
+    return write_embedded_default(folder, fps=fps)
 
 
 def _stage(argv: list[str]) -> None:
@@ -40,7 +40,7 @@ def run_pipeline(motions: list[Path] | None, work: Path, out: Path, config: Buil
                  fps: float | None = 30.0, biosim_workers: int = 1) -> dict:
     """Motion files or folders (default: the embedded motions) -> ``work/sequences/`` -> dataset ``out``."""
     config = config or BuildConfig()
-    inputs = [str(path) for path in (motions or embedded_default_motions())]
+    inputs = [str(path) for path in (motions or embedded_default_motions(Path(work) / "motions", fps or 30.0))]
     _stage(["kinematics", *inputs, "-o", str(work), "--workers", str(biosim_workers)]
            + (["--fps", str(fps)] if fps else []))
     _stage(["dynamics", str(work), "--workers", str(biosim_workers)])

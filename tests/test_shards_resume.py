@@ -55,10 +55,12 @@ def test_killed_build_resumes_to_identical_bytes(sequences, reference, tmp_path)
     out = tmp_path / "interrupted"
     command = [sys.executable, str(SCRIPT), "build", str(sequences), "--out", str(out), *BUILD_ARGS]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    encoded_before_kill = random.randint(1, 5)   # a random point: after 1 to 5 of the 6 sequences ...
     deadline = time.monotonic() + 120
-    while process.poll() is None and not list(out.glob(".build/*/*.json")) and time.monotonic() < deadline:
-        time.sleep(0.02)   # wait until the build is under way (a first sequence is encoded) ...
-    time.sleep(random.uniform(0.0, 0.6))   # ... then kill it at a random point
+    while len(list(out.glob(".build/*/*.json"))) < encoded_before_kill and time.monotonic() < deadline:
+        assert process.poll() is None, "the build finished before the kill; the test interrupted nothing"
+        time.sleep(0.005)
+    time.sleep(random.uniform(0.0, 0.05))   # ... and somewhere inside the next one
     assert process.poll() is None, "the build finished before the kill; the test interrupted nothing"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -71,7 +73,7 @@ def test_killed_build_resumes_to_identical_bytes(sequences, reference, tmp_path)
     expected, got = data_files(reference), data_files(out)
     assert sorted(got) == sorted(expected)
     assert len([name for name in expected if name.endswith(".tar")]) >= 3
-    for name in expected:
+    for name in sorted(expected, key=lambda name: name == "manifest.json"):   # the manifest last
         assert got[name] == expected[name], f"{name} differs after kill and resume"
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
     verify(out)
