@@ -59,10 +59,10 @@ def test_parameter_groups_freeze_the_image_encoder_and_split_learning_rates():
     config = TrainConfig.from_yaml(TINY)
     model, processor = build_model_and_processor(config)
     assert processor.crop_size == {"height": 32, "width": 24}
-    assert not any(p.requires_grad for p in model.hmr.encoder.parameters())
+    assert not any(p.requires_grad for p in model.hmr.encoder.backbone.parameters())
     groups = parameter_groups(model, config)
     ids = {id(p): g for g in groups for p in g["params"]}
-    assert all(id(p) not in ids for p in model.hmr.encoder.parameters())
+    assert all(id(p) not in ids for p in model.hmr.encoder.backbone.parameters())
     assert all(ids[id(p)]["lr"] == config.hmr_learning_rate for p in model.hmr.decoder.parameters())
     assert all(ids[id(p)]["lr"] == config.learning_rate for p in model.muscle_head.parameters())
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
@@ -79,6 +79,17 @@ def test_tensorboard_logs_training_and_periodic_evaluation(tiny_trained_run):
         accumulator.Reload()
         tags |= set(accumulator.Tags()["scalars"])
     assert {"train/loss", "train/grad_norm", "lr/hmr", "lr/temporal", "eval/muscle/pcc", "eval/pose/pa_mpjpe_mm"} <= tags
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scripts" / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_builds_its_model(path):
+    config = TrainConfig.from_yaml(path)
+    model, processor = build_model_and_processor(config)
+    assert model.config.window_length in (8, 32)
+    assert [processor.crop_size["height"], processor.crop_size["width"]] == list(model.config.image_size)
+    assert config.fingerprint() == TrainConfig.from_yaml(path).fingerprint()
+    if config.freeze_image_encoder:
+        assert not any(p.requires_grad for p in model.hmr.encoder.backbone.parameters())
 
 
 def test_config_errors_are_clear(tmp_path, tiny_dataset):
