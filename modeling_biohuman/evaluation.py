@@ -181,7 +181,7 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
     """Evaluate a saved model folder (or :data:`MEAN_PREDICTOR`) on ``split`` and write to ``output_dir``:
     ``metrics.json``, ``metrics.md`` (tables), ``per_muscle.csv``, ``predictions.npz`` and
     ``curves_<sequence>.png`` (predicted vs ground-truth activations). Returns the metrics."""
-    from .checkpoint_loading import load_model_and_processor
+    from .checkpoint_loading import load_model_and_processor, model_folder
     from .evaluation_report import (
         muscle_table_markdown,
         plot_activation_curves,
@@ -193,16 +193,19 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
     dataset = WindowDataset(dataset_path, split)
     if str(model_path) == MEAN_PREDICTOR:
         predictor: Predictor = MeanActivationPredictor.fit(dataset_path)
+        card = None
         from .processing_biohuman import BioHumanVideoProcessor
 
         processor, name = BioHumanVideoProcessor(crop_size={"height": 32, "width": 32}), "mean activation"
     else:
         model, processor = load_model_and_processor(model_path)
         predictor, name = model_predictor(model), Path(model_path).name
+        card = model_folder(model_path) / "README.md"
     predictions = predict_split(predictor, dataset, processor, batch_size, max_windows)
     metrics = compute_metrics(predictions)
     metrics["method"] = name
     metrics["split"] = split
+    metrics["model_card"] = str(card) if card is not None and card.is_file() else None
     predictions.save(output_dir / "predictions.npz")
     write_text_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     write_text_atomic(output_dir / "metrics.md", muscle_table_markdown({name: metrics}))

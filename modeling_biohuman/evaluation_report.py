@@ -154,8 +154,9 @@ def plot_group_pcc(results: dict[str, dict[str, Any]], path: Path) -> None:
 def write_report(evaluations: dict[str, str | os.PathLike], output_dir: str | os.PathLike,
                  title: str = "BioHuman evaluation report", notes: str = "") -> Path:
     """Report folder from evaluation folders (method name -> folder written by ``evaluate``):
-    ``report.md`` with all tables, ``metrics.json`` of all methods, ``group_pcc.png`` and the
-    activation-curve PNGs of every method against the ground truth. Returns ``report.md``."""
+    ``report.md`` with all tables, ``metrics.json`` of all methods, ``group_pcc.png``, the
+    activation-curve PNGs of every method against the ground truth and a copy of each evaluated
+    model's card (``model_card_<name>.md``). Returns ``report.md``."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {name: json.loads((Path(folder) / "metrics.json").read_text()) for name, folder in evaluations.items()}
@@ -167,6 +168,13 @@ def write_report(evaluations: dict[str, str | os.PathLike], output_dir: str | os
     body = [f"# {title}\n\n", notes + ("\n\n" if notes else ""), muscle_table_markdown(results),
             "\n## Figures\n\n![muscle PCC per group](group_pcc.png)\n\n"]
     body += [f"![{p.stem}]({p.name})\n\n" for p in curves]
+    cards = {name: Path(m["model_card"]) for name, m in results.items() if m.get("model_card")}
+    if cards:
+        body.append("## Model cards\n\n")
+    for name, card in cards.items():
+        copy = output_dir / f"model_card_{name.replace('/', '_').replace(' ', '_')}.md"
+        write_text_atomic(copy, card.read_text())
+        body.append(f"- {name}: [{copy.name}]({copy.name})\n")
     path = output_dir / "report.md"
     write_text_atomic(path, "".join(body))
     return path

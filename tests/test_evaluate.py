@@ -110,6 +110,8 @@ def test_report_compares_methods(evaluated, tiny_dataset, tmp_path):
     text = report.read_text()
     assert "| BioHuman |" in text and "| Mean activation |" in text
     assert (tmp_path / "report" / "group_pcc.png").is_file()
+    card = (tmp_path / "report" / "model_card_BioHuman.md").read_text()
+    assert card == (run / "model" / "README.md").read_text() and "model_card_BioHuman.md" in text
     figures = [line.split("(")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
     assert any(f.startswith("curves_") for f in figures)
     assert all((tmp_path / "report" / f).is_file() for f in figures)
