@@ -48,9 +48,13 @@ def sequence_truth(corpus: Path, sequence_id: str) -> dict:
     table = opensim.TimeSeriesTable(str(folder / layout.ACTIVATIONS))
     matrix = table.getMatrix().to_numpy()
     labels = list(table.getColumnLabels())
+    # BioSim's activation rows, placed at the motion frames they belong to (NaN where a frame has none)
+    sto_times = np.asarray(table.getIndependentColumn())
+    rows = np.abs(motion["times"][:, None] - sto_times[None]).argmin(axis=1)
+    has_row = np.abs(sto_times[rows] - motion["times"]) < 0.5 / float(motion["fps"])
+    activations = np.where(has_row[:, None], matrix[rows][:, [labels.index(name) for name in MUSCLE_NAMES]], np.nan)
     return {"poses": motion["poses"], "trans": motion["trans"], "betas": motion["betas"],
-            "frame_valid": motion["frame_valid"], "times": motion["times"],
-            "activations": matrix[:, [labels.index(name) for name in MUSCLE_NAMES]],
+            "frame_valid": motion["frame_valid"], "times": motion["times"], "activations": activations,
             "boxes": np.load(folder / layout.BOXES), "box_visible": np.load(folder / layout.BOX_VISIBLE),
             "source": str(motion["source"])}
 
