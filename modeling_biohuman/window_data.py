@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+
 def webdataset_folder(dataset_path: str | os.PathLike) -> Path:
     """The folder of a built dataset that holds its WebDataset shards and their card."""
     from builder.build_dataset import WEBDATASET_DIR
