@@ -6,7 +6,9 @@ epoch depends only on the seed and the epoch (:mod:`modeling_biohuman.window_sam
 checkpoint (``accelerator.save_state``: weights, optimiser, scheduler, progress, RNG states of
 every process) is written to a temporary folder and renamed into place, so a run killed at any
 moment resumes from its last complete checkpoint and ends with the weights of an uninterrupted
-run. Output folder::
+run. Windows are read from the dataset's WebDataset shards with ``datasets`` as a map-style
+(Arrow-cached) dataset rather than a stream: per-epoch subsets and an exact resume need random
+access by window index. Output folder::
 
     <output_dir>/checkpoints/step-00000100/   resumable training states (the newest kept)
     <output_dir>/logs/                         TensorBoard events
