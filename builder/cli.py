@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "builder.musculoskeletal.report",
     "builder.biosim.kinematics_command",
     "builder.biosim.dynamics_command",
+    "builder.main_job",
 )
 
 

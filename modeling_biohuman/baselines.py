@@ -36,7 +36,7 @@ from .modeling_biohuman import (
     MuscleHead,
     build_front_end,
     frame_mask_from,
-    key_padding_mask,
+    encode_valid,
     sinusoidal_positions,
     temporal_transformer,
 )
@@ -150,7 +150,7 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
                                     self.config.contact_velocity_threshold)
         h = self.motion_in(motion.transpose(1, 2)).transpose(1, 2)
         h = h + sinusoidal_positions(frames, h.shape[-1], h.device)[None]
-        h = self.transformer(h, src_key_padding_mask=key_padding_mask(mask))
+        h = encode_valid(self.transformer, h, mask)
         muscles = self.muscle_head(h) * m
         loss = terms = None
         if pose_labels is not None or muscle_labels is not None:

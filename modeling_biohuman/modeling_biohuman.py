@@ -82,6 +82,16 @@ def masked_kinematics(pose: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([pose, vel, acc], dim=-1)
 
 
+def encode_valid(transformer: nn.TransformerEncoder, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``transformer`` over ``tokens`` (B, N, D) with frame mask (B, N); padded outputs are exactly 0.
+
+    PyTorch's inference fast path leaves NaN at padded positions, and NaN * 0 is NaN, so padded
+    outputs are replaced rather than multiplied by the mask.
+    """
+    out = transformer(tokens, src_key_padding_mask=key_padding_mask(mask))
+    return torch.where(mask[..., None], out, 0.0)
+
+
 def key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
     """Transformer key padding mask (True = ignore); a window without valid frames attends to all
     (its outputs are zeroed afterwards) so attention never divides by zero."""
@@ -295,7 +305,7 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         m = mask[..., None].to(pose_tokens.dtype)
         visual = self.visual_proj(hmr_features) * m if self.config.fusion_mode != "pose_only" else None
         if self.config.fusion_mode != "gated":
-            out = self.transformer(pose_tokens + positions + self.token_type.weight[0], src_key_padding_mask=key_padding_mask(mask))
+            out = encode_valid(self.transformer, pose_tokens + positions + self.token_type.weight[0], mask)
             if self.config.fusion_mode == "late_concat":
                 out = self.late_fusion(torch.cat([out, visual], dim=-1))
             return self.fusion_norm(out) * m, None, None
@@ -303,7 +313,7 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         injected = pose_tokens + gates_in * self.visual_injection(visual)
         tokens = torch.stack([injected + self.token_type.weight[0], visual + self.token_type.weight[1]], dim=2)
         tokens = (tokens + positions[:, :, None]).reshape(batch, 2 * frames, dim)
-        out = self.transformer(tokens, src_key_padding_mask=key_padding_mask(mask.repeat_interleave(2, dim=1))).reshape(batch, frames, 2, dim)
+        out = encode_valid(self.transformer, tokens, mask.repeat_interleave(2, dim=1)).reshape(batch, frames, 2, dim)
         pose_out, visual_out = out[:, :, 0], out[:, :, 1]
         gates_out = torch.sigmoid(self.output_gate(torch.cat([pose_out, visual_out], dim=-1)))
         return self.fusion_norm(pose_out + gates_out * self.visual_output(visual_out)) * m, gates_in, gates_out

@@ -299,6 +299,20 @@ def test_empty_windows_and_nan_in_masked_precomputed_inputs_stay_finite(tiny_bio
     assert torch.isfinite(out.pose).all() and torch.isfinite(hmr_pose.grad).all()
 
 
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_padded_frames_stay_finite_in_inference_mode(tiny_biohuman_config, two_stage):
+    """Padded frames come out as exact zeros in inference mode (the main-job test covers the trained
+    two-stage model whose eval-mode transformer left NaN there, which a mask product kept)."""
+    config = tiny_biohuman_config(two_stage=two_stage)
+    model = (mb.BioHumanTwoStageForMuscle if two_stage else mb.BioHumanForMotionAndMuscle)(config).eval()
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[0, T // 2:] = 0
+    with torch.no_grad():
+        out = model(**inputs(config), attention_mask=mask)
+    assert torch.isfinite(out.muscle_activations).all()
+    assert (out.muscle_activations[0, T // 2:] == 0).all()
+
+
 def test_saved_folder_loads_with_trust_remote_code_without_importing_the_package(tiny_biohuman_config, tmp_path):
     import subprocess
     import sys

@@ -1,0 +1,29 @@
+"""The README's main job, shrunk to two short clips, two subjects and two training steps per method."""
+
+import json
+
+import pytest
+
+from builder import cli
+
+
+@pytest.mark.slow
+def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
+    dataset = tmp_path / "dataset"
+    code = cli.main(["main", "--out", str(tmp_path / "run"), "--dataset-dir", str(dataset), "--clips", "kick",
+                     "punch", "--subjects", "2", "--max-steps", "2", "--workers", "1"])
+    assert code == 0
+    report = tmp_path / "run" / "report" / "report.md"
+    assert f"Report: {report}" in capsys.readouterr().out
+    text = report.read_text()
+    for method in ("BioHuman", "Two-stage HMR+MinT", "Mean activation"):
+        assert method in text
+    metrics = json.loads((report.parent / "metrics.json").read_text())
+    assert set(metrics) == {"BioHuman", "Two-stage HMR+MinT", "Mean activation"}
+    print({name: m["muscle"] for name, m in metrics.items()})
+    assert all(0 <= m["muscle"]["rmse"] < 1 for m in metrics.values())
+    assert -1 <= metrics["Mean activation"]["muscle"]["pcc"] <= 1
+    assert (report.parent / "model_card_BioHuman.md").read_text().startswith("---")
+    assert list(report.parent.glob("*.png"))
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    assert set(manifest["counts"]["splits"]) >= {"train", "test"}
