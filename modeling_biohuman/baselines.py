@@ -125,7 +125,6 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
         super().__init__(config)
         dim = config.motion_hidden_size
         self.hmr = build_front_end(config)
-        self.register_buffer("rest_joints", torch.tensor(config.rest_joints, dtype=torch.float32), persistent=False)
         self.motion_in = nn.Conv1d(MOTION_FEATURE_SIZE, dim, 1)
         self.transformer = temporal_transformer(config, dim, config.motion_num_layers, config.motion_num_heads)
         self.muscle_head = MuscleHead(dim, config.num_muscles)
@@ -146,7 +145,8 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
         front = self.run_front_end(pixel_values, boxes, mask) if hmr_pose is None else {"pose": hmr_pose}
         m = mask[..., None].to(front["pose"].dtype)
         pose = torch.where(mask[..., None], front["pose"], 0.0)  # masked frames may hold NaN
-        motion = humanml3d_features(pose.detach(), mask, self.rest_joints.to(pose), transl,
+        rest_joints = torch.tensor(self.config.rest_joints, dtype=pose.dtype, device=pose.device)
+        motion = humanml3d_features(pose.detach(), mask, rest_joints, transl,
                                     self.config.contact_velocity_threshold)
         h = self.motion_in(motion.transpose(1, 2)).transpose(1, 2)
         h = h + sinusoidal_positions(frames, h.shape[-1], h.device)[None]

@@ -237,7 +237,12 @@ def test_two_stage_baseline_isolates_the_front_end(tiny_biohuman_config, tmp_pat
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.hmr.parameters())
     assert ((out.muscle_activations > 0) & (out.muscle_activations < 1)).all()
     model.save_pretrained(tmp_path)
-    assert type(AutoModel.from_pretrained(tmp_path)) is mb.BioHumanTwoStageForMuscle
+    reloaded = AutoModel.from_pretrained(tmp_path)
+    assert type(reloaded) is mb.BioHumanTwoStageForMuscle
+    model.eval()
+    with torch.no_grad():  # the reloaded model computes the same motion features (same rest skeleton)
+        torch.testing.assert_close(reloaded.eval()(**x).muscle_activations, model(**x).muscle_activations,
+                                   rtol=0, atol=0)
 
 
 def test_humanml3d_features_layout_and_facing_invariance():
