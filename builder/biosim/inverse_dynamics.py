@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.biosim.opensim_model import load_model, opensim, quiet_stdout
+from builder.biosim.opensim_model import opensim, quiet_stdout, tool_inputs
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
 
@@ -48,15 +48,8 @@ def run_inverse_dynamics(model_path: str | os.PathLike, coordinates_path: str | 
     The output appears atomically; on failure a RuntimeError names the inputs.
     """
     osim = opensim()
-    # absolute paths: the tool resolves relative ones against its setup file's folder
-    model_path, coordinates_path = Path(model_path).resolve(), Path(coordinates_path).resolve()
-    output_path = Path(output_path).resolve()
-    model = load_model(model_path)
-    coords_table = read_storage(coordinates_path)
-    if not np.all(np.isfinite(coords_table.data)):
-        raise ValueError(f"{coordinates_path}: non-finite coordinate values")
-    start, end = time_range or (coords_table.time[0], coords_table.time[-1])
-    output_path.parent.mkdir(parents=True, exist_ok=True)
+    model, model_path, coordinates_path, output_path, start, end = tool_inputs(
+        model_path, coordinates_path, output_path, time_range)
     with tempfile.TemporaryDirectory(prefix=".id_", dir=output_path.parent) as work:
         tool = osim.InverseDynamicsTool()
         tool.setName("inverse_dynamics")

@@ -52,6 +52,25 @@ def load_model(path: str | os.PathLike):
     return model
 
 
+def tool_inputs(model_path: str | os.PathLike, coordinates_path: str | os.PathLike, output_path: str | os.PathLike,
+                time_range: tuple[float, float] | None):
+    """Checked inputs of an OpenSim tool run: ``(model, model_path, coordinates_path, output_path, start, end)``.
+
+    Paths come back absolute (tools resolve relative ones against their setup file's folder), the
+    model loaded, the coordinates checked finite (ValueError naming the file), the time range
+    defaulted to the whole file, and the output folder created.
+    """
+    model_path, coordinates_path = Path(model_path).resolve(), Path(coordinates_path).resolve()
+    output_path = Path(output_path).resolve()
+    model = load_model(model_path)
+    coordinates = read_storage(coordinates_path)
+    if not np.all(np.isfinite(coordinates.data)):
+        raise ValueError(f"{coordinates_path}: non-finite coordinate values")
+    start, end = time_range or (coordinates.time[0], coordinates.time[-1])
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    return model, model_path, coordinates_path, output_path, start, end
+
+
 def read_coordinates(model, path: str | os.PathLike) -> tuple[StorageTable, np.ndarray]:
     """IK coordinates of ``model`` from a .mot file, rotations in radians: (table, q (T, n_coords)).
 

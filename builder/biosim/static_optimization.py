@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.biosim.inverse_dynamics import root_coordinates
-from builder.biosim.opensim_model import load_model, opensim, quiet_stdout
+from builder.biosim.opensim_model import opensim, quiet_stdout, tool_inputs
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
 
@@ -115,15 +115,8 @@ def run_static_optimization(model_path: str | os.PathLike, coordinates_path: str
     """Run OpenSim's StaticOptimization; write muscle activations (.sto, OpenSim header) atomically."""
     osim = opensim()
     reserves = reserves or ReserveSpec()
-    # absolute paths: the tool resolves relative ones against its setup file's folder
-    model_path, coordinates_path = Path(model_path).resolve(), Path(coordinates_path).resolve()
-    output_path = Path(output_path).resolve()
-    model = load_model(model_path)
-    coords_table = read_storage(coordinates_path)
-    if not np.all(np.isfinite(coords_table.data)):
-        raise ValueError(f"{coordinates_path}: non-finite coordinate values")
-    start, end = time_range or (coords_table.time[0], coords_table.time[-1])
-    output_path.parent.mkdir(parents=True, exist_ok=True)
+    model, model_path, coordinates_path, output_path, start, end = tool_inputs(
+        model_path, coordinates_path, output_path, time_range)
     muscles = model.getMuscles()
     muscle_names = [muscles.get(i).getName() for i in range(muscles.getSize())]
     with tempfile.TemporaryDirectory(prefix=".so_", dir=output_path.parent) as work:
