@@ -14,7 +14,7 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "builder.vocabulary_command",
-    "modeling_biohuman.predict_command",
+    "builder.predict_command",
     "builder.sources.command",
     "builder.dataset_command",
     "builder.render.command",

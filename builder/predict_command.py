@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .video_prediction import predict_video
+    from modeling_biohuman.video_prediction import predict_video
 
     output_dir = args.output_dir or args.video.with_name(f"{args.video.stem}_biohuman")
     try:
