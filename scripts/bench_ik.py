@@ -19,17 +19,10 @@ from builder.biosim.ik import run_ik
 from builder.biosim.opensim_model import opensim
 from builder.biosim.scale import scale_model
 from builder.musculoskeletal import build_model
+from builder.musculoskeletal.reference_markers import RAJAGOPAL_TO_ULBS
 from builder.trc import MarkerTrajectories, write_trc
 
 EXP_DATA = Path(__file__).resolve().parents[1].parent / "shared/reference/opensim-models/Pipelines/Rajagopal/ExpData"
-RAJAGOPAL_TO_ULBS = {
-    "R.Shoulder": "acromion_r", "L.Shoulder": "acromion_l", "R.Clavicle": "clavicle_r", "L.Clavicle": "clavicle_l",
-    "R.ASIS": "asis_r", "L.ASIS": "asis_l", "R.PSIS": "psis_r", "L.PSIS": "psis_l", "S2": "sacrum",
-    "R.Knee": "knee_lateral_r", "L.Knee": "knee_lateral_l", "R.MKnee": "knee_medial_r", "L.MKnee": "knee_medial_l",
-    "R.Ankle": "ankle_lateral_r", "L.Ankle": "ankle_lateral_l", "R.MAnkle": "ankle_medial_r",
-    "L.MAnkle": "ankle_medial_l", "R.Heel": "heel_r", "L.Heel": "heel_l", "R.MT5": "mt5_head_r",
-    "L.MT5": "mt5_head_l", "R.Toe": "toe_r", "L.Toe": "toe_l",
-}
 
 
 def _renamed(source: Path, out: Path) -> Path:

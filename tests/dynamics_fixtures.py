@@ -114,11 +114,10 @@ def _measured_loads_xml(ik: Path, out: Path) -> Path:
 def prepare_ulbs_walk(root: Path) -> Walk:
     """ULBS-112 scaled to the walking subject (1.80 m, mass as above) and IK of the whole trial,
     with the trial's markers renamed to our landmarks (the mapping of tests/test_scale_ik.py)."""
-    from test_scale_ik import RAJAGOPAL_TO_ULBS
-
     from builder.biosim.ik import run_ik
     from builder.biosim.scale import scale_model
     from builder.musculoskeletal.cache import default_model_path
+    from builder.musculoskeletal.reference_markers import RAJAGOPAL_TO_ULBS
 
     root.mkdir(parents=True, exist_ok=True)
     renamed = {}
