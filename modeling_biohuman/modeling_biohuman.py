@@ -8,8 +8,10 @@ Forward pass, per window of T frames (B windows):
      (differences are zero where a neighbour frame is invalid) -> pose tokens p_t.
   4. visual projection v_t = P_v(f_t); input gate g_t = sigmoid(G_in([p_t, v_t])) and injection
      p~_t = p_t + g_t * Z(v_t) with Z zero-initialised (eq. 6-7).
-  5. interleaved tokens (p~_1, v_1, ..., p~_T, v_T) + sinusoidal temporal position (shared by a frame's
-     pair) + token-type embedding -> temporal transformer with a key padding mask (eq. 8).
+  5. interleaved tokens (p~_1, v~_1, ..., p~_T, v~_T) + sinusoidal temporal position (shared by a frame's
+     pair) + token-type embedding -> temporal transformer with a key padding mask (eq. 8). The visual
+     token is gated by the same gate, v~_t = g_t * v_t, so image evidence reaches the transformer only
+     through g_t: a closed gate (or a zero visual stream) leaves the kinematic stream alone.
   6. output fusion h_t = LN(p'_t + o_t * W_o v'_t), o_t = sigmoid(G_out([p'_t, v'_t])) (eq. 9), W_o
      zero-initialised.
   7. heads: theta_t = theta0'_t + H_pose(h_t) (last layer zero-initialised), m_t = sigmoid(H_mus(h_t)) (eq. 10).
@@ -311,7 +313,8 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
             return self.fusion_norm(out) * m, None, None
         gates_in = torch.sigmoid(self.input_gate(torch.cat([pose_tokens, visual], dim=-1)))
         injected = pose_tokens + gates_in * self.visual_injection(visual)
-        tokens = torch.stack([injected + self.token_type.weight[0], visual + self.token_type.weight[1]], dim=2)
+        gated_visual = gates_in * visual
+        tokens = torch.stack([injected + self.token_type.weight[0], gated_visual + self.token_type.weight[1]], dim=2)
         tokens = (tokens + positions[:, :, None]).reshape(batch, 2 * frames, dim)
         out = encode_valid(self.transformer, tokens, mask.repeat_interleave(2, dim=1)).reshape(batch, frames, 2, dim)
         pose_out, visual_out = out[:, :, 0], out[:, :, 1]

@@ -80,38 +80,51 @@ def test_zero_initialised_conditioning_starts_from_hmr_pose(tiny_biohuman_config
 
 
 def test_zeroed_visual_stream_acts_only_through_the_gates(tiny_biohuman_config):
-    """With the visual stream zeroed (v_t = 0), the input-gate path contributes nothing: the gate MLP's
-    parameters no longer matter; with a live visual stream they do. The output fusion is exactly
-    LN(p' + o * W_o v') with o = sigmoid(G_out([p', v']))."""
+    """The visual stream reaches the output only through the input gate g (eq. 6-8: p~ = p + g * Z(v) and
+    the visual token g * v): with g held closed the output does not depend on the visual features at
+    all and equals the output for a zeroed visual stream; with g free, the features matter and their
+    gradient is non-zero. The output fusion is exactly LN(p' + o * W_o v') with o = sigmoid(G_out([p', v']))."""
     config = tiny_biohuman_config()
     model = mb.BioHumanForMotionAndMuscle(config).eval()
     with torch.no_grad():
         model.visual_injection.weight.normal_(std=0.3)
         model.visual_output.weight.normal_(std=0.3)
-    x = inputs(config)
+        model.pose_head[-1].weight.normal_(std=0.3)  # zero-initialised: the pose would equal the HMR pose
+    g = torch.Generator().manual_seed(3)
+    hmr_pose = 0.3 * torch.randn(B, T, config.pose_dim, generator=g)
+    features_a, features_b = (torch.randn(B, T, config.hmr_feature_size, generator=g) for _ in range(2))
 
-    def outputs_with_perturbed_gate():
-        with torch.no_grad():
-            before = model(**x).muscle_activations
-            saved = [p.clone() for p in model.input_gate.parameters()]
-            for p in model.input_gate.parameters():
-                p.add_(torch.randn_like(p))
-            after = model(**x).muscle_activations
-            for p, s in zip(model.input_gate.parameters(), saved):
-                p.copy_(s)
-        return before, after
+    def run(features, gates_closed=False, zero_stream=False):
+        hooks = []
+        if gates_closed:  # sigmoid(-1e4) == 0 exactly in float32
+            hooks.append(model.input_gate.register_forward_hook(lambda mod, args, out: torch.full_like(out, -1e4)))
+        if zero_stream:
+            hooks.append(model.visual_proj.register_forward_hook(lambda mod, args, out: torch.zeros_like(out)))
+        features = features.clone().requires_grad_(True)
+        out = model(hmr_pose=hmr_pose, hmr_features=features)
+        (out.muscle_activations.sum() + out.pose.sum()).backward()
+        for hook in hooks:
+            hook.remove()
+        model.zero_grad()
+        return out, features.grad
 
-    before, after = outputs_with_perturbed_gate()
-    assert not torch.allclose(before, after)  # live visual stream: the gate matters
-    handle = model.visual_proj.register_forward_hook(lambda module, args, output: torch.zeros_like(output))
-    before, after = outputs_with_perturbed_gate()
-    handle.remove()
-    torch.testing.assert_close(before, after, atol=0, rtol=0)
+    open_a, grad_open = run(features_a)
+    open_b, _ = run(features_b)
+    assert not torch.allclose(open_a.muscle_activations, open_b.muscle_activations)
+    assert not torch.allclose(open_a.pose, open_b.pose)
+    assert grad_open.abs().max() > 0
+    zeroed, _ = run(features_a, zero_stream=True)
+    for features in (features_a, features_b):
+        closed, grad_closed = run(features, gates_closed=True)
+        assert (closed.input_gates == 0).all()
+        assert torch.equal(closed.muscle_activations, zeroed.muscle_activations)
+        assert torch.equal(closed.pose, zeroed.pose)
+        assert torch.equal(grad_closed, torch.zeros_like(grad_closed))
 
     captured = {}
     model.transformer.register_forward_hook(lambda module, args, output: captured.update(out=output))
     with torch.no_grad():
-        out = model(**x)
+        out = model(**inputs(config))
         tokens = captured["out"].reshape(B, T, 2, -1)
         p, v = tokens[:, :, 0], tokens[:, :, 1]
         gate = torch.sigmoid(model.output_gate(torch.cat([p, v], dim=-1)))
