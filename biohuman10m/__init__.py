@@ -15,6 +15,8 @@ from .vocabulary import (
 )
 
 __version__ = "0.1.0"
+__all__ = ["MUSCLE_GROUPS", "MUSCLE_INDEX", "MUSCLE_NAMES", "MUSCLES", "NUM_MUSCLES", "NUM_SMPL_JOINTS",
+           "SMPL_JOINT_NAMES", "SMPL_JOINT_PARENTS", "SMPL_POSE_DIM", "Muscle", "muscle_indices"]
 
 _SCHEMA = ("FEATURES", "WEBDATASET_FEATURES", "WINDOW_SIZE", "label_features", "webdataset_features")
 

@@ -17,8 +17,6 @@ import logging
 import time
 from pathlib import Path
 
-from .build_dataset import DEFAULT_DATASET_DIR, BuildConfig
-from .windows import WindowConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +26,23 @@ METHODS = {"BioHuman": "biohuman_cpu.yaml", "Two-stage HMR+MinT": "two_stage_cpu
 """Display name -> training config of each trained method."""
 
 
-def run_main_job(out_dir: Path, dataset_dir: Path = DEFAULT_DATASET_DIR, workers: int = 2,
+def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int = 2,
                  window_stride: int = 16, max_steps: int | None = None, clips: tuple[str, ...] | None = None,
                  num_subjects: int | None = None) -> Path:
     """Build, train, evaluate; returns the report's ``report.md``.
 
     ``clips``, ``num_subjects`` and ``max_steps`` shrink the job (all clips, all subjects and the
-    configs' schedules by default).
+    configs' schedules by default); ``dataset_dir`` defaults to the project's ``biohuman10m/``.
     """
     from modeling_biohuman.evaluation import evaluate_methods
     from modeling_biohuman.training import TrainConfig, train
 
+    from .build_dataset import DEFAULT_DATASET_DIR, BuildConfig
     from .dataset_pipeline import run_pipeline
     from .sources.embedded import DEFAULT_SUBJECTS, write_embedded_default
+    from .windows import WindowConfig
+
+    dataset_dir = dataset_dir or DEFAULT_DATASET_DIR
 
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
@@ -82,7 +84,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("main", help="build the embedded default dataset, train, evaluate, report")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "runs" / "main",
                         help="work and report folder (default: runs/main)")
-    parser.add_argument("--dataset-dir", type=Path, default=DEFAULT_DATASET_DIR,
+    parser.add_argument("--dataset-dir", type=Path,
                         help="where the default dataset is built (default: the project's biohuman10m/)")
     parser.add_argument("--workers", type=int, default=2, help="parallel BioSim processes (default 2)")
     parser.add_argument("--window-stride", type=int, default=16, help="frames between window starts")

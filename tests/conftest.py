@@ -127,3 +127,21 @@ def tiny_trained_run(tiny_dataset, tmp_path_factory):
     run = tmp_path_factory.mktemp("tiny_run")
     metrics = train(config, tiny_dataset, run)
     return run, metrics
+
+
+# --- dynamics (builder.biosim): the real Rajagopal walking trial, prepared once per session ---
+@pytest.fixture(scope="session")
+def walk(tmp_path_factory):
+    """The Rajagopal2016 walking trial scaled and through IK (tests/dynamics_fixtures.py); modules
+    that need another walk define their own ``walk`` fixture."""
+    from dynamics_fixtures import prepare_walk
+
+    return prepare_walk(tmp_path_factory.getbasetemp() / "rajagopal_walk")
+
+
+@pytest.fixture(scope="session")
+def dyn(walk):
+    """GRF, inverse dynamics and static optimization of that trial (estimated and measured GRF)."""
+    from dynamics_fixtures import walk_dynamics
+
+    return walk_dynamics(walk)

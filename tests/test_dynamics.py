@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dynamics_fixtures import opensim_so, prepare_ulbs_walk, prepare_walk, walk_dynamics
+from dynamics_fixtures import opensim_so, prepare_ulbs_walk, walk_dynamics
 
 from builder.biosim.postprocess import (
     QualityThresholds,
@@ -21,16 +21,6 @@ SAGITTAL = ("hip_flexion", "knee_angle", "ankle_angle")
 # the split between the feet is a model. 0.35 N m/kg (about 20 % of the ~1.6 N m/kg range of these
 # moments in walking) bounds that; measured here 0.12-0.29.
 MOMENT_RMSE_BOUND = 0.35
-
-
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
-    return prepare_walk(tmp_path_factory.getbasetemp() / "rajagopal_walk")
-
-
-@pytest.fixture(scope="module")
-def dyn(walk):
-    return walk_dynamics(walk)
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dynamics_fixtures import MEASURED_GRF, MEASURED_WINDOW, prepare_walk, walk_dynamics
+from dynamics_fixtures import MEASURED_GRF, MEASURED_WINDOW
 
 from builder.biosim.grf import (
     GRFEstimator,
@@ -16,16 +16,6 @@ from builder.biosim.grf import (
 from builder.biosim.storage import read_storage
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
-    return prepare_walk(tmp_path_factory.getbasetemp() / "rajagopal_walk")
-
-
-@pytest.fixture(scope="module")
-def dyn(walk):
-    return walk_dynamics(walk)
 
 
 def _measured_force(time: np.ndarray) -> np.ndarray:

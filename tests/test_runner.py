@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from dynamics_fixtures import make_sequence, prepare_walk
+from dynamics_fixtures import make_sequence
 
 from builder import layout
 from builder.biosim.dynamics import DynamicsSettings
@@ -20,11 +20,6 @@ pytestmark = pytest.mark.slow
 # joint reserves bounded to 30 N m, so an SO whose muscles cannot carry the motion does not converge
 SETTINGS = DynamicsSettings(grf_estimator="dynamics_fixtures:FaultInjectingEstimator",
                             reserves=ReserveSpec(reserve_max_control=30.0))
-
-
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
-    return prepare_walk(tmp_path_factory.getbasetemp() / "rajagopal_walk")
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_unknown_files(tmp_path):
     with pytest.raises(MotionSourceError, match="missing.npz: file not found"):
         read_motion(tmp_path / "missing.npz")
     (tmp_path / "notes.txt").write_text("just words")
-    with pytest.raises(MotionSourceError, match="notes.txt: not a DeepMimic clip"):
+    with pytest.raises(MotionSourceError, match="notes.txt: neither a DeepMimic clip"):
         read_motion(tmp_path / "notes.txt")
     (tmp_path / "bad.pkl").write_bytes(b"\x80\x04garbage")
     with pytest.raises(MotionSourceError, match="bad.pkl: truncated or corrupt pickle"):

@@ -1,6 +1,8 @@
 """The fixed vocabularies: SMPL joints, 112 muscle channels, 87 markers, and the CLI that prints them."""
 
 import csv
+import subprocess
+import sys
 import io
 from contextlib import redirect_stdout
 
@@ -54,3 +56,11 @@ def test_vocab_command_prints_csv(which, rows):
         assert cli.main(["vocab", which]) == 0
     table = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(table) == rows
+
+
+def test_cli_help_loads_no_heavy_library():
+    """Sub-commands import their heavy dependencies when run, so ``biohuman --help`` stays fast."""
+    code = ("import sys\nfrom builder import cli\ncli.build_parser().format_help()\n"
+            "print(sorted(m for m in ('torch', 'datasets', 'transformers', 'opensim', 'anny', 'pyrender') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout

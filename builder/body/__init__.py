@@ -7,6 +7,7 @@ vertices in SMPL's world frame (Y up, Z forward, metres).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,11 @@ import numpy as np
 
 from builder.sources.motion import MotionSequence
 
-from .anny_body import AnnyBody
 from .landmarks import marker_vertex_ids
 from .measure import BODY_DENSITY, body_height, body_mass
-from .smpl_body import SmplBody
 from .surface import BodySurface, RestBody
+
+_BODY_CLASSES = {"AnnyBody": ".anny_body", "SmplBody": ".smpl_body"}
 
 __all__ = [
     "BODY_DENSITY",
@@ -38,10 +39,21 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> type:
+    """The body classes, imported on first use (they load torch; ``biohuman --help`` should not)."""
+    if name in _BODY_CLASSES:
+        return getattr(importlib.import_module(_BODY_CLASSES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def make_body(sequence: MotionSequence, smpl_model: str | Path | None = None) -> BodySurface:
     """The body surface for a sequence: SMPL (shape ``betas``) if a model path is given, else Anny."""
     if smpl_model is not None:
+        from .smpl_body import SmplBody
+
         return SmplBody(smpl_model, gender=sequence.gender, betas=sequence.betas)
+    from .anny_body import AnnyBody
+
     return AnnyBody(gender=sequence.gender, phenotype=sequence.body_phenotype)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from biohuman10m.vocabulary import MUSCLE_NAMES
 from builder.biosim.opensim_model import opensim
@@ -17,7 +20,7 @@ GRAVITY = (0.0, -9.80665, 0.0)
 logger = logging.getLogger(__name__)
 
 
-def _vec3(osim, xyz) -> "osim.Vec3":
+def _vec3(osim: ModuleType, xyz: Sequence[float]) -> Any:
     return osim.Vec3(float(xyz[0]), float(xyz[1]), float(xyz[2]))
 
 

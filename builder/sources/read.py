@@ -13,6 +13,7 @@ from .bvh import read_bvh
 from .deepmimic import read_deepmimic
 from .emdb import is_emdb, read_emdb
 from .errors import MotionSourceError
+from .gaitkit import is_gaitkit_trial, read_gaitkit
 from .h36m import is_h36m_mosh, read_h36m
 from .loaders import load_pickle, npz_keys
 from .motion import MotionSequence
@@ -24,22 +25,26 @@ from .validate import MIN_FRAMES, reject_nan
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("biohuman", "amass", "bedlam", "3dpw", "emdb", "h36m", "motionpro", "bvh", "deepmimic")
+FORMATS = ("biohuman", "amass", "bedlam", "3dpw", "emdb", "h36m", "motionpro", "bvh", "deepmimic", "gaitkit")
 Reader = Callable[[Path], list[MotionSequence]]
 _READERS: dict[str, Reader] = {
     "biohuman": load_motion, "amass": read_amass, "bedlam": read_bedlam, "3dpw": read_3dpw, "emdb": read_emdb,
     "h36m": read_h36m, "motionpro": read_motionpro, "bvh": read_bvh, "deepmimic": read_deepmimic,
+    "gaitkit": read_gaitkit,
 }
 MOTION_SUFFIXES = (".npz", ".pkl", ".bvh", ".txt", ".json", ".npy")
 
 
-def _looks_like_deepmimic(path: Path) -> bool:
+def _json_motion_format(path: Path) -> str | None:
+    """``deepmimic`` or ``gaitkit`` for a JSON motion file (from its first 64 KiB), else None."""
     try:
         with path.open("rb") as handle:
             head = handle.read(1 << 16)
     except OSError:
-        return False
-    return head.lstrip().startswith(b"{") and b'"Frames"' in head
+        return None
+    if head.lstrip().startswith(b"{") and b'"Frames"' in head:
+        return "deepmimic"
+    return "gaitkit" if is_gaitkit_trial(head) else None
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -57,9 +62,11 @@ def detect_format(path: str | os.PathLike) -> str:
     if path.name == SMPL_FILE:
         return "motionpro"
     if suffix in (".txt", ".json"):
-        if _looks_like_deepmimic(path):
-            return "deepmimic"
-        raise MotionSourceError(path, "not a DeepMimic clip (a JSON object with a 'Frames' list)")
+        json_format = _json_motion_format(path)
+        if json_format:
+            return json_format
+        raise MotionSourceError(path, "neither a DeepMimic clip (a JSON object with a 'Frames' list) nor a gaitkit "
+                                      "trial (an 'angle_frames' list)")
     if suffix == ".npz":
         keys = npz_keys(path)
         for name, test in (("biohuman", is_motion_file), ("bedlam", is_bedlam_labels), ("amass", is_amass)):
@@ -107,7 +114,7 @@ def find_motion_files(folder: str | os.PathLike) -> list[Path]:
     """Motion files under ``folder`` (recursively, sorted).
 
     Skipped: AMASS ``shape.npz`` (body shape only), MotionPRO's non-motion files, .txt/.json
-    files that are not DeepMimic clips, and .npy files other than MotionPRO's ``smpl.npy``.
+    files that are not DeepMimic clips or gaitkit trials, and .npy files other than MotionPRO's ``smpl.npy``.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -120,7 +127,7 @@ def find_motion_files(folder: str | os.PathLike) -> list[Path]:
             continue  # a MotionPRO sequence folder: only smpl.npy is motion (pressure.npz, bbox.npy, ...)
         if path.suffix.lower() == ".npy" and path.name != SMPL_FILE:
             continue
-        if path.suffix.lower() in (".txt", ".json") and not _looks_like_deepmimic(path):
+        if path.suffix.lower() in (".txt", ".json") and not _json_motion_format(path):
             continue
         found.append(path)
     return found
