@@ -20,6 +20,8 @@ MUSCLE_COLUMNS = (("pcc", "PCC"), ("rmse", "RMSE"), ("nrmse", "nRMSE"), ("active
                   ("mae", "MAE"), ("diff_l1", "DiffL1"))
 POSE_COLUMNS = (("pose_rmse", "Pose RMSE (rad)"), ("geodesic_deg", "Geodesic (deg)"), ("pa_mpjpe_mm", "PA-MPJPE (mm)"))
 DEFAULT_CURVE_MUSCLES = ("soleus_r", "gasmed_r", "tibant_r", "vaslat_r", "glmed1_r", "bflh_r", "ercspn_r", "deltmid_r")
+GAIT_WORDS = ("walk", "run")
+"""Sequences whose id names a gait come first in the curve figures."""
 
 
 def _cell(value: Any) -> str:
@@ -87,10 +89,19 @@ def sequence_curves(predictions: dict[str, np.ndarray], sequence_id: str) -> dic
     return out
 
 
+def curve_sequences(sequence_ids: list[str], max_sequences: int, prefer: tuple[str, ...] = GAIT_WORDS) -> list[str]:
+    """Up to ``max_sequences`` sequence ids to plot: those naming a gait (``prefer``, in that order)
+    first, since a walk's activation timing is what biomechanists read best, then the rest in order."""
+    def rank(sequence_id: str) -> int:
+        return next((i for i, word in enumerate(prefer) if word in sequence_id.lower()), len(prefer))
+
+    return sorted(dict.fromkeys(sequence_ids), key=rank)[:max_sequences]
+
+
 def plot_activation_curves(prediction_files: dict[str, str | os.PathLike], output_dir: Path,
                            muscles: tuple[str, ...] | None = None, max_sequences: int = 2) -> list[Path]:
-    """``curves_<sequence>.png``: ground truth vs each method's prediction for chosen muscles, for the
-    first ``max_sequences`` sequences (masked frames left blank)."""
+    """``curves_<sequence>.png``: ground truth vs each method's prediction for chosen muscles, for up
+    to ``max_sequences`` sequences chosen by :func:`curve_sequences` (masked frames left blank)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,7 +113,7 @@ def plot_activation_curves(prediction_files: dict[str, str | os.PathLike], outpu
         raise ValueError(f"unknown muscles {unknown}; names follow biohuman10m.MUSCLE_NAMES")
     loaded = {name: dict(np.load(path)) for name, path in prediction_files.items()}
     first = next(iter(loaded.values()))
-    sequences = list(dict.fromkeys(first["sequence_ids"].tolist()))[:max_sequences]
+    sequences = curve_sequences(first["sequence_ids"].tolist(), max_sequences)
     written = []
     for sequence_id in sequences:
         fig, axes = plt.subplots(len(muscles), 1, figsize=(9, 1.6 * len(muscles)), sharex=True, squeeze=False)

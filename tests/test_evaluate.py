@@ -18,6 +18,7 @@ from modeling_biohuman.evaluation import (
     evaluate,
     evaluate_methods,
 )
+from modeling_biohuman.evaluation_report import curve_sequences
 
 
 def _parquet_arrays(dataset, split, names):
@@ -120,3 +121,9 @@ def test_report_compares_methods(evaluated, tiny_dataset, tmp_path):
 def test_unknown_model_folder_is_a_clear_error(tiny_dataset, tmp_path):
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         evaluate(tmp_path / "missing", tiny_dataset, tmp_path / "out")
+
+
+def test_curve_figures_show_gaits_first():
+    ids = ["deepmimic_backflip__a", "deepmimic_cartwheel__a", "deepmimic_run__a", "deepmimic_walk__a", "deepmimic_walk__a"]
+    assert curve_sequences(ids, 2) == ["deepmimic_walk__a", "deepmimic_run__a"]
+    assert curve_sequences(ids[:2], 2) == ids[:2]  # no gait: the first sequences in order
