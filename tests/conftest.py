@@ -145,3 +145,19 @@ def dyn(walk):
     from dynamics_fixtures import walk_dynamics
 
     return walk_dynamics(walk)
+
+
+# --- Hub round trips (builder.hub, modeling_biohuman): a local server speaking the Hub endpoints ---
+@pytest.fixture
+def local_hub(tmp_path):
+    """A ``local_hub.LocalHub`` serving from ``tmp_path / "hub"`` on a free port, in a thread."""
+    import threading
+
+    from local_hub import LocalHub
+
+    hub = LocalHub(tmp_path / "hub")
+    thread = threading.Thread(target=hub.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield hub
+    hub.shutdown()
+    hub.server_close()
