@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -53,14 +55,25 @@ def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, b
     inputs = {k: (v[0] if v.ndim == batched_ndim[k] else v) for k, v in inputs.items()}
     num_frames = inputs.get("pixel_values", inputs.get("hmr_pose")).shape[0]
     inputs.setdefault("attention_mask", torch.ones(num_frames, dtype=torch.long, device=reference.device))
+    return predict_window_batches(model, num_frames, window_length, overlap, batch_size,
+                                  lambda starts: stack_windows(inputs, starts, window_length), progress)
+
+
+@torch.no_grad()
+def predict_window_batches(model: nn.Module, num_frames: int, window_length: int, overlap: int, batch_size: int,
+                           window_inputs: Callable[[list[int]], dict[str, torch.Tensor]],
+                           progress: bool = False) -> BioHumanOutput:
+    """The windowing and merging of :func:`predict_in_windows` over inputs supplied on demand:
+    ``window_inputs(starts)`` returns the (B, window_length, ...) inputs of the windows beginning at
+    ``starts``; it is called with batches in increasing frame order, so a caller can decode a video
+    as it goes and hold only the frames of pending windows."""
     starts = window_starts(num_frames, window_length, overlap)
     owners = owner_windows(num_frames, starts, window_length)
     merged: dict[str, torch.Tensor] = {}
     model.eval()
     for first in tqdm(range(0, len(starts), batch_size), desc="windows", unit="batch", disable=not progress):
         chunk = starts[first:first + batch_size]
-        batch = {k: torch.stack([_window(v, s, window_length) for s in chunk]) for k, v in inputs.items()}
-        out = model(**batch)
+        out = model(**window_inputs(chunk))
         for i, start in enumerate(chunk):
             frames = torch.nonzero(owners == first + i).squeeze(1)
             for key in MERGED_OUTPUTS:
@@ -70,6 +83,13 @@ def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, b
                 target = merged.setdefault(key, value.new_zeros(num_frames, *value.shape[2:]))
                 target[frames] = value[i, frames - start]
     return BioHumanOutput(**{k: v[None] for k, v in merged.items()})
+
+
+def stack_windows(inputs: dict[str, torch.Tensor], starts: list[int], length: int, offset: int = 0
+                  ) -> dict[str, torch.Tensor]:
+    """(B, length, ...) windows beginning at ``starts`` of (T, ...) per-frame inputs whose first row is
+    frame ``offset``; zero-padded past the end."""
+    return {k: torch.stack([_window(v, s - offset, length) for s in starts]) for k, v in inputs.items()}
 
 
 def _window(value: torch.Tensor, start: int, length: int) -> torch.Tensor:

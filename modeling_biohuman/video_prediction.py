@@ -13,11 +13,13 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from .checkpoint_loading import load_model_and_processor
+from .inference import predict_window_batches, stack_windows
 from .prediction_exports import (
     plot_muscle_groups,
     write_activations_sto,
@@ -79,6 +81,77 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
     return boxes
 
 
+class StreamedWindows:
+    """Model inputs of windows cut from a video that is decoded and cropped on demand.
+
+    Called with the start frames of a batch of windows (in increasing order, as
+    :func:`.inference.predict_window_batches` does), it decodes up to the batch's last frame, crops
+    the new frames with ``processor`` and its ``boxes`` rows, and drops frames before the batch's
+    first start: only the frames of pending windows are held. ``times`` and ``has_box`` collect
+    the decoded frames' time stamps and box masks; :meth:`check_exhausted` checks the video had no
+    more frames, :meth:`close` closes it.
+    """
+
+    def __init__(self, video_path: Path, boxes: np.ndarray, processor: Any, window_length: int) -> None:
+        from builder.video import iter_frames
+
+        self.video_path, self.boxes, self.processor, self.window_length = video_path, boxes, processor, window_length
+        self._frames = iter_frames(video_path)
+        self._held: dict[str, torch.Tensor] = {}
+        self._first_held = 0
+        self._times: list[float] = []
+        self._has_box: list[np.ndarray] = []
+
+    @property
+    def decoded(self) -> int:
+        return len(self._times)
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.asarray(self._times, dtype=np.float64)
+
+    @property
+    def has_box(self) -> np.ndarray:
+        return np.concatenate(self._has_box) if self._has_box else np.zeros(0, dtype=bool)
+
+    def __call__(self, starts: list[int]) -> dict[str, torch.Tensor]:
+        self._decode_until(min(starts[-1] + self.window_length, len(self.boxes)))
+        drop = starts[0] - self._first_held
+        self._held = {k: v[drop:] for k, v in self._held.items()}
+        self._first_held = starts[0]
+        return stack_windows(self._held, starts, self.window_length, offset=self._first_held)
+
+    def check_exhausted(self) -> None:
+        """Raise if the video holds more frames than there are boxes."""
+        if next(self._frames, None) is not None:
+            raise ValueError(f"{self.video_path}: decodes to more than the {len(self.boxes)} frames its header "
+                             "declares (and the box file has); re-encode the video or give one box per decoded frame")
+
+    def close(self) -> None:
+        """Close the video file."""
+        self._frames.close()
+
+    def _decode_until(self, end: int) -> None:
+        while self.decoded < end:  # one window's worth of full-size frames at a time
+            self._decode_piece(min(end, self.decoded + self.window_length))
+
+    def _decode_piece(self, end: int) -> None:
+        begin = self.decoded
+        images = []
+        for _ in range(end - begin):
+            item = next(self._frames, None)
+            if item is None:
+                raise ValueError(f"{self.video_path}: decodes to {self.decoded} frames, fewer than the "
+                                 f"{len(self.boxes)} its header declares (and the box file has)")
+            _, time, frame = item
+            images.append(frame.to_ndarray(format="rgb24"))
+            self._times.append(time)
+        encoded = self.processor(np.stack(images), self.boxes[begin:end])
+        new = {k: encoded[k][0] for k in ("pixel_values", "boxes", "attention_mask")}
+        self._held = {k: torch.cat([self._held[k], v]) if self._held else v for k, v in new.items()}
+        self._has_box.append(new["attention_mask"].bool().numpy())
+
+
 def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
                   boxes: str | os.PathLike | np.ndarray | None, output_dir: str | os.PathLike,
                   overlap: int = 0, batch_size: int = 8, overlay: bool = True) -> VideoPrediction:
@@ -86,9 +159,10 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
 
     ``boxes``: (T, 4) pixel boxes or a box file (:func:`read_boxes`); their count must equal the
     video's frame count. Windows of the model's ``window_length`` run in order (``overlap`` frames
-    shared between neighbours) and are merged in sequence order.
+    shared between neighbours) and are merged in sequence order. The video is decoded and cropped
+    as the windows advance (:class:`StreamedWindows`), so memory does not grow with its length.
     """
-    from builder.video import iter_frames, probe_video, read_video
+    from builder.video import iter_frames, probe_video
 
     if boxes is None:
         raise ValueError(NO_BOXES_MESSAGE)
@@ -96,19 +170,24 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
     info = probe_video(video_path)  # clear errors for missing or unreadable files
     box_source = f"{boxes}" if not isinstance(boxes, np.ndarray) else "the given boxes"
     boxes = read_boxes(boxes) if not isinstance(boxes, np.ndarray) else np.asarray(boxes, dtype=np.float64)
-    model, processor = load_model_and_processor(model_path)
-    frames, times = read_video(video_path)
-    if len(boxes) != len(frames):
-        raise ValueError(f"{box_source}: {len(boxes)} boxes for the {len(frames)} frames of {video_path}; "
+    if info.num_frames == 0:
+        raise ValueError(f"{video_path}: the video has no frames")
+    if len(boxes) != info.num_frames:
+        raise ValueError(f"{box_source}: {len(boxes)} boxes for the {info.num_frames} frames of {video_path}; "
                          "give exactly one box row per frame (NaN rows where no person is visible)")
-    encoded = processor(frames, boxes)
-    with torch.no_grad():
-        output = model.predict_long_video(overlap=overlap, batch_size=batch_size, pixel_values=encoded["pixel_values"],
-                                          boxes=encoded["boxes"], attention_mask=encoded["attention_mask"])
-    has_box = encoded["attention_mask"][0].bool().numpy()
+    model, processor = load_model_and_processor(model_path)
+    frames = StreamedWindows(video_path, boxes, processor, model.config.window_length)
+    try:
+        output = predict_window_batches(model, len(boxes), model.config.window_length, overlap, batch_size, frames,
+                                        progress=True)
+        frames.check_exhausted()
+    finally:
+        frames.close()
+    times = frames.times
+    has_box = frames.has_box
     poses = output.pose[0].float().numpy()
     activations = output.muscle_activations[0].float().numpy()
-    times = np.where(np.isfinite(times), times, np.arange(len(frames)) / info.fps)
+    times = np.where(np.isfinite(times), times, np.arange(len(times)) / info.fps)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = VideoPrediction(times=times, poses=poses, activations=activations, has_box=has_box)
@@ -122,5 +201,5 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
         result.files["overlay"] = out / "overlay.mp4"
         write_overlay_video(result.files["overlay"], (f.to_ndarray(format="rgb24") for _, _, f in iter_frames(video_path)),
                             boxes, activations, has_box, info.fps)
-    logger.info("predicted %d frames of %s -> %s", len(frames), video_path, out)
+    logger.info("predicted %d frames of %s -> %s", len(times), video_path, out)
     return result

@@ -15,7 +15,7 @@ from builder import layout
 from builder.cli import main as cli_main
 from builder.video import probe_video, read_video
 from modeling_biohuman.prediction_exports import POSE_COLUMNS
-from modeling_biohuman.video_prediction import predict_video
+from modeling_biohuman.video_prediction import predict_video, read_boxes
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +133,28 @@ def test_checkpoint_from_another_config_is_refused(tiny_trained_run, walk_video,
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=message):
         predict_video(other, video, box_file, tmp_path / "out")
+
+
+@pytest.mark.parametrize("overlap,batch_size", [(0, 8), (3, 2)])
+def test_streamed_video_prediction_equals_chunked_inference_in_memory(tiny_trained_run, walk_video, tmp_path,
+                                                                      overlap, batch_size):
+    """predict_video decodes and crops the video as windows advance; the result is the same as
+    cropping every frame first and running predict_long_video on the whole tensor."""
+    import torch
+
+    from modeling_biohuman.checkpoint_loading import load_model_and_processor
+
+    run, _ = tiny_trained_run
+    video, box_file, _ = walk_video
+    streamed = predict_video(run / "model", video, box_file, tmp_path, overlap=overlap, batch_size=batch_size,
+                             overlay=False)
+    model, processor = load_model_and_processor(run / "model")
+    frames, _ = read_video(video)
+    assert model.config.window_length * 2 < len(frames)  # several batches: frames are dropped and decoded on
+    encoded = processor(frames, read_boxes(box_file))  # the file's boxes (rounded to 0.01 px)
+    with torch.no_grad():
+        whole = model.predict_long_video(overlap=overlap, batch_size=batch_size, pixel_values=encoded["pixel_values"],
+                                         boxes=encoded["boxes"], attention_mask=encoded["attention_mask"])
+    np.testing.assert_array_equal(streamed.activations, whole.muscle_activations[0].numpy())
+    np.testing.assert_array_equal(streamed.poses, whole.pose[0].numpy())
+    np.testing.assert_array_equal(streamed.has_box, encoded["attention_mask"][0].bool().numpy())
