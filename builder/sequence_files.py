@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import numpy as np
 from biohuman10m.vocabulary import MUSCLE_NAMES, SMPL_POSE_DIM
 
 from . import layout
+from .biosim.storage import read_storage
+from .video import probe_video
 
 
 def _motion_text(folder: Path, key: str) -> str | None:
@@ -72,24 +73,6 @@ def drop_categories(reason: str) -> list[str]:
     return categories
 
 
-def read_sto(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Time column, column labels and data (rows x columns) of an OpenSim storage (.sto) file."""
-    path = Path(path)
-    with path.open() as handle:
-        for line in handle:
-            if line.strip().lower() == "endheader":
-                break
-        else:
-            raise ValueError(f"{path}: no 'endheader' line; not an OpenSim storage file")
-        labels = handle.readline().rstrip("\n").split("\t")
-        table = np.loadtxt(handle, delimiter="\t", ndmin=2, dtype=np.float64)
-    if labels[0].strip().lower() != "time":
-        raise ValueError(f"{path}: first column must be 'time', got {labels[0]!r}")
-    if table.shape[1] != len(labels):
-        raise ValueError(f"{path}: {len(labels)} column labels but {table.shape[1]} data columns")
-    return table[:, 0], [label.strip() for label in labels[1:]], table[:, 1:]
-
-
 @dataclass
 class SequenceLabels:
     """Per-frame labels of one sequence, aligned with the video frames."""
@@ -123,8 +106,9 @@ def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
     A frame is valid when it lies within the file's time range and its nearest row is finite.
     """
-    sto_times, labels, data = read_sto(path)
-    column = {_muscle_name(label): i for i, label in enumerate(labels)}
+    table = read_storage(path)
+    sto_times, data = table.time, table.data
+    column = {_muscle_name(label): i for i, label in enumerate(table.labels)}
     missing = [name for name in MUSCLE_NAMES if name not in column]
     if missing:
         raise ValueError(f"{path}: missing {len(missing)} of the 112 muscle columns, e.g. {missing[:3]}")
@@ -147,15 +131,6 @@ def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarr
         between = np.stack([np.interp(times, sto_times[finite], data[finite, j]) for j in range(data.shape[1])], 1)
         values = np.where(exact[:, None], values, between)
     return np.where(valid[:, None], values, 0.0).astype(np.float32), valid
-
-
-def video_size(path: Path) -> tuple[int, int]:
-    """(width, height) of the first video stream of ``path``."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return stream.codec_context.width, stream.codec_context.height
 
 
 def window_inputs(with_activations: bool = True) -> tuple[str, ...]:
@@ -200,22 +175,11 @@ def load_labels(folder: Path, with_activations: bool = True) -> SequenceLabels:
         raise ValueError(f"{folder / layout.BOXES}: expected shape ({num_frames}, 4), got {boxes.shape}")
     if box_visible.shape != (num_frames,):
         raise ValueError(f"{folder / layout.BOX_VISIBLE}: expected shape ({num_frames},), got {box_visible.shape}")
+    video = probe_video(folder / layout.VIDEO)
     return SequenceLabels(
         poses=poses, trans=trans, betas=np.asarray(motion["betas"], np.float32).reshape(-1),
         gender=str(motion["gender"]) if "gender" in motion else "neutral", fps=fps, times=times,
         frame_valid=frame_valid, activations=activations, muscle_valid=muscle_valid & frame_valid,
         boxes=boxes, box_visible=box_visible & np.isfinite(boxes).all(axis=1),
-        image_size=video_size(folder / layout.VIDEO),
+        image_size=(video.width, video.height),
     )
-
-
-def iter_video_frames(path: Path) -> Iterator[np.ndarray]:
-    """Decode ``path`` frame by frame as (H, W, 3) uint8 RGB."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_count = 1
-        for frame in container.decode(stream):
-            # to_ndarray returns a view into PyAV's frame buffer: copy so the pixels outlive the frame
-            yield frame.to_ndarray(format="rgb24").copy()

@@ -274,7 +274,7 @@ def test_bad_sequence_files_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="video.mp4: has 12 frames"):
         build_dataset(root, tmp_path / "out", BuildConfig())
     (folder / layout.ACTIVATIONS).write_text("not a storage file\n")
-    with pytest.raises(ValueError, match="activations.sto: no 'endheader'"):
+    with pytest.raises(ValueError, match=r"activations.sto: not an OpenSim storage file \(no 'endheader'"):
         build_dataset(root, tmp_path / "out", BuildConfig())
 
 
