@@ -7,6 +7,7 @@ never change and frames never interact through batch statistics).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 
@@ -138,6 +139,40 @@ class EfficientNetLite0Backbone(nn.Module):
         self.load_state_dict(state, strict=True)
 
 
+class FrozenFeatureCache:
+    """Per-frame outputs of a frozen module, remembered by the frame's content up to ``max_bytes``.
+
+    A frozen backbone in eval mode maps each crop to the same features every epoch, so training
+    computes them once. Frames are run one at a time, so a frame's features never depend on which
+    other frames share its batch (runs stay reproducible whatever is already cached). Once the
+    budget is spent, new frames are computed without being stored.
+    """
+
+    def __init__(self, module: nn.Module, max_bytes: int) -> None:
+        if any(p.requires_grad for p in module.parameters()):
+            raise ValueError("only a frozen module (no parameter requiring grad) can have its outputs cached")
+        self.module, self.max_bytes = module, int(max_bytes)
+        self.stored_bytes = 0
+        self._store: dict[bytes, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __call__(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        outputs = []
+        for frame in pixel_values.detach():
+            key = hashlib.blake2b(frame.float().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
+            features = self._store.get(key)
+            if features is None:
+                with torch.no_grad():
+                    features = self.module(frame[None])[0].cpu()
+                if self.stored_bytes + features.nbytes <= self.max_bytes:
+                    self._store[key] = features
+                    self.stored_bytes += features.nbytes
+            outputs.append(features)
+        return torch.stack(outputs).to(pixel_values.device)
+
+
 class EfficientNetLite0Encoder(nn.Module):
     """Pretrained EfficientNet-Lite0 backbone + trainable 1x1 projection and learned positions."""
 
@@ -148,9 +183,16 @@ class EfficientNetLite0Encoder(nn.Module):
         self.proj = nn.Linear(1280, config.encoder_hidden_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / 32) * math.ceil(width / 32), config.encoder_hidden_size))
         self.output_size = config.encoder_hidden_size
+        self.feature_cache: FrozenFeatureCache | None = None
+
+    def enable_feature_cache(self, max_bytes: int) -> FrozenFeatureCache:
+        """Cache the frozen backbone's per-frame features (training on a fixed set of crops)."""
+        self.feature_cache = FrozenFeatureCache(self.backbone, max_bytes)
+        return self.feature_cache
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.backbone(pixel_values).flatten(2).transpose(1, 2)) + self.pos_embed
+        features = self.backbone(pixel_values) if self.feature_cache is None else self.feature_cache(pixel_values)
+        return self.proj(features.flatten(2).transpose(1, 2)) + self.pos_embed
 
 
 ENCODERS = {"vit": ViTEncoder, "cnn": ConvEncoder, "efficientnet_lite0": EfficientNetLite0Encoder}

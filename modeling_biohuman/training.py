@@ -51,7 +51,7 @@ MODEL_CLASSES: dict[str, str] = {
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})$")
 RUN_FIELDS_NOT_IN_FINGERPRINT = ("checkpoint_every", "keep_checkpoints", "eval_every", "log_every",
-                                 "max_eval_windows", "report_to", "dataset_path")
+                                 "max_eval_windows", "report_to", "dataset_path", "feature_cache_mb")
 
 
 @dataclass
@@ -62,6 +62,8 @@ class TrainConfig:
     image encoder is frozen when ``freeze_image_encoder``), ``learning_rate`` for the temporal
     model and heads. ``max_steps`` counts optimiser steps; one step consumes
     ``per_device_batch_size x processes x gradient_accumulation_steps`` windows.
+    ``feature_cache_mb``: memory per process for the frozen image encoder's per-frame features
+    (computed once, reused every epoch; 0 turns the cache off).
     """
 
     model: str = "biohuman"
@@ -84,6 +86,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     mixed_precision: str = "auto"
     freeze_image_encoder: bool = True
+    feature_cache_mb: int = 2048
     find_unused_parameters: bool = True
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
@@ -281,6 +284,9 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
             shutil.rmtree(stale)  # left by a run killed while saving
     set_seed(config.seed)
     model, processor = build_model_and_processor(config)
+    encoder = getattr(model.hmr, "encoder", None)  # the PromptHMR adapter has none of its own
+    if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
+        encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
     train_set = WindowDataset(dataset_path, config.train_split)
     sampler = EpochBatchSampler(train_set.sources, config.per_device_batch_size, config.seed,
                                 num_replicas=accelerator.num_processes, rank=accelerator.process_index,

@@ -78,6 +78,33 @@ def test_efficientnet_lite0_wheel_weights_frozen_and_round_trip(tiny_biohuman_co
         assert torch.equal(model(**x).muscle_activations, loaded(**x).muscle_activations)
 
 
+def test_frozen_feature_cache_reuses_frames_within_budget_and_matches_the_backbone(tiny_biohuman_config):
+    from modeling_biohuman.image_encoders import FrozenFeatureCache
+
+    config = tiny_biohuman_config(image_encoder="efficientnet_lite0", image_size=(64, 64), freeze_image_encoder=True,
+                                  encoder_pretrained=False)
+    encoder = mb.BioHumanForMotionAndMuscle(config).train().hmr.encoder
+    frames = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        one_by_one = torch.cat([encoder.backbone(frame[None]) for frame in frames])
+        plain = encoder(frames)
+    cache = encoder.enable_feature_cache(max_bytes=3 * one_by_one[0].nbytes)  # room for three frames
+    calls = []
+    encoder.backbone.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    first = encoder(frames)
+    assert calls == [1, 1, 1, 1] and len(cache) == 3  # the fourth frame is computed but not stored
+    again = encoder(torch.stack([frames[2], frames[0], frames[3]]))
+    assert calls == [1, 1, 1, 1, 1]  # only the frame beyond the budget runs again
+    torch.testing.assert_close(first, plain, atol=1e-5, rtol=1e-5)  # a frame alone = in a batch, to rounding
+    assert torch.equal(again, first[[2, 0, 3]])
+    assert torch.equal(encoder.backbone(frames[:1]), one_by_one[:1].detach())
+    first.sum().backward()  # gradients still reach the trainable projection
+    assert encoder.proj.weight.grad is not None and encoder.proj.weight.grad.abs().sum() > 0
+    encoder.backbone.requires_grad_(True)
+    with pytest.raises(ValueError, match="only a frozen module"):
+        FrozenFeatureCache(encoder.backbone, 1 << 20)
+
+
 class FakePromptHMR(nn.Module):
     """Randomly initialised stand-in with PromptHMR's interface (22 body joints as row-6D, 1024-D tokens)."""
 
