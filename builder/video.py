@@ -118,6 +118,12 @@ def iter_frames(path: str | os.PathLike) -> Iterator[tuple[int, float, av.VideoF
             raise ValueError(f"{path}: decoding failed ({error})") from error
 
 
+def iter_rgb_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
+    """Decoded frames in presentation order as ``(time_in_seconds, (H, W, 3) uint8 RGB)``."""
+    for _, time, frame in iter_frames(path):
+        yield time, frame.to_ndarray(format="rgb24")
+
+
 def read_video(path: str | os.PathLike, indices: Sequence[int] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """RGB frames (N, H, W, 3) uint8 and their time stamps (N,) in seconds.

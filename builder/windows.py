@@ -20,7 +20,7 @@ from biohuman10m.features import FRAME_ARRAYS, IMAGE_FORMATS, WINDOW_SIZE
 
 from . import layout
 from .sequence_files import SequenceLabels
-from .video import iter_frames
+from .video import iter_rgb_frames
 
 FRAME_MODES = ("full", "crop")
 
@@ -141,7 +141,7 @@ def sequence_windows(folder: Path, record: dict, split: str, labels: SequenceLab
     """Windows of one sequence, decoding its video once, front to back."""
     folder = Path(folder)
     starts = window_starts(labels.num_frames, config.size, config.stride)
-    video = (frame.to_ndarray(format="rgb24") for _, _, frame in iter_frames(folder / layout.VIDEO))
+    video = (image for _, image in iter_rgb_frames(folder / layout.VIDEO))
     decoded: dict[int, np.ndarray] = {}
     next_index = 0
     for index, start in enumerate(starts):

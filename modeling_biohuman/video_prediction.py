@@ -93,10 +93,10 @@ class StreamedWindows:
     """
 
     def __init__(self, video_path: Path, boxes: np.ndarray, processor: Any, window_length: int) -> None:
-        from builder.video import iter_frames
+        from builder.video import iter_rgb_frames
 
         self.video_path, self.boxes, self.processor, self.window_length = video_path, boxes, processor, window_length
-        self._frames = iter_frames(video_path)
+        self._frames = iter_rgb_frames(video_path)
         self._held: dict[str, torch.Tensor] = {}
         self._first_held = 0
         self._times: list[float] = []
@@ -143,8 +143,8 @@ class StreamedWindows:
             if item is None:
                 raise ValueError(f"{self.video_path}: decodes to {self.decoded} frames, fewer than the "
                                  f"{len(self.boxes)} its header declares (and the box file has)")
-            _, time, frame = item
-            images.append(frame.to_ndarray(format="rgb24"))
+            time, image = item
+            images.append(image)
             self._times.append(time)
         encoded = self.processor(np.stack(images), self.boxes[begin:end])
         new = {k: encoded[k][0] for k in ("pixel_values", "boxes", "attention_mask")}
@@ -162,7 +162,7 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
     shared between neighbours) and are merged in sequence order. The video is decoded and cropped
     as the windows advance (:class:`StreamedWindows`), so memory does not grow with its length.
     """
-    from builder.video import iter_frames, probe_video
+    from builder.video import iter_rgb_frames, probe_video
 
     if boxes is None:
         raise ValueError(NO_BOXES_MESSAGE)
@@ -176,15 +176,15 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
         raise ValueError(f"{box_source}: {len(boxes)} boxes for the {info.num_frames} frames of {video_path}; "
                          "give exactly one box row per frame (NaN rows where no person is visible)")
     model, processor = load_model_and_processor(model_path)
-    frames = StreamedWindows(video_path, boxes, processor, model.config.window_length)
+    windows = StreamedWindows(video_path, boxes, processor, model.config.window_length)
     try:
-        output = predict_window_batches(model, len(boxes), model.config.window_length, overlap, batch_size, frames,
+        output = predict_window_batches(model, len(boxes), model.config.window_length, overlap, batch_size, windows,
                                         progress=True)
-        frames.check_exhausted()
+        windows.check_exhausted()
     finally:
-        frames.close()
-    times = frames.times
-    has_box = frames.has_box
+        windows.close()
+    times = windows.times
+    has_box = windows.has_box
     poses = output.pose[0].float().numpy()
     activations = output.muscle_activations[0].float().numpy()
     times = np.where(np.isfinite(times), times, np.arange(len(times)) / info.fps)
@@ -199,7 +199,7 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
     plot_muscle_groups(result.files["plot"], times, activations, has_box, title=f"{video_path.name}: muscle groups")
     if overlay:
         result.files["overlay"] = out / "overlay.mp4"
-        write_overlay_video(result.files["overlay"], (f.to_ndarray(format="rgb24") for _, _, f in iter_frames(video_path)),
+        write_overlay_video(result.files["overlay"], (image for _, image in iter_rgb_frames(video_path)),
                             boxes, activations, has_box, info.fps)
     logger.info("predicted %d frames of %s -> %s", len(times), video_path, out)
     return result
