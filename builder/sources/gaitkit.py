@@ -9,8 +9,7 @@ Only the legs are measured, so the pelvis takes its heading from the two hip lan
 upright, the trunk and head follow it and the arms hang beside the body. Each leg segment turns
 SMPL's rest bone onto the measured bone (hip-knee, knee-ankle, ankle-toe) with its twist set by the
 left-right axis of the segment above (pelvis, thigh, shank), so the trial's hip, knee and ankle
-flexion carry over. Lengths are scaled
-so the trial's leg (hip-knee + knee-ankle) is as long as SMPL's.
+flexion carry over. Lengths are scaled so the trial's leg (hip-knee + knee-ankle) is as long as SMPL's.
 """
 
 from __future__ import annotations
@@ -31,9 +30,10 @@ from .timing import nice_rate
 from .validate import checked_sequence, make_id
 
 LANDMARKS = ("hip", "knee", "ankle", "heel", "toe")
+LANDMARK_INDEX = {name: k for k, name in enumerate(LANDMARKS)}
 SIDES = ("left", "right")
 SEGMENTS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"))
-"""Each leg joint's bone: (joint landmark, child landmark), for SMPL's hip, knee and ankle."""
+"""Each leg bone as (joint, child) landmarks; the joint landmark names the SMPL joint it drives."""
 
 ARMS = [3 * J[f"{side}_shoulder"] + axis for side in SIDES for axis in range(3)]
 """Pose entries of the shoulders, set to the standing pose's arms-down rotations."""
@@ -94,10 +94,9 @@ def landmarks_to_smpl(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SMPL ``poses`` (T, 72) and ``trans`` (T, 3) from leg landmarks (T, 2 sides, 5, 3) in metres, Y up."""
     from builder.body import NEUTRAL_POSE  # builder.body imports this package
 
-    landmark = {name: k for k, name in enumerate(LANDMARKS)}
     scale = smpl_leg_length() / trial_leg_length(positions)
     positions = positions * scale
-    hips = positions[:, :, landmark["hip"]]
+    hips = positions[:, :, LANDMARK_INDEX["hip"]]
     left = hips[:, 0] - hips[:, 1]
     left[:, 1] = 0.0  # upright pelvis: its left-right axis is horizontal
     left /= np.linalg.norm(left, axis=-1, keepdims=True)
@@ -105,17 +104,18 @@ def landmarks_to_smpl(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     world = np.empty((len(positions), NUM_SMPL_JOINTS, 3, 3))
     world[:, 0] = np.stack([left, up, np.cross(left, up)], axis=-1)
     rest_lateral = np.array([[1.0, 0.0, 0.0]])
+    driven = {0}
     for s, side in enumerate(SIDES):
         lateral = left
-        for (joint, child), smpl_joint in zip(SEGMENTS, ("hip", "knee", "ankle")):
-            j = J[f"{side}_{smpl_joint}"]
-            bone = positions[:, s, landmark[child]] - positions[:, s, landmark[joint]]
+        for joint, child in SEGMENTS:
+            j = J[f"{side}_{joint}"]
+            bone = positions[:, s, LANDMARK_INDEX[child]] - positions[:, s, LANDMARK_INDEX[joint]]
             measured = _frame(bone, lateral)
             world[:, j] = measured @ _frame(smpl_rest_direction(j)[None], rest_lateral)[0].T
             lateral = measured[..., 0]  # knee and ankle hinge about the segment above's left-right axis
-    measured = {0} | {J[f"{side}_{joint}"] for side in SIDES for joint in ("hip", "knee", "ankle")}
+            driven.add(j)
     for j, parent in enumerate(SMPL_JOINT_PARENTS):
-        if j not in measured:
+        if j not in driven:
             world[:, j] = world[:, parent]
     poses = local_poses(world)
     poses[:, ARMS] = NEUTRAL_POSE[ARMS]  # the arms hang beside the body
@@ -131,8 +131,9 @@ def smpl_leg_length() -> float:
 
 def trial_leg_length(positions: np.ndarray) -> float:
     """The trial's median leg (hip-knee + knee-ankle landmark distances), mean of both sides."""
-    thigh = np.linalg.norm(positions[:, :, 1] - positions[:, :, 0], axis=-1)
-    shank = np.linalg.norm(positions[:, :, 2] - positions[:, :, 1], axis=-1)
+    hip, knee, ankle = (positions[:, :, LANDMARK_INDEX[name]] for name in ("hip", "knee", "ankle"))
+    thigh = np.linalg.norm(knee - hip, axis=-1)
+    shank = np.linalg.norm(ankle - knee, axis=-1)
     return float(np.median(thigh + shank, axis=0).mean())
 
 
