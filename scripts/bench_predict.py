@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-SMALL = {"image_size": [128, 96], "encoder_hidden_size": 128, "encoder_num_layers": 2, "encoder_num_heads": 4,
-         "decoder_hidden_size": 128, "decoder_num_layers": 1, "decoder_num_heads": 4, "hidden_size": 128,
-         "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256}
+from bench_model import CONFIGS  # the same "small" model as the inference benchmark
 
 
 def synthetic_video(folder: Path, num_frames: int, fps: float = 30.0) -> tuple[Path, np.ndarray]:
@@ -71,7 +69,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = mb.BioHumanConfig(**SMALL)
+        config = mb.BioHumanConfig(**CONFIGS["small"])
         mb.BioHumanForMotionAndMuscle(config).save_pretrained(work / "model")
         mb.BioHumanVideoProcessor.from_model_config(config).save_pretrained(work / "model")
         print("predict_video, small untrained model, 640x480 H.264 input, no overlay, one process per length")
