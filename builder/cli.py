@@ -14,11 +14,11 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "builder.vocabulary_command",
-    "builder.predict_command",
+    "builder.prediction.command",
     "builder.sources.command",
-    "builder.dataset_command",
+    "builder.dataset.command",
     "builder.render.command",
-    "builder.preview",
+    "builder.render.preview",
     "builder.musculoskeletal.report",
     "builder.biosim.kinematics_command",
     "builder.biosim.dynamics_command",

@@ -21,7 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = PROJECT_ROOT / "scripts" / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "training" / "configs"
 METHODS = {"BioHuman": "biohuman_cpu.yaml", "Two-stage HMR+MinT": "two_stage_cpu.yaml"}
 """Display name -> training config of each trained method."""
 
@@ -34,13 +34,13 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int = 
     ``clips``, ``num_subjects`` and ``max_steps`` shrink the job (all clips, all subjects and the
     configs' schedules by default); ``dataset_dir`` defaults to the project's ``biohuman10m/``.
     """
-    from modeling_biohuman.evaluation import evaluate_methods
-    from modeling_biohuman.training import TrainConfig, train
+    from builder.evaluation.protocol import evaluate_methods
+    from builder.training.trainer import TrainConfig, train
 
-    from .build_dataset import DEFAULT_DATASET_DIR, BuildConfig
-    from .dataset_pipeline import run_pipeline
+    from .dataset.build import DEFAULT_DATASET_DIR, BuildConfig
+    from .dataset.pipeline import run_pipeline
     from .sources.embedded import DEFAULT_SUBJECTS, write_embedded_default
-    from .windows import WindowConfig
+    from .dataset.windows import WindowConfig
 
     dataset_dir = dataset_dir or DEFAULT_DATASET_DIR
 

@@ -10,13 +10,12 @@ from .baselines import BioHumanTwoStageConfig, BioHumanTwoStageForMuscle
 from .configuration_biohuman import BioHumanConfig
 from .inference import predict_in_windows
 from .losses import biohuman_loss
-from .model_card import generate_model_card
 from .modeling_biohuman import (
     BioHumanForMotionAndMuscle,
     BioHumanOutput,
     BioHumanPreTrainedModel,
 )
-from .processing_biohuman import BioHumanVideoProcessor
+from .image_processing_biohuman import BioHumanVideoProcessor
 
 AutoConfig.register(BioHumanConfig.model_type, BioHumanConfig, exist_ok=True)
 AutoConfig.register(BioHumanTwoStageConfig.model_type, BioHumanTwoStageConfig, exist_ok=True)
@@ -36,6 +35,5 @@ __all__ = [
     "BioHumanTwoStageForMuscle",
     "BioHumanVideoProcessor",
     "biohuman_loss",
-    "generate_model_card",
     "predict_in_windows",
 ]

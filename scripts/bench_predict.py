@@ -43,7 +43,7 @@ def synthetic_video(folder: Path, num_frames: int, fps: float = 30.0) -> tuple[P
 
 def run_one(num_frames: int, model_dir: Path, work: Path) -> dict:
     """Predict one synthetic video in this process; returns the figures."""
-    from modeling_biohuman.video_prediction import predict_video
+    from builder.prediction.video_prediction import predict_video
 
     video, boxes = synthetic_video(work, num_frames)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -29,12 +29,12 @@ def pin_to_one_core() -> None:
 
 
 def synthetic_dataset(count: int, work: Path, crop_size: int) -> Path:
-    """Build ``count`` synthetic sequences (tests/dataset_sequences.py) into a dataset with person crops."""
+    """Build ``count`` synthetic sequences (tests/helpers/sequences.py) into a dataset with person crops."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from dataset_sequences import make_sequence
+    from helpers.sequences import make_sequence
 
-    from builder.build_dataset import BuildConfig, build_dataset
-    from builder.windows import WindowConfig
+    from builder.dataset.build import BuildConfig, build_dataset
+    from builder.dataset.windows import WindowConfig
 
     for i in range(count):
         make_sequence(work / "biosim", f"seq{i:03d}", source=("EMDB", "3DPW", "default")[i % 3], subject=f"P{i % 5}",

@@ -1,7 +1,7 @@
 """Benchmark: OpenSim StaticOptimization vs the batched fast solver on the same frames.
 
 Prepares the real Rajagopal2016 walking trial (marker placement, mass scaling, IK: see
-tests/dynamics_fixtures.py), estimates GRF, runs ID, then times both solvers on the same frames
+tests/helpers/walk_trial.py), estimates GRF, runs ID, then times both solvers on the same frames
 and prints seconds per frame, the speed-up and the agreement (RMSE, PCC) of the activations.
 
     python3 scripts/bench_so.py [--model rajagopal|ulbs] [--frames 20] [--work /tmp/bench_so]
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the trial preparation lives there
 
-from dynamics_fixtures import prepare_ulbs_walk, prepare_walk
+from helpers.walk_trial import prepare_ulbs_walk, prepare_walk
 
 from builder.biosim.fast_so import run_fast_static_optimization
 from builder.biosim.grf import PhysicsGRFEstimator

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builder.dataset_command import main
+from builder.dataset.command import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -15,8 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from modeling_biohuman.evaluation import MEAN_PREDICTOR, evaluate, evaluate_methods
-from modeling_biohuman.evaluation_report import muscle_table_markdown
+from builder.evaluation.protocol import MEAN_PREDICTOR, evaluate, evaluate_methods
+from builder.evaluation.report import muscle_table_markdown
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@
     python3 scripts/train.py --config ...            # one process
 
 Re-running with the same output folder resumes from its newest checkpoint (same step, same data
-order). See modeling_biohuman.training for the config keys and the output folder's layout.
+order). See builder.training.trainer for the config keys and the output folder's layout.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 
 import yaml
 
-from modeling_biohuman.training import TrainConfig, train
+from builder.training.trainer import TrainConfig, train
 
 
 def main(argv: list[str] | None = None) -> int:

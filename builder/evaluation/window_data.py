@@ -1,0 +1,94 @@
+"""BioHuman10M windows for training and evaluation: open a split, decode, collate, make model inputs.
+
+A split is read with ``datasets`` from the dataset folder's WebDataset shards (frames + labels)
+as a map-style dataset, so any window can be fetched by index: the deterministic sampler of
+:mod:`builder.training.window_sampling` and exact resumption rely on that. Batches come from
+:func:`biohuman10m.collate.collate_windows`: per-frame arrays (B, T, ...), ``frames`` (B, T, H, W, 3)
+uint8 and metadata lists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def webdataset_folder(dataset_path: str | os.PathLike) -> Path:
+    """The folder of a built dataset that holds its WebDataset shards and their card."""
+    from builder.dataset.build import WEBDATASET_DIR
+
+    root = Path(dataset_path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: dataset folder not found")
+    folder = root / WEBDATASET_DIR if (root / WEBDATASET_DIR).is_dir() else root
+    if not any(folder.glob("*.tar")):
+        raise FileNotFoundError(f"{root}: no WebDataset shards (.tar); build it with builder.dataset.build")
+    return folder
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Map-style windows of one split of a built dataset; items are raw WebDataset samples
+    (``json``, ``<array>.npy``, ``frames.mp4``) that ``biohuman10m.collate.collate_windows`` decodes and stacks."""
+
+    def __init__(self, dataset_path: str | os.PathLike, split: str) -> None:
+        import datasets
+
+        self.path, self.split = Path(dataset_path), split
+        folder = webdataset_folder(dataset_path)
+        if not any(folder.glob(f"{split}-*.tar")):
+            raise ValueError(f"{folder}: split {split!r} has no shards (have: "
+                             f"{sorted({p.name.rsplit('-', 1)[0] for p in folder.glob('*.tar')})})")
+        self.table = datasets.load_dataset(str(folder), split=split)
+        self.metadata: list[dict[str, Any]] = list(self.table.select_columns(["json"])["json"])
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def sources(self) -> list[str]:
+        return [m["source"] for m in self.metadata]
+
+    def arrays(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Per-frame arrays of every window, stacked (N, T, ...), without decoding any frame."""
+        columns = self.table.select_columns([f"{name}.npy" for name in names]).with_format("numpy")
+        return {name: np.stack(list(columns[f"{name}.npy"])) for name in names}
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.table[int(index)]
+
+
+def _image_boxes_in_frames(batch: dict[str, Any]) -> torch.Tensor:
+    """Person boxes in the coordinates of the stored frames (crop pixels for crop windows), NaN where absent."""
+    boxes = batch["boxes"].to(torch.float64).clone()
+    usable = batch["frame_mask"] & batch["box_visible"]
+    if "crop_affine" in batch:  # crop -> image affines: map image boxes into the crops
+        affine = batch["crop_affine"].to(torch.float64)
+        scale = affine[..., 0, 0].clamp_min(1e-12)
+        boxes = torch.stack([(boxes[..., 0] - affine[..., 0, 2]) / scale, (boxes[..., 1] - affine[..., 1, 2]) / scale,
+                             (boxes[..., 2] - affine[..., 0, 2]) / scale, (boxes[..., 3] - affine[..., 1, 2]) / scale], -1)
+    boxes[~usable] = float("nan")
+    return boxes
+
+
+def model_inputs(batch: dict[str, Any], processor) -> dict[str, torch.Tensor]:
+    """Forward arguments of the model for a collated batch, labels and evaluation masks included.
+
+    Frames without a usable person box are masked (``attention_mask`` 0) and so are their labels:
+    every method is evaluated on exactly these masks.
+    """
+    encoded = processor(batch["frames"], _image_boxes_in_frames(batch))
+    attention = encoded["attention_mask"].bool() & batch["frame_mask"]
+    return {
+        "pixel_values": encoded["pixel_values"],
+        "boxes": encoded["boxes"],
+        "attention_mask": attention.long(),
+        "pose_labels": batch["poses"].float(),
+        "muscle_labels": batch["activations"].float(),
+        "pose_mask": batch["pose_mask"] & attention,
+        "muscle_mask": batch["muscle_mask"] & attention,
+    }

@@ -1,0 +1,136 @@
+"""The dynamics runner over a folder: real OpenSim work, real faults, resumable, failure-isolated."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers.walk_trial import cut_walk_sequence
+
+from builder import layout
+from builder.biosim.dynamics import DynamicsSettings
+from builder.biosim.record import read_record
+from builder.biosim.runner import run_dynamics
+from builder.biosim.static_optimization import ReserveSpec
+from builder.biosim.storage import format_storage, read_storage
+
+pytestmark = pytest.mark.slow
+
+# joint reserves bounded to 30 N m, so an SO whose muscles cannot carry the motion does not converge
+SETTINGS = DynamicsSettings(grf_estimator="helpers.walk_trial:FaultInjectingEstimator",
+                            reserves=ReserveSpec(reserve_max_control=30.0))
+
+
+@pytest.fixture(scope="module")
+def built(walk, tmp_path_factory):
+    """Six sequences: two good ones and one per fault, processed by two local workers."""
+    root = tmp_path_factory.mktemp("dynamics_run")
+    cut_walk_sequence(walk, root, "good_a")
+    cut_walk_sequence(walk, root, "good_b", span=(1.0, 1.2))
+    nan = cut_walk_sequence(walk, root, "ik_nan")
+    table = read_storage(nan / layout.IK_MOT)
+    table.data[4, 9] = np.nan  # knee angle: an IK frame that did not solve
+    (nan / layout.IK_MOT).write_text(format_storage(table))
+    bad_model = cut_walk_sequence(walk, root, "bad_model")
+    (bad_model / layout.SCALED_MODEL).write_text("<OpenSimDocument><Model name='x'><broken")
+    cut_walk_sequence(walk, root, "weak_muscles", muscle_strength=0.02)
+    (cut_walk_sequence(walk, root, "segfault") / "SEGFAULT").touch()
+    (cut_walk_sequence(walk, root, "killed") / "SIGKILL").touch()
+    counts = run_dynamics(root, SETTINGS, workers=2)
+    return root, counts
+
+
+def _record(root, name):
+    return read_record(root / "sequences" / name / layout.RECORD)
+
+
+def test_good_sequences_are_kept_with_full_record(built):
+    root, counts = built
+    assert counts == {"kept": 2, "dropped": 1, "failed": 4}
+    for name in ("good_a", "good_b"):
+        seq = root / "sequences" / name
+        rec = _record(root, name)
+        assert rec.status == "kept" and rec.reasons == [] and rec.error is None
+        acts = read_storage(seq / layout.ACTIVATIONS)
+        so = read_storage(seq / layout.SO_ACTIVATIONS)
+        assert acts.labels == so.labels and len(acts.labels) == 80 and np.allclose(acts.time, so.time)
+        assert 0.0 <= acts.data.min() and acts.data.max() <= 1.0
+        assert set(rec.timings_s) == {"grf", "inverse_dynamics", "static_optimization"}
+        assert rec.static_optimization["constraint_violation_max"] < 1e-6
+        assert "residual_force_N_rms" in rec.residuals and rec.grf["peak_vertical_bw"] > 0.5
+        assert rec.settings["solver"] == "fast" and rec.marker_error["max_max_m"] < 0.15
+        assert not list(seq.glob(".*"))  # no temporary leftovers
+        raw = json.loads((seq / layout.RECORD).read_text())
+        assert raw["outputs"]["ACTIVATIONS"] == layout.ACTIVATIONS
+
+
+def test_faults_leave_clear_records_and_no_labels(built):
+    root, _ = built
+    expected = {
+        "ik_nan": "non-finite",
+        "bad_model": "could not load the model",
+        "segfault": "signal SIGSEGV",
+        "killed": "signal SIGKILL",
+    }
+    for name, text in expected.items():
+        rec = _record(root, name)
+        assert rec.status == "failed" and text in rec.error, (name, rec.error)
+        assert not (root / "sequences" / name / layout.ACTIVATIONS).exists()
+    assert "ik.mot" in _record(root, "ik_nan").error
+    weak = _record(root, "weak_muscles")
+    assert weak.status == "dropped" and "constraint violation" in weak.reasons[0]
+    assert not (root / "sequences" / "weak_muscles" / layout.ACTIVATIONS).exists()
+
+
+def test_resume_skips_done_and_retries_failed_on_request(built):
+    root, _ = built
+    stamps = {p.parent.name: p.stat().st_mtime_ns for p in root.glob("sequences/*/record.json")}
+    assert run_dynamics(root, SETTINGS, workers=2) == {"kept": 2, "dropped": 1, "failed": 4}
+    assert stamps == {p.parent.name: p.stat().st_mtime_ns for p in root.glob("sequences/*/record.json")}
+    (root / "sequences" / "segfault" / "SEGFAULT").unlink()  # the fault is fixed: retry the failed ones
+    counts = run_dynamics(root, SETTINGS, workers=2, retry_failed=True)
+    assert counts == {"kept": 3, "dropped": 1, "failed": 3}
+    assert _record(root, "segfault").status == "kept"
+    after = {p.parent.name: p.stat().st_mtime_ns for p in root.glob("sequences/*/record.json")}
+    assert after["good_a"] == stamps["good_a"] and after["killed"] != stamps["killed"]
+
+
+def test_ray_runner(walk, tmp_path):
+    ray = pytest.importorskip("ray")
+    from pathlib import Path
+
+    root = tmp_path / "ray_run"
+    cut_walk_sequence(walk, root, "good_a")
+    (cut_walk_sequence(walk, root, "segfault") / "SEGFAULT").touch()
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    try:
+        counts = run_dynamics(root, SETTINGS, address="local")
+    finally:
+        ray.shutdown()
+    assert counts == {"kept": 1, "failed": 1}
+    assert "ray task failed" in _record(root, "segfault").error
+
+
+def test_cli_reports_counts_and_fails_on_failed_sequences(built, capsys):
+    from builder.cli import main
+
+    root, _ = built
+    code = main(["dynamics", str(root), "--workers", "1", "--grf-estimator",
+                 "helpers.walk_trial:FaultInjectingEstimator", "--reserve-max-control", "30"])
+    assert code == 1  # failed sequences remain: a non-zero exit for scripts
+    assert "failed=" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["dynamics", str(root), "--solver", "nope"])
+
+
+def test_hanging_sequence_is_killed_after_the_timeout(walk, tmp_path):
+    import time
+
+    root = tmp_path / "hang_run"
+    (cut_walk_sequence(walk, root, "hangs") / "HANG").touch()
+    started = time.monotonic()
+    assert run_dynamics(root, SETTINGS, workers=1, timeout_s=3.0) == {"failed": 1}
+    assert time.monotonic() - started < 60
+    assert "timed out" in _record(root, "hangs").error
