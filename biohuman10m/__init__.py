@@ -1,4 +1,12 @@
-"""BioHuman10M: vocabularies, schema and metrics of the video-motion-muscle dataset."""
+"""BioHuman10M: vocabularies, schema and metrics of the video-motion-muscle dataset.
+
+The leaf of the project: it imports nothing from ``modeling_biohuman`` or ``builder``, which both use it.
+``vocabulary`` (24 SMPL joints, 112 muscle channels and groups), ``skeleton`` (the SMPL rest skeleton),
+``features`` (the ``datasets.Features`` schema), ``frames`` (frame codecs), ``collate`` (window batches),
+``metrics`` (muscle and pose metrics of training and evaluation), ``card`` + ``card_template.md`` (the
+dataset card), ``layout`` (file names of a built dataset folder), ``errors`` (the library's error root).
+This folder is also the default dataset build folder (see ``layout``); the built files are no package data.
+"""
 
 from .vocabulary import (
     MUSCLE_GROUPS,

@@ -1,8 +1,8 @@
 """``biohuman main``: the whole system on the embedded default data, in one resumable command.
 
 1. the embedded default motions (DeepMimic clips x Anny subjects) -> BioSim -> rendered video
-   -> the BioHuman10M default dataset (``biohuman10m/`` in the project, so that
-   ``load_dataset("biohuman10m")`` works from the project root);
+   -> the BioHuman10M default dataset (``./biohuman10m``: run from the project root, that is the
+   package folder, so that ``load_dataset("biohuman10m")`` works there);
 2. BioHuman and the two-stage HMR + MinT-style baseline trained on a short CPU schedule;
 3. both, and the mean-activation predictor, evaluated on the test split;
 4. a report folder: metrics table, per-muscle-group PCC, activation curves, the model card.
@@ -17,32 +17,36 @@ import logging
 import time
 from pathlib import Path
 
+from builder.cli import add_argument, add_workers_argument
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = Path(__file__).resolve().parent / "training" / "configs"
-METHODS = {"BioHuman": "biohuman_cpu.yaml", "Two-stage HMR+MinT": "two_stage_cpu.yaml"}
-"""Display name -> training config of each trained method."""
+METHODS = {"BioHuman": "biohuman_cpu", "Two-stage HMR+MinT": "two_stage_cpu"}
+"""Display name -> packaged training config (``builder/training/configs``) of each trained method."""
+DEFAULT_OUT = Path("runs") / "main"
 
 
-def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int = 2,
+def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | None = None,
                  window_stride: int = 16, max_steps: int | None = None, clips: tuple[str, ...] | None = None,
                  num_subjects: int | None = None) -> Path:
     """Build, train, evaluate; returns the report's ``report.md``.
 
     ``clips``, ``num_subjects`` and ``max_steps`` shrink the job (all clips, all subjects and the
-    configs' schedules by default); ``dataset_dir`` defaults to the project's ``biohuman10m/``.
+    configs' schedules by default); ``dataset_dir`` defaults to ``./biohuman10m``, ``workers`` to the
+    CPU cores available.
     """
+    from biohuman10m.layout import DEFAULT_DATASET_DIR
     from builder.evaluation.protocol import evaluate_methods
     from builder.training.trainer import TrainConfig, train
 
-    from .dataset.build import DEFAULT_DATASET_DIR, BuildConfig
+    from .cli import default_workers
+    from .dataset.build import BuildConfig
     from .dataset.pipeline import run_pipeline
-    from .sources.embedded import DEFAULT_SUBJECTS, write_embedded_default
     from .dataset.windows import WindowConfig
+    from .sources.embedded import DEFAULT_SUBJECTS, write_embedded_default
 
     dataset_dir = dataset_dir or DEFAULT_DATASET_DIR
+    workers = workers or default_workers()
 
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
@@ -54,9 +58,9 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int = 
     timings["dataset"] = time.perf_counter() - started
 
     models = {}
-    for name, config_file in METHODS.items():
+    for name, config_name in METHODS.items():
         started = time.perf_counter()
-        train_config = TrainConfig.from_yaml(CONFIG_DIR / config_file)
+        train_config = TrainConfig.from_name_or_path(config_name)
         if max_steps:
             train_config.max_steps = max_steps
         model_dir = out_dir / "models" / train_config.model
@@ -82,11 +86,12 @@ def _log_summary(results: dict, timings: dict[str, float]) -> None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("main", help="build the embedded default dataset, train, evaluate, report")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "runs" / "main",
-                        help="work and report folder (default: runs/main)")
-    parser.add_argument("--dataset-dir", type=Path,
-                        help="where the default dataset is built (default: the project's biohuman10m/)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel BioSim processes (default 2)")
+    parser.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT,
+                        help="work and report folder (default: ./runs/main)")
+    add_argument(parser, "--dataset-out", type=Path, old=("--dataset-dir",),
+                 help="where the default dataset is built (default: ./biohuman10m; from the project root, "
+                      "the package folder, so that load_dataset('biohuman10m') works there)")
+    add_workers_argument(parser, "BioSim and dataset sequences")
     parser.add_argument("--window-stride", type=int, default=16, help="frames between window starts")
     parser.add_argument("--max-steps", type=int, help="override the training steps of both methods")
     parser.add_argument("--clips", nargs="+", help="embedded clips to use (default: all)")
@@ -95,7 +100,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    report = run_main_job(args.out, args.dataset_dir, args.workers, args.window_stride, args.max_steps,
+    report = run_main_job(args.out, args.dataset_out, args.workers, args.window_stride, args.max_steps,
                           tuple(args.clips) if args.clips else None, args.subjects)
     print(f"Report: {report}")
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from biohuman10m.errors import InputError, MissingInputError
 from builder.io import atomic_path
 
 DEFAULT_CRF = 18  # x264 constant-rate factor: visually near-lossless, ~JPEG quality 90
@@ -81,14 +82,14 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 
 def _open(path: Path) -> av.container.InputContainer:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: video file not found")
+        raise MissingInputError(path, "video file not found")
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as error:
-        raise ValueError(f"{path}: not a readable video ({error})") from error
+        raise InputError(path, f"not a readable video ({error})") from error
     if not container.streams.video:
         container.close()
-        raise ValueError(f"{path}: contains no video stream")
+        raise InputError(path, "contains no video stream")
     return container
 
 
@@ -99,7 +100,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
         if not rate:
-            raise ValueError(f"{path}: the video stream declares no frame rate")
+            raise InputError(path, "the video stream declares no frame rate")
         num_frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
         return VideoInfo(path, int(num_frames), float(rate), stream.width, stream.height)
 
@@ -115,7 +116,7 @@ def iter_frames(path: str | os.PathLike) -> Iterator[tuple[int, float, av.VideoF
                 time = float(frame.time) if frame.time is not None else float("nan")
                 yield index, time, frame
         except av.error.FFmpegError as error:
-            raise ValueError(f"{path}: decoding failed ({error})") from error
+            raise InputError(path, f"decoding failed ({error})") from error
 
 
 def iter_rgb_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
@@ -157,6 +158,6 @@ def check_frame_count(path: str | os.PathLike, expected: int) -> VideoInfo:
     """The video's info, or ``ValueError`` when it does not hold exactly ``expected`` frames."""
     info = probe_video(path)
     if info.num_frames != expected:
-        raise ValueError(f"{path}: video has {info.num_frames} frames but its motion has {expected}; "
+        raise InputError(path, f"video has {info.num_frames} frames but its motion has {expected}; "
                          "frames and motion would be misaligned")
     return info

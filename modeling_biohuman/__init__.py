@@ -1,5 +1,11 @@
 """BioHuman model: video -> SMPL motion and 112 muscle activations (transformers-style).
 
+What a Hub model repo holds: ``configuration_biohuman``, ``modeling_biohuman``,
+``image_processing_biohuman`` (the video-crop processor), and the model's run-time internals (``hmr``,
+``image_encoders``, ``rotations``, ``losses``, ``prompthmr_adapter``, ``inference``: chunked long-video
+inference, ``baselines``: the two-stage model). It depends on ``biohuman10m`` only; training, evaluation,
+prediction on videos and model cards live in ``builder`` (``builder.training`` etc.).
+
 Importing this package registers the BioHuman classes with ``AutoConfig``, ``AutoModel`` and
 ``AutoImageProcessor`` (and marks them for ``trust_remote_code`` Hub loading).
 """

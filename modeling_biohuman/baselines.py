@@ -10,8 +10,9 @@
 
 HumanML3D-style features per frame (263 = 1 + 2 + 1 + 63 + 126 + 66 + 4), y-up, facing = root
 orientation's +z axis projected on the ground: root yaw velocity; root xz velocity in the facing
-frame; root height above the rest skeleton's lowest foot joint; the 21 non-root joints relative to
-the root's ground position in the facing frame; their local rotations as 6D ("columns");
+frame; root height above the floor (the rest skeleton's lowest foot joint); the 21 non-root joints
+relative to the root's point on the floor, in the facing frame (so heights count from the floor
+whatever the rest skeleton's origin); their local rotations as 6D ("columns");
 all 22 joint velocities in the facing frame; foot contacts (left ankle, left foot, right ankle,
 right foot) where the squared joint speed is below ``contact_velocity_threshold``. Velocities are
 forward differences (zero on the last frame and wherever a neighbour frame is invalid).
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from biohuman10m.metrics import smpl_forward_kinematics
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 
 from .configuration_biohuman import BioHumanConfig
 from .losses import biohuman_loss
@@ -46,21 +48,11 @@ MOTION_JOINTS = 22
 MOTION_FEATURE_SIZE = 263
 FOOT_JOINTS = (7, 10, 8, 11)
 
-DEFAULT_REST_JOINTS = (
-    (-0.002, 0.920, 0.028), (0.070, 0.829, 0.024), (-0.068, 0.829, 0.022), (-0.004, 1.029, 0.002),
-    (0.103, 0.453, 0.017), (-0.106, 0.449, 0.016), (0.002, 1.164, 0.003), (0.088, 0.055, -0.027),
-    (-0.092, 0.048, -0.027), (0.002, 1.217, 0.029), (0.119, -0.001, 0.093), (-0.118, 0.000, 0.099),
-    (-0.001, 1.430, -0.011), (0.078, 1.338, -0.001), (-0.080, 1.338, -0.005), (0.005, 1.496, 0.046),
-    (0.170, 1.368, -0.017), (-0.173, 1.369, -0.019), (0.432, 1.357, -0.042), (-0.428, 1.355, -0.041),
-    (0.683, 1.366, -0.049), (-0.689, 1.364, -0.046), (0.767, 1.358, -0.065), (-0.772, 1.358, -0.062),
-)
-"""Approximate adult rest skeleton (24 SMPL joints, metres, y-up, feet at y ~ 0, T-pose); pass the
-subject-specific one (``J_regressor @ v_shaped``) in ``rest_joints`` when known."""
-
-
 class BioHumanTwoStageConfig(BioHumanConfig):
     """``BioHumanConfig`` plus the MinT-style stage: motion_hidden_size, motion_num_layers,
-    motion_num_heads, rest_joints (24 x 3) and contact_velocity_threshold (squared m/frame)."""
+    motion_num_heads, rest_joints (24 x 3, metres, SMPL's frame: the pelvis at its rest place plus
+    ``transl``; default the zero-shape neutral skeleton ``biohuman10m.skeleton.SMPL_NEUTRAL_REST_JOINTS``,
+    pass the subject's ``J_regressor @ v_shaped`` when known) and contact_velocity_threshold (squared m/frame)."""
 
     model_type = "biohuman_two_stage"
 
@@ -70,7 +62,7 @@ class BioHumanTwoStageConfig(BioHumanConfig):
         self.motion_hidden_size = motion_hidden_size
         self.motion_num_layers = motion_num_layers
         self.motion_num_heads = motion_num_heads
-        self.rest_joints = [list(j) for j in (rest_joints or DEFAULT_REST_JOINTS)]
+        self.rest_joints = [list(j) for j in (rest_joints or SMPL_NEUTRAL_REST_JOINTS.tolist())]
         if np.asarray(self.rest_joints).shape != (24, 3):
             raise ValueError(f"rest_joints must be 24 x 3, got {np.asarray(self.rest_joints).shape}")
         self.contact_velocity_threshold = contact_velocity_threshold
@@ -102,9 +94,10 @@ def humanml3d_features(pose: torch.Tensor, mask: torch.Tensor, rest_joints: torc
     velocity = torch.zeros_like(joints)
     velocity[:, :-1] = (joints[:, 1:] - joints[:, :-1]) * pair[..., None]
     local_velocity = _rotate_about_y(velocity, -yaw)
-    root_ground = joints[..., :1, :] * joints.new_tensor([1.0, 0.0, 1.0])
-    ric = _rotate_about_y(joints[..., 1:, :] - root_ground, -yaw)
     floor = rest_joints[list(FOOT_JOINTS), 1].min()
+    root_ground = joints[..., :1, :].clone()
+    root_ground[..., 1] = floor   # the root's point on the floor: joint heights count from the floor
+    ric = _rotate_about_y(joints[..., 1:, :] - root_ground, -yaw)
     root_height = joints[..., 0, 1] - floor
     rot6d = axis_angle_to_rot6d(pose[..., 3:MOTION_JOINTS * 3])
     contacts = ((velocity[..., list(FOOT_JOINTS), :] ** 2).sum(-1) < contact_threshold).to(pose.dtype)

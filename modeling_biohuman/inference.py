@@ -7,8 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-
-from .modeling_biohuman import BioHumanOutput
+from transformers.utils import ModelOutput
 
 PER_FRAME_INPUTS = ("pixel_values", "boxes", "attention_mask", "hmr_pose", "hmr_features")
 MERGED_OUTPUTS = ("pose", "muscle_activations", "initial_pose", "adapted_pose", "betas", "transl", "attention_mask")
@@ -36,12 +35,13 @@ def owner_windows(num_frames: int, starts: list[int], window_length: int) -> tor
 
 @torch.no_grad()
 def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, batch_size: int = 8,
-                       progress: bool = False, **inputs: torch.Tensor) -> BioHumanOutput:
+                       progress: bool = False, **inputs: torch.Tensor) -> ModelOutput:
     """Run ``model`` on one long sequence given as (1, T, ...) or (T, ...) per-frame inputs.
 
     The sequence is cut into ordered windows of ``window_length`` frames (``overlap`` frames shared
     between neighbours; the last window is padded and masked), windows run in batches, and each frame
-    keeps the prediction of the window where it sits most centrally. Returns (1, T, ...) outputs.
+    keeps the prediction of the window where it sits most centrally. Returns the model's output
+    class (``BioHumanOutput``) holding (1, T, ...) tensors.
     ``progress`` shows a tqdm bar over window batches.
     """
     unknown = set(inputs) - set(PER_FRAME_INPUTS)
@@ -62,7 +62,7 @@ def predict_in_windows(model: nn.Module, window_length: int, overlap: int = 0, b
 @torch.no_grad()
 def predict_window_batches(model: nn.Module, num_frames: int, window_length: int, overlap: int, batch_size: int,
                            window_inputs: Callable[[list[int]], dict[str, torch.Tensor]],
-                           progress: bool = False) -> BioHumanOutput:
+                           progress: bool = False) -> ModelOutput:
     """The windowing and merging of :func:`predict_in_windows` over inputs supplied on demand:
     ``window_inputs(starts)`` returns the (B, window_length, ...) inputs of the windows beginning at
     ``starts``; it is called with batches in increasing frame order, so a caller can decode a video
@@ -70,10 +70,12 @@ def predict_window_batches(model: nn.Module, num_frames: int, window_length: int
     starts = window_starts(num_frames, window_length, overlap)
     owners = owner_windows(num_frames, starts, window_length)
     merged: dict[str, torch.Tensor] = {}
+    output_class = ModelOutput
     model.eval()
     for first in tqdm(range(0, len(starts), batch_size), desc="windows", unit="batch", disable=not progress):
         chunk = starts[first:first + batch_size]
         out = model(**window_inputs(chunk))
+        output_class = type(out)
         for i, start in enumerate(chunk):
             frames = torch.nonzero(owners == first + i).squeeze(1)
             for key in MERGED_OUTPUTS:
@@ -82,7 +84,7 @@ def predict_window_batches(model: nn.Module, num_frames: int, window_length: int
                     continue
                 target = merged.setdefault(key, value.new_zeros(num_frames, *value.shape[2:]))
                 target[frames] = value[i, frames - start]
-    return BioHumanOutput(**{k: v[None] for k, v in merged.items()})
+    return output_class(**{k: v[None] for k, v in merged.items()})
 
 
 def stack_windows(inputs: dict[str, torch.Tensor], starts: list[int], length: int, offset: int = 0

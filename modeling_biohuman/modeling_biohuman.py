@@ -32,6 +32,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_biohuman import BioHumanConfig
 from .hmr import HMRFrontEnd
+from .inference import predict_in_windows
 from .losses import biohuman_loss
 from .prompthmr_adapter import PromptHMRAdapter
 
@@ -325,6 +326,4 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
     def predict_long_video(self, window_length: int | None = None, overlap: int = 0, batch_size: int = 8,
                            progress: bool = False, **inputs: torch.Tensor) -> BioHumanOutput:
         """Chunked inference over a long (1, T, ...) sequence; see :func:`.inference.predict_in_windows`."""
-        from .inference import predict_in_windows
-
         return predict_in_windows(self, window_length or self.config.window_length, overlap, batch_size, progress, **inputs)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print training and inference speed of a training config on a built dataset (this machine).
 
-    python3 scripts/bench_training.py --config scripts/configs/biohuman_cpu.yaml --dataset DATA [--steps 5]
+    python3 scripts/bench_training.py --config biohuman_cpu --dataset DATA [--steps 5]
 
 Times one optimiser step (data decoding + crops + forward + backward + AdamW) and one inference
 batch, after a warm-up step, so a schedule (max_steps) can be sized for a time budget.
@@ -25,11 +25,11 @@ from builder.evaluation.window_data import WindowDataset, model_inputs
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", required=True, help="packaged training config name or YAML path")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
-    config = TrainConfig.from_yaml(args.config)
+    config = TrainConfig.from_name_or_path(args.config)
     model, processor = build_model_and_processor(config)
     optimizer = torch.optim.AdamW(parameter_groups(model, config))
     dataset = WindowDataset(args.dataset, config.train_split)

@@ -8,5 +8,4 @@ pytest_plugins = [
     "fixtures.training",
     "fixtures.dynamics",
     "fixtures.hub",
-    "fixtures.reference",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from builder.cli import add_workers_argument
+
 log = logging.getLogger(__name__)
 
 
@@ -13,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "dynamics", help="GRF -> ID -> SO -> filter/smooth for every sequence with IK results",
         description="Runs on <out>/sequences/*/ (needs scaled.osim, ik.mot, ik_report.json); resumable.")
     parser.add_argument("out_dir", help="build folder holding sequences/<id>/")
-    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: cores - 1)")
+    add_workers_argument(parser, "sequences (local workers)")
     parser.add_argument("--address", default=None, help="Ray cluster address (e.g. auto, ray://host:10001)")
     parser.add_argument("--solver", choices=("fast", "opensim"), default="fast")
     parser.add_argument("--grf-estimator", default="physics")

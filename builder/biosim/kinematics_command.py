@@ -8,6 +8,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from builder.cli import add_workers_argument
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--on-nan", choices=("split", "error"), default="split",
                         help="cut sequences at NaN frames (split) or reject such files (error)")
     parser.add_argument("--force", action="store_true", help="redo sequences that are already done")
-    parser.add_argument("--workers", type=int, default=1, help="sequences run in parallel processes (default 1)")
+    add_workers_argument(parser, "sequences")
     parser.set_defaults(func=run)
 
 

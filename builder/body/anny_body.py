@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from .skeleton import ANNY_TO_SMPL, SMPL_NEUTRAL_REST_JOINTS, world_rotations
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
+
+from .skeleton import ANNY_TO_SMPL, world_rotations
 from .surface import RestBody
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,6 @@
-"""SMPL kinematics shared by every body surface: rest skeleton, world rotations, frame changes.
+"""SMPL kinematics shared by every body surface: world rotations, posed joints, frame changes.
+
+The SMPL rest skeleton itself is ``biohuman10m.skeleton.SMPL_NEUTRAL_REST_JOINTS``.
 
 SMPL's world convention is Y up, Z forward (the body faces +Z in its rest pose), X towards the
 body's left, metres. OpenSim's is Y up, X forward, Z towards the body's right.
@@ -10,22 +12,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from biohuman10m.vocabulary import NUM_SMPL_JOINTS, SMPL_JOINT_PARENTS
-
-SMPL_NEUTRAL_REST_JOINTS = np.array([
-    [-0.0018, -0.2233, 0.0282], [0.0695, -0.3141, 0.0239], [-0.0677, -0.3143, 0.0216],
-    [-0.0025, -0.1039, 0.0017], [0.1040, -0.6930, 0.0145], [-0.1060, -0.6947, 0.0168],
-    [0.0057, 0.0328, 0.0267], [0.0892, -1.0981, -0.0253], [-0.0914, -1.1000, -0.0230],
-    [0.0030, 0.0853, 0.0255], [0.1182, -1.1603, 0.0942], [-0.1185, -1.1608, 0.1007],
-    [-0.0012, 0.2869, -0.0166], [0.0794, 0.2007, -0.0067], [-0.0721, 0.1997, -0.0108],
-    [0.0097, 0.3700, 0.0335], [0.1711, 0.2267, -0.0125], [-0.1703, 0.2234, -0.0166],
-    [0.4136, 0.2092, -0.0426], [-0.4169, 0.2089, -0.0413], [0.6580, 0.2161, -0.0432],
-    [-0.6594, 0.2166, -0.0426], [0.7416, 0.2161, -0.0561], [-0.7431, 0.2166, -0.0557],
-], dtype=np.float64)
-"""Rest (T-pose) joint locations of the gender-neutral SMPL body with zero shape, metres.
-
-Used where no SMPL model is given: for the rest directions of the bones (retargeting onto
-Anny) and the root offset of ``trans``.
-"""
 
 SMPL_TO_OPENSIM = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 """Rotation taking SMPL world coordinates (Z forward) to OpenSim's (X forward): 90 deg about Y."""

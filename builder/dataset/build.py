@@ -1,16 +1,7 @@
 """Build the BioHuman10M dataset folder from BioSim's per-sequence outputs.
 
-``<sequences_root>/sequences/<id>/`` (see :mod:`builder.layout`) -> windows -> shards + card::
-
-    <out>/
-      README.md            dataset card; YAML configs serve the Parquet files (load_dataset(<out>))
-      data/<split>-NNNNN.parquet      labels + metadata, one row per window
-      webdataset/README.md card of the WebDataset copy (load_dataset(<out>/webdataset))
-      webdataset/<split>-NNNNN.tar    one sample per window: frames, .npy arrays, .json
-      splits.json          the sequence -> split assignment
-      manifest.json        every data file with bytes and sha256, counts per split and source
-      figures/*.png        example window and statistics, shown in the card
-      .build/              resumable per-sequence window cache (not uploaded)
+``<sequences_root>/sequences/<id>/`` (see :mod:`builder.layout`) -> windows -> shards + card in
+the dataset folder drawn in :mod:`biohuman10m.layout`.
 
 Resumable: each sequence's windows are encoded once into ``.build/<settings>/<id>.tar``
 (atomically); a re-run reuses them and re-packs the shards, which depend only on those
@@ -32,10 +23,19 @@ from tqdm.auto import tqdm
 
 from biohuman10m.card import CardInputs, dataset_card, webdataset_card
 from biohuman10m.features import label_features
-
+from biohuman10m.layout import (
+    CACHE_DIR,
+    CARD,
+    DEFAULT_DATASET_DIR,
+    FIGURES_DIR,
+    PARQUET_DIR,
+    SPLITS_FILE,
+    WEBDATASET_DIR,
+)
 from builder import layout
-from .figures import write_figures
 from builder.io import write_text_atomic
+
+from .figures import write_figures
 from .manifest import file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
 from .shards import (
@@ -49,16 +49,6 @@ from .splits import DEFAULT_SALT, SPLITS, assign_splits, read_splits, write_spli
 from .windows import WindowConfig, sequence_windows
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_DATASET_DIR = Path(__file__).resolve().parents[2] / "biohuman10m"
-"""The project's ``biohuman10m/`` folder: building here makes ``load_dataset("biohuman10m")`` work
-from the project root (the generated files are git-ignored; datasets ignores the .py files)."""
-
-PARQUET_DIR = "data"
-WEBDATASET_DIR = "webdataset"
-CACHE_DIR = ".build"
-SPLITS_FILE = "splits.json"
-FIGURES_DIR = "figures"
 
 
 @dataclass
@@ -233,8 +223,8 @@ def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config:
     card = CardInputs(name=config.name, license=config.license, manifest=manifest, figures=figures,
                       biosim_settings=[(json.loads(text), n) for text, n in sorted(settings.items())],
                       webdataset_dir=WEBDATASET_DIR, parquet_dir=PARQUET_DIR)
-    write_text_atomic(out / "README.md", dataset_card(card))
-    write_text_atomic(out / WEBDATASET_DIR / "README.md", webdataset_card(card))
+    write_text_atomic(out / CARD, dataset_card(card))
+    write_text_atomic(out / WEBDATASET_DIR / CARD, webdataset_card(card))
     logger.info("built %s: %d files, %s", out, len(entries),
                 {split: sum(row["windows"] for row in rows.values())
                  for split, rows in manifest["counts"]["splits"].items()})

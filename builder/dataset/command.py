@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
+
+from biohuman10m.layout import DEFAULT_DATASET_DIR
+from builder.cli import add_argument, add_workers_argument
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -35,10 +37,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     pipeline = commands.add_parser("pipeline", help="motions -> BioSim -> video -> windows, shards + card")
     pipeline.add_argument("motions", nargs="*", type=Path,
                           help="motion files or folders (default: the embedded default motions)")
-    pipeline.add_argument("--work", type=Path, required=True, help="BioSim output folder (sequences/<id>/ inside)")
+    add_argument(pipeline, "--biosim-out", type=Path, required=True, old=("--work",),
+                 help="BioSim output folder (sequences/<id>/ inside)")
     pipeline.add_argument("--fps", type=float, default=30.0, help="resample motions to this rate (default 30)")
-    pipeline.add_argument("--biosim-workers", type=int, default=1, help="BioSim processes (default 1)")
-    _add_dataset_options(pipeline)
+    _add_dataset_options(pipeline, workers_old=("--biosim-workers",))
     pipeline.set_defaults(func=run_pipeline)
 
     verify = commands.add_parser("verify", help="check every file against manifest.json")
@@ -53,10 +55,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     push.set_defaults(func=run_push)
 
 
-def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path,
-                        help="dataset folder (default: the project's biohuman10m/, so that "
-                             "load_dataset('biohuman10m') works from the project root)")
+def _add_dataset_options(parser: argparse.ArgumentParser, workers_old: tuple[str, ...] = ()) -> None:
+    parser.add_argument("-o", "--out", type=Path,
+                        help="dataset folder (default: ./biohuman10m, so that load_dataset('biohuman10m') works "
+                             "from the folder the command ran in; from the project root that is the package folder)")
     parser.add_argument("--window", type=int, default=32, help="frames per window (default 32)")
     parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
     parser.add_argument("--frames", choices=("full", "crop"), default="full", help="full frames or person crops")
@@ -67,7 +69,7 @@ def _add_dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-dropped", action="store_true",
                         help="also store poses of sequences BioSim dropped (muscle_mask False)")
     parser.add_argument("--splits", type=Path, help="reuse a stored splits.json")
-    parser.add_argument("--workers", type=int, default=1, help="sequences encoded in parallel")
+    add_workers_argument(parser, "every stage's sequences", old=workers_old)
     parser.add_argument("--clean-cache", action="store_true",
                         help="delete the resumable window cache (.build/) once the build has finished")
     parser.add_argument("--push-to-hub", metavar="REPO", help="then upload to this Hub repo id or local path")
@@ -98,30 +100,25 @@ def _report(manifest: dict, out: Path, args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from .build import DEFAULT_DATASET_DIR, build_dataset
+    from .build import build_dataset
 
     out = args.out or DEFAULT_DATASET_DIR
     return _report(build_dataset(args.sequences, out, _build_config(args)), out, args)
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from .build import DEFAULT_DATASET_DIR
     from .pipeline import run_pipeline as pipeline
 
     out = args.out or DEFAULT_DATASET_DIR
-    manifest = pipeline(args.motions or None, args.work, out, _build_config(args), fps=args.fps,
-                        biosim_workers=args.biosim_workers)
+    manifest = pipeline(args.motions or None, args.biosim_out, out, _build_config(args), fps=args.fps,
+                        biosim_workers=args.workers)
     return _report(manifest, out, args)
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from .manifest import ShardChecksumError, verify
+    from .manifest import verify
 
-    try:
-        manifest = verify(args.folder)
-    except ShardChecksumError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    manifest = verify(args.folder)   # a ShardChecksumError names every bad file (printed by builder.cli)
     print(f"{args.folder}: {len(manifest['files'])} files match manifest.json")
     return 0
 
@@ -132,13 +129,3 @@ def run_push(args: argparse.Namespace) -> int:
     print(publish(args.folder, args.repo, private=args.private or None, endpoint=args.endpoint))
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``biohuman dataset`` on its own (scripts/build_dataset.py), without loading the other commands."""
-    import logging
-
-    parser = argparse.ArgumentParser(prog="biohuman dataset", description=__doc__.splitlines()[0])
-    add_commands(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args) or 0)

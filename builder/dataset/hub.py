@@ -13,11 +13,13 @@ import logging
 import shutil
 from pathlib import Path
 
+from biohuman10m.layout import CACHE_DIR, HUB_CACHE_DIR
+
 from .manifest import verify
 
 logger = logging.getLogger(__name__)
 
-IGNORE_PATTERNS = [".build/**", ".cache/**", "**/.*.tmp*"]
+IGNORE_PATTERNS = [f"{CACHE_DIR}/**", f"{HUB_CACHE_DIR}/**", "**/.*.tmp*"]
 
 
 def push_to_hub(folder: Path, repo_id: str, token: str | None = None, private: bool | None = None,
@@ -45,7 +47,7 @@ def copy_to_folder(folder: Path, target: Path) -> Path:
     folder, target = Path(folder), Path(target)
     verify(folder)
     shutil.copytree(folder, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(".build", ".cache", ".*.tmp*"))
+                    ignore=shutil.ignore_patterns(CACHE_DIR, HUB_CACHE_DIR, ".*.tmp*"))
     verify(target)
     return target
 

@@ -7,14 +7,15 @@ import hashlib
 import json
 from pathlib import Path
 
+from biohuman10m.errors import InputError, MissingInputError
+from biohuman10m.layout import MANIFEST
 from builder.io import write_text_atomic
 
-MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
 
-class ShardChecksumError(ValueError):
-    """A data file is missing, or its size or sha256 differs from the manifest."""
+class ShardChecksumError(InputError):
+    """Data files of a dataset folder are missing, or their size or sha256 differs from the manifest."""
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -45,9 +46,9 @@ def read_manifest(root: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: missing; is {root} a built BioHuman10M dataset?") from None
+        raise MissingInputError(path, f"missing; is {root} a built BioHuman10M dataset?") from None
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+        raise InputError(path, f"not valid JSON ({error})") from None
 
 
 def verify(root: Path) -> dict:
@@ -64,6 +65,6 @@ def verify(root: Path) -> dict:
         elif (digest := sha256_of(path)) != entry["sha256"]:
             problems.append(f"{path}: sha256 {digest} does not match the manifest's {entry['sha256']} (corrupted)")
     if problems:
-        raise ShardChecksumError(f"{len(problems)} of {len(manifest['files'])} dataset files failed verification:\n"
-                                 + "\n".join(problems))
+        raise ShardChecksumError(root, f"{len(problems)} of {len(manifest['files'])} dataset files failed "
+                                 "verification:\n" + "\n".join(problems))
     return manifest

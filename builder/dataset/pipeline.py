@@ -27,10 +27,10 @@ def embedded_default_motions(folder: Path, fps: float = 30.0) -> list[Path]:
 
 
 def _stage(argv: list[str]) -> None:
-    from builder.cli import main
+    from builder.cli import run
 
     started = time.perf_counter()
-    code = main(argv)
+    code = run(argv)   # a BioHumanError stops the pipeline; per-sequence failures only count
     logger.info("biohuman %s: exit %d in %.0f s", argv[0], code, time.perf_counter() - started)
     if code:   # failures are per sequence, recorded in record.json, and counted in the card
         logger.warning("biohuman %s reported failed sequences; continuing with the others", argv[0])

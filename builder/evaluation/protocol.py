@@ -1,13 +1,13 @@
 """The paper's evaluation protocol: every method sees the same ordered windows and masks.
 
-A *predictor* maps a collated batch (:func:`builder.evaluation.window_data.collate_windows`) to
+A *predictor* maps a collated batch (:func:`biohuman10m.collate.collate_windows`) to
 per-frame SMPL poses (or ``None`` for muscle-only methods) and 112 activations. The windows of a
 split are visited in dataset order, and the evaluation masks are the dataset's pose / muscle
 masks restricted to real frames with a usable person box (:func:`.window_data.model_inputs`).
 
 Metrics: muscle PCC, RMSE, nRMSE, Active MAE@0.10, MAE, DiffL1 (``biohuman10m.metrics``), pose
 RMSE, geodesic error and PA-MPJPE over the 24 SMPL joints of the zero-shape neutral skeleton
-(``builder.body.skeleton.SMPL_NEUTRAL_REST_JOINTS``: the labels carry betas but no SMPL model can
+(``biohuman10m.skeleton.SMPL_NEUTRAL_REST_JOINTS``: the labels carry betas but no SMPL model can
 ship with the library), overall, per source dataset and per muscle group; per-muscle values too.
 """
 
@@ -26,13 +26,13 @@ import torch
 
 from biohuman10m.collate import collate_windows
 from biohuman10m.metrics import MuscleMetrics, PoseMetrics
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import (
     MUSCLE_GROUPS,
     MUSCLE_NAMES,
     NUM_MUSCLES,
     muscle_indices,
 )
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from builder.io import write_text_atomic
 
 from .window_data import WindowDataset, model_inputs

@@ -17,17 +17,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from biohuman10m.errors import InputError, MissingInputError
+from biohuman10m.layout import WEBDATASET_DIR
+
 
 def webdataset_folder(dataset_path: str | os.PathLike) -> Path:
     """The folder of a built dataset that holds its WebDataset shards and their card."""
-    from builder.dataset.build import WEBDATASET_DIR
-
     root = Path(dataset_path)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: dataset folder not found")
+        raise MissingInputError(root, "dataset folder not found")
     folder = root / WEBDATASET_DIR if (root / WEBDATASET_DIR).is_dir() else root
     if not any(folder.glob("*.tar")):
-        raise FileNotFoundError(f"{root}: no WebDataset shards (.tar); build it with builder.dataset.build")
+        raise MissingInputError(root, "no WebDataset shards (.tar); build it with `biohuman dataset build`")
     return folder
 
 
@@ -41,7 +42,7 @@ class WindowDataset(torch.utils.data.Dataset):
         self.path, self.split = Path(dataset_path), split
         folder = webdataset_folder(dataset_path)
         if not any(folder.glob(f"{split}-*.tar")):
-            raise ValueError(f"{folder}: split {split!r} has no shards (have: "
+            raise InputError(folder, f"split {split!r} has no shards (have: "
                              f"{sorted({p.name.rsplit('-', 1)[0] for p in folder.glob('*.tar')})})")
         self.table = datasets.load_dataset(str(folder), split=split)
         self.metadata: list[dict[str, Any]] = list(self.table.select_columns(["json"])["json"])

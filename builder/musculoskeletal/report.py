@@ -1,4 +1,4 @@
-"""``biohuman model``: build ULBS-112 and write a report folder (summary JSON + moment-arm plots)."""
+"""The ULBS-112 report folder (``biohuman model``): the built model, a summary JSON and moment-arm plots."""
 
 from __future__ import annotations
 
@@ -69,10 +69,3 @@ def write_report(out_dir: str | Path) -> Path:
                 summary["coordinate_count"], summary["total_mass_kg"], out_dir)
     return out_dir
 
-
-def add_parser(subparsers) -> None:
-    """Register ``biohuman model``."""
-    parser = subparsers.add_parser("model", help="build the ULBS-112 OpenSim model and write a report",
-                                   description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path, help="folder for ULBS-112.osim, report.json, moment_arms.png")
-    parser.set_defaults(func=lambda args: write_report(args.out_dir) and 0)

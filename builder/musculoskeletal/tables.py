@@ -12,12 +12,14 @@ from typing import Any
 
 import yaml
 
+from biohuman10m.errors import BioHumanError
+
 SIDES: tuple[str, ...] = ("r", "l")
 MUSCLE_TABLES: tuple[str, ...] = ("muscles_lower_limb.yaml", "muscles_trunk_upper_limb.yaml")
 WRAP_TABLES: tuple[str, ...] = ("wrap_objects_lower_limb.yaml", "wrap_objects_trunk_upper_limb.yaml")
 
 
-class TableError(ValueError):
+class TableError(BioHumanError, ValueError):
     """A declarative table is missing, malformed or inconsistent."""
 
 

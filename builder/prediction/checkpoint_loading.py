@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from biohuman10m.errors import InputError, MissingInputError
 from biohuman10m.vocabulary import NUM_MUSCLES, SMPL_POSE_DIM
 
 
@@ -20,11 +21,11 @@ def model_folder(path: str | os.PathLike) -> Path:
     """The ``save_pretrained`` folder at ``path`` (or in ``path/model``)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: model folder not found")
+        raise MissingInputError(path, "model folder not found")
     if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
         path = path / "model"
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path}: no config.json; expected a folder written by save_pretrained "
+        raise MissingInputError(path, "no config.json; expected a folder written by save_pretrained "
                                 "(or a training output folder with model/ inside)")
     return path
 
@@ -43,24 +44,24 @@ def load_model_and_processor(path: str | os.PathLike, device: str | torch.device
     try:
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
     except json.JSONDecodeError as error:
-        raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from None
+        raise InputError(folder / "config.json", f"not valid JSON ({error})") from None
     known = {BioHumanConfig.model_type, BioHumanTwoStageConfig.model_type}
     if model_type not in known:
-        raise ValueError(f"{folder}: model type {model_type!r} is not a BioHuman model (expected one of {sorted(known)})")
+        raise InputError(folder, f"model type {model_type!r} is not a BioHuman model (expected one of {sorted(known)})")
     config = AutoConfig.from_pretrained(folder)
     muscles, pose_dim = getattr(config, "num_muscles", None), getattr(config, "pose_dim", SMPL_POSE_DIM)
     if muscles != NUM_MUSCLES or pose_dim != SMPL_POSE_DIM:
-        raise ValueError(f"{folder}: checkpoint predicts {muscles} muscles and {pose_dim}-D poses; this "
+        raise InputError(folder, f"checkpoint predicts {muscles} muscles and {pose_dim}-D poses; this "
                          f"library's vocabulary has {NUM_MUSCLES} muscles and {SMPL_POSE_DIM}-D SMPL poses")
     try:
         model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
     except (RuntimeError, ValueError) as error:
-        raise ValueError(f"{folder}: the weights do not match config.json, a checkpoint saved from another "
+        raise InputError(folder, "the weights do not match config.json, a checkpoint saved from another "
                          f"config? ({str(error).splitlines()[0]})") from None
     problems = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
     if problems:
         detail = "; ".join(f"{k}: {sorted(map(str, v))[:3]}" for k, v in problems.items())
-        raise ValueError(f"{folder}: the weights do not match config.json, a checkpoint saved from another "
+        raise InputError(folder, "the weights do not match config.json, a checkpoint saved from another "
                          f"config? ({detail})")
     if (folder / "preprocessor_config.json").is_file():
         processor = BioHumanVideoProcessor.from_pretrained(folder)

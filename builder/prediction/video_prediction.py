@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from biohuman10m.errors import InputError, MissingInputError
 from .checkpoint_loading import load_model_and_processor
 from modeling_biohuman.inference import predict_window_batches, stack_windows
 from .exports import (
@@ -52,7 +53,7 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
     """(T, 4) float boxes from a .npy, .csv/.txt (optional header row) or .json file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: box file not found")
+        raise MissingInputError(path, "box file not found")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -70,14 +71,15 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
             boxes = np.array([[np.nan] * 4 if b is None else b for b in (data["boxes"] if isinstance(data, dict) else data)],
                              dtype=np.float64)
         else:
-            raise ValueError(f"{path}: unknown box file type {suffix!r}; use one of {BOX_FILE_FORMATS}")
+            raise InputError(path, f"unknown box file type {suffix!r}; use one of {BOX_FILE_FORMATS}")
+    except InputError:
+        raise
     except (ValueError, KeyError, json.JSONDecodeError) as error:
-        if str(error).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: cannot read person boxes ({error})") from None
+        raise InputError(path, f"cannot read person boxes ({error})") from None
     boxes = np.asarray(boxes, dtype=np.float64)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"{path}: boxes must be one row of 4 numbers (x0, y0, x1, y1) per frame, got shape {boxes.shape}")
+        raise InputError(path, f"boxes must be one row of 4 numbers (x0, y0, x1, y1) per frame, got shape "
+                         f"{boxes.shape}")
     return boxes
 
 
@@ -124,7 +126,7 @@ class StreamedWindows:
     def check_exhausted(self) -> None:
         """Raise if the video holds more frames than there are boxes."""
         if next(self._frames, None) is not None:
-            raise ValueError(f"{self.video_path}: decodes to more than the {len(self.boxes)} frames its header "
+            raise InputError(self.video_path, f"decodes to more than the {len(self.boxes)} frames its header "
                              "declares (and the box file has); re-encode the video or give one box per decoded frame")
 
     def close(self) -> None:
@@ -141,7 +143,7 @@ class StreamedWindows:
         for _ in range(end - begin):
             item = next(self._frames, None)
             if item is None:
-                raise ValueError(f"{self.video_path}: decodes to {self.decoded} frames, fewer than the "
+                raise InputError(self.video_path, f"decodes to {self.decoded} frames, fewer than the "
                                  f"{len(self.boxes)} its header declares (and the box file has)")
             time, image = item
             images.append(image)
@@ -165,15 +167,15 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
     from builder.video import iter_rgb_frames, probe_video
 
     if boxes is None:
-        raise ValueError(NO_BOXES_MESSAGE)
+        raise InputError(video_path, NO_BOXES_MESSAGE)
     video_path = Path(video_path)
     info = probe_video(video_path)  # clear errors for missing or unreadable files
     box_source = f"{boxes}" if not isinstance(boxes, np.ndarray) else "the given boxes"
     boxes = read_boxes(boxes) if not isinstance(boxes, np.ndarray) else np.asarray(boxes, dtype=np.float64)
     if info.num_frames == 0:
-        raise ValueError(f"{video_path}: the video has no frames")
+        raise InputError(video_path, "the video has no frames")
     if len(boxes) != info.num_frames:
-        raise ValueError(f"{box_source}: {len(boxes)} boxes for the {info.num_frames} frames of {video_path}; "
+        raise InputError(box_source, f"{len(boxes)} boxes for the {info.num_frames} frames of {video_path}; "
                          "give exactly one box row per frame (NaN rows where no person is visible)")
     model, processor = load_model_and_processor(model_path)
     windows = StreamedWindows(video_path, boxes, processor, model.config.window_length)

@@ -5,7 +5,7 @@ Each SEQUENCE_DIR holds ``motion.npz``. A sequence from a video-bearing source (
 any other sequence, or every one with ``--synthetic``, gets its body (Anny, or the user's
 SMPL model with ``--smpl-model``) rendered. ``--mesh`` renders a ready posed mesh instead
 (.npz with ``vertices`` (T, V, 3), ``faces`` (F, 3), ``fps``). Folders whose video already
-exists are skipped unless ``--overwrite``.
+exists are skipped unless ``--force``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import layout
+from builder.cli import add_argument
 from builder.render.camera import CameraConfig
 from builder.render.renderer import BodyRenderer
 from builder.render.sequence import RenderConfig, render_sequence
@@ -84,7 +85,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--synthetic", action="store_true", help="render the body even where a source video exists")
     parser.add_argument("--on-missing", choices=MISSING_POLICIES, default="error",
                         help="source video shorter than its motion: fail, or mask the frames without video")
-    parser.add_argument("--overwrite", action="store_true", help="render folders that already have a video")
+    add_argument(parser, "--force", action="store_true", old=("--overwrite",),
+                 help="render folders that already have a video")
     parser.set_defaults(func=_run)
 
 
@@ -102,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     renderer = None
     try:
         for seq_dir in args.sequence_dirs:
-            if (seq_dir / layout.VIDEO).exists() and not args.overwrite:
+            if (seq_dir / layout.VIDEO).exists() and not args.force:
                 log.info("%s: %s exists, skipped", seq_dir, layout.VIDEO)
                 continue
             if not args.mesh:

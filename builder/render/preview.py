@@ -71,7 +71,7 @@ def write_contact_sheet(seq_dir: str | Path, out_png: str | Path, **kwargs) -> P
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("preview", help="PNG contact sheet of a sequence's frames with boxes")
     parser.add_argument("sequence_dir", type=Path, help=f"folder holding {layout.VIDEO} and {layout.BOXES}")
-    parser.add_argument("--out", type=Path, help="PNG path (default: <sequence_dir>/preview.png)")
+    parser.add_argument("-o", "--out", type=Path, help="PNG path (default: <sequence_dir>/preview.png)")
     parser.add_argument("--frames", type=int, default=12, help="number of frames shown")
     parser.add_argument("--columns", type=int, default=4)
     parser.add_argument("--tile-width", type=int, default=256)

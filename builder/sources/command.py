@@ -30,14 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("list", help="print the embedded motions and the supported formats")
     convert = actions.add_parser("convert", help="read a motion file, folder or embedded clip; write motion .npz files")
     convert.add_argument("path", help="motion file, folder of motion files, or embedded clip name (e.g. walk)")
-    convert.add_argument("--out", required=True, type=Path,
+    convert.add_argument("-o", "--out", required=True, type=Path,
                          help="output .npz (one sequence) or folder (<sequence_id>.npz per sequence)")
     convert.add_argument("--fps", type=float, default=None, help="resample to this frame rate")
     convert.add_argument("--on-nan", choices=("split", "error"), default="split",
                          help="cut sequences at NaN frames (default) or reject them")
     plot = actions.add_parser("plot", help="PNG of hip/knee flexion and root path of each sequence of a motion")
     plot.add_argument("path", help="motion file or embedded clip name (e.g. walk)")
-    plot.add_argument("--out", required=True, type=Path, help="output folder (<sequence_id>.png per sequence)")
+    plot.add_argument("-o", "--out", required=True, type=Path, help="output folder (<sequence_id>.png per sequence)")
     parser.set_defaults(func=run)
 
 

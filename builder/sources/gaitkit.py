@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import NUM_SMPL_JOINTS, SMPL_JOINT_PARENTS, SMPL_POSE_DIM
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS
 
 from .errors import MotionSourceError
 from .motion import MotionSequence

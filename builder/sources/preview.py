@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from biohuman10m.metrics import smpl_forward_kinematics
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import SMPL_JOINT_NAMES
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS, world_rotations
+from builder.body.skeleton import world_rotations
 from builder.io import atomic_path
 
 from .motion import MotionSequence

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import NUM_SMPL_JOINTS, SMPL_JOINT_NAMES, SMPL_JOINT_PARENTS
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS
 
 from .smpl_frames import SMPL_PELVIS_REST
 

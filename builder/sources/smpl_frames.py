@@ -15,8 +15,8 @@ import os
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import SMPL_POSE_DIM
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS
 
 from .errors import MotionSourceError
 

@@ -36,12 +36,21 @@ import torch
 import yaml
 
 from biohuman10m.collate import collate_windows
+from biohuman10m.errors import InputError, MissingInputError
+from builder.evaluation.window_data import WindowDataset, model_inputs
 from builder.io import write_text_atomic
 
-from builder.evaluation.window_data import WindowDataset, model_inputs
+from . import config_path
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
 
 logger = logging.getLogger(__name__)
+
+
+class TrainConfigError(InputError):
+    """A training config (file) that cannot be used."""
+
+    unnamed = "<training config>"
+
 
 MODEL_CLASSES: dict[str, str] = {
     "biohuman": "modeling_biohuman.modeling_biohuman:BioHumanForMotionAndMuscle",
@@ -98,34 +107,50 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_CLASSES:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {sorted(MODEL_CLASSES)}")
+            raise TrainConfigError(None, f"unknown model {self.model!r}; choose one of {sorted(MODEL_CLASSES)}")
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
-            raise ValueError(f"mixed_precision must be auto, no, fp16 or bf16, got {self.mixed_precision!r}")
+            raise TrainConfigError(None, "mixed_precision must be auto, no, fp16 or bf16, got "
+                                   f"{self.mixed_precision!r}")
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise TrainConfigError(None, f"{name} must be at least 1, got {getattr(self, name)}")
         self.adam_betas = tuple(self.adam_betas)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+    def from_dict(cls, values: dict[str, Any], source: str | os.PathLike | None = None) -> TrainConfig:
+        """The config of ``values``; errors name ``source`` (the file they came from)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{source}: unknown keys {unknown}; known keys: {sorted(known)}")
-        return cls(**values)
+            raise TrainConfigError(source, f"unknown keys {unknown}; known keys: {sorted(known)}")
+        try:
+            return cls(**values)
+        except TrainConfigError as error:
+            raise TrainConfigError(source, error.problem) from None
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
+    def from_yaml(cls, path: str | os.PathLike, overrides: list[str] = ()) -> TrainConfig:
+        """The config of a YAML file, with ``KEY=VALUE`` ``overrides`` (VALUE parsed as YAML) applied."""
         path = Path(path)
         try:
             values = yaml.safe_load(path.read_text()) or {}
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: training config not found") from None
+            raise MissingInputError(path, "training config not found") from None
         except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML ({error})") from None
+            raise TrainConfigError(path, f"not valid YAML ({error})") from None
         if not isinstance(values, dict):
-            raise TypeError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
-        return cls.from_dict(values, str(path))
+            raise TrainConfigError(path, f"expected a mapping of settings, got {type(values).__name__}")
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise TrainConfigError(path, f"override {item!r} is not KEY=VALUE")
+            values[key] = yaml.safe_load(value)
+        return cls.from_dict(values, path)
+
+    @classmethod
+    def from_name_or_path(cls, config: str | os.PathLike, overrides: list[str] = ()) -> TrainConfig:
+        """A packaged config by name (``tiny``, ...) or a YAML file by path; see :func:`from_yaml`."""
+        return cls.from_yaml(config_path(config), overrides)
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -195,7 +220,7 @@ class TrainingProgress:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["fingerprint"] != self.fingerprint:
-            raise ValueError(f"checkpoint was written by a run with different settings (fingerprint "
+            raise InputError(None, f"checkpoint was written by a run with different settings (fingerprint "
                              f"{state['fingerprint']}, this config {self.fingerprint}); use a new output "
                              "folder or the config it was trained with")
         self.step, self.epoch, self.batch = int(state["step"]), int(state["epoch"]), int(state["batch"])
@@ -249,10 +274,10 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
     from accelerate.utils import ProjectConfiguration
 
     if not isinstance(config, TrainConfig):
-        config = TrainConfig.from_dict(config) if isinstance(config, dict) else TrainConfig.from_yaml(config)
+        config = TrainConfig.from_dict(config) if isinstance(config, dict) else TrainConfig.from_name_or_path(config)
     dataset_path = dataset_path or config.dataset_path
     if dataset_path is None:
-        raise ValueError("no dataset: pass dataset_path or set dataset_path in the config")
+        raise TrainConfigError(None, "no dataset: pass one (--dataset) or set dataset_path in the config")
     output_dir = Path(output_dir)
     accelerator = Accelerator(
         mixed_precision=resolve_mixed_precision(config.mixed_precision),
@@ -277,6 +302,7 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     from transformers import get_scheduler
 
     from builder.evaluation.protocol import evaluate_model
+
     from .model_card import write_model_card
 
     if accelerator.is_main_process:
@@ -296,7 +322,8 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     accumulation = config.gradient_accumulation_steps
     steps_per_epoch = len(sampler) // accumulation
     if steps_per_epoch == 0:
-        raise ValueError(f"{len(sampler)} batches per epoch cannot fill {accumulation} accumulation steps")
+        raise InputError(dataset_path, f"{len(sampler)} batches per epoch cannot fill {accumulation} accumulation "
+                         "steps")
     optimizer = torch.optim.AdamW(parameter_groups(model, config), betas=config.adam_betas)
     scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.warmup_steps,
                               num_training_steps=config.max_steps)
@@ -305,7 +332,10 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     accelerator.register_for_checkpointing(scheduler, progress)
     existing = checkpoints(output_dir)
     if existing:
-        accelerator.load_state(str(existing[-1]))
+        try:
+            accelerator.load_state(str(existing[-1]))
+        except InputError as error:
+            raise InputError(existing[-1], error.problem) from None
         logger.info("resumed from %s at step %d", existing[-1], progress.step)
     elif accelerator.is_main_process:
         write_text_atomic(output_dir / "train_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))

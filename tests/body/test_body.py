@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 import trimesh
 
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from builder.body import NEUTRAL_POSE, SmplBody, marker_vertex_ids, measure_subject
 from builder.body.anny_body import _JOINT_BONES
 from builder.body.landmarks import DATA_DIR, find_landmarks, read_marker_table
 from builder.body.measure import BODY_DENSITY, body_mass
-from builder.body.skeleton import (
-    ANNY_TO_SMPL,
-    SMPL_NEUTRAL_REST_JOINTS,
-    posed_joints,
-    world_rotations,
-)
+from builder.body.skeleton import ANNY_TO_SMPL, posed_joints, world_rotations
 from builder.markers import MARKER_NAMES
 
 SEGMENTS = [(1, 4), (4, 7), (7, 10), (2, 5), (5, 8), (8, 11), (13, 16), (16, 18), (18, 20), (20, 22),

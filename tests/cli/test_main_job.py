@@ -10,7 +10,7 @@ from builder import cli
 @pytest.mark.slow
 def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     dataset = tmp_path / "dataset"
-    code = cli.main(["main", "--out", str(tmp_path / "run"), "--dataset-dir", str(dataset), "--clips", "kick",
+    code = cli.main(["main", "--out", str(tmp_path / "run"), "--dataset-out", str(dataset), "--clips", "kick",
                      "punch", "--subjects", "2", "--max-steps", "2", "--workers", "1"])
     assert code == 0
     report = tmp_path / "run" / "report" / "report.md"

@@ -110,9 +110,10 @@ def test_corrupted_shard_fails_verification(reference, tmp_path):
     shard.write_bytes(bytes(data))
     with pytest.raises(ShardChecksumError, match=rf"{shard.name}: sha256 .* does not match the manifest"):
         verify(out)
-    code = f"import sys; from builder.dataset.command import main; sys.exit(main(['verify', {str(out)!r}]))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
-    assert result.returncode == 1 and "corrupted" in result.stderr and shard.name in result.stderr
+    result = subprocess.run([sys.executable, str(SCRIPT), "verify", str(out)], cwd=ROOT, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 2 and "corrupted" in result.stderr and shard.name in result.stderr
+    assert result.stderr.startswith(f"{out}: 1 of ") and "Traceback" not in result.stderr
     parquet = min((out / "data").glob("*.parquet"))
     parquet.write_bytes(parquet.read_bytes()[:-10])
     with pytest.raises(ShardChecksumError, match=rf"2 of \d+ (.|\n)*{parquet.name}: size"):

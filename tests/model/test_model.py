@@ -261,9 +261,10 @@ def test_two_stage_baseline_isolates_the_front_end(tiny_biohuman_config, tmp_pat
 def test_humanml3d_features_layout_and_facing_invariance():
     import roma
 
-    from modeling_biohuman.baselines import DEFAULT_REST_JOINTS, humanml3d_features
+    from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
+    from modeling_biohuman.baselines import FOOT_JOINTS, humanml3d_features
 
-    rest = torch.tensor(DEFAULT_REST_JOINTS, dtype=torch.float64)
+    rest = torch.tensor(SMPL_NEUTRAL_REST_JOINTS, dtype=torch.float64)
     g = torch.Generator().manual_seed(0)
     pose = 0.3 * torch.randn(1, 5, 72, generator=g, dtype=torch.float64)
     mask = torch.ones(1, 5, dtype=torch.bool)
@@ -281,7 +282,9 @@ def test_humanml3d_features_layout_and_facing_invariance():
 
     joints = torch.as_tensor(smpl_forward_kinematics(pose, rest))
     heights = feats[0, :, 4:67].reshape(5, 21, 3)[..., 1]
-    torch.testing.assert_close(heights, joints[0, :, 1:22, 1])
+    floor = rest[list(FOOT_JOINTS), 1].min()   # heights count from the rest skeleton's floor
+    torch.testing.assert_close(heights, joints[0, :, 1:22, 1] - floor)
+    torch.testing.assert_close(feats[0, :, 3], joints[0, :, 0, 1] - floor)   # root height
 
 
 def test_model_card_carries_model_index(tiny_biohuman_config, tmp_path):

@@ -134,7 +134,7 @@ def test_missing_table_names_the_file():
 def test_model_command_writes_report(tmp_path):
     from builder.cli import main
 
-    assert main(["model", str(tmp_path / "report")]) == 0
+    assert main(["model", "-o", str(tmp_path / "report")]) == 0
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["muscle_count"] == 112 and report["muscles"] == list(MUSCLE_NAMES)
     assert {c["name"] for c in report["coordinates"]} >= set(REQUIRED_COORDINATES)

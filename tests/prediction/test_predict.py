@@ -90,7 +90,7 @@ def test_cli_predict_runs_and_reports_bad_input(tiny_trained_run, walk_video, tm
     run, _ = tiny_trained_run
     video, box_file, _ = walk_video
     assert cli_main(["predict", str(video), "--model", str(run / "model"), "--boxes", str(box_file),
-                     "--output-dir", str(tmp_path / "cli"), "--no-overlay"]) == 0
+                     "-o", str(tmp_path / "cli"), "--no-overlay"]) == 0
     assert (tmp_path / "cli" / "activations.sto").is_file() and not (tmp_path / "cli" / "overlay.mp4").exists()
     assert cli_main(["predict", str(video), "--model", str(run / "model")]) == 2
     assert "no person boxes given" in capsys.readouterr().err

@@ -5,8 +5,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from biohuman10m.metrics import smpl_forward_kinematics
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import SMPL_JOINT_NAMES, SMPL_JOINT_PARENTS
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS, world_rotations
+from builder.body.skeleton import world_rotations
 from builder.sources import MotionSourceError, embedded_motion, read_bvh, read_deepmimic, read_motion
 from builder.sources.bvh import forward_kinematics, parse_bvh
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from builder.sources import MotionSourceError, detect_format, embedded_motion, load_motion, read_deepmimic, read_motion
 from builder.sources import save_motion, split_valid
 from builder.sources.bedlam import read_bedlam

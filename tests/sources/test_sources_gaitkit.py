@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.signal import find_peaks
 
-from builder.body.skeleton import SMPL_NEUTRAL_REST_JOINTS, posed_joints, world_rotations
+from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
+from builder.body.skeleton import posed_joints, world_rotations
 from builder.sources import MotionSourceError, detect_format, find_motion_files, read_motion
 from builder.sources.gaitkit import gaitkit_example, read_gaitkit
 from builder.sources.retarget import J

@@ -120,7 +120,7 @@ def _launch(output_dir: Path, dataset: Path, cache: Path, steps: int) -> subproc
     command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                str(REPO / "scripts" / "train.py"), "--config", str(TINY), "--dataset", str(dataset),
-               "--output-dir", str(output_dir), "--set", f"max_steps={steps}", "--set", "checkpoint_every=3",
+               "-o", str(output_dir), "--set", f"max_steps={steps}", "--set", "checkpoint_every=3",
                "--set", "eval_every=0", "--set", "report_to=none", "--set", "per_device_batch_size=1",
                "--set", "gradient_accumulation_steps=2"]
     env = {**os.environ, "HF_DATASETS_CACHE": str(cache), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
