@@ -65,7 +65,7 @@ RULES: dict[str, LandmarkRule] = {
     "glabella": LandmarkRule(15, 15, 0, _FWD, offset=(0, 0.075, 0)),
     "inion": LandmarkRule(15, 15, 0, _BACK, offset=(0, 0.04, 0)),
     "mentum": LandmarkRule(15, 15, 0, (0, -0.6, 0.8), offset=(0, -0.02, 0)),
-    "c7": LandmarkRule(12, 12, 0, _BACK, offset=(0, 0.035, 0)),
+    "c7": LandmarkRule(12, 12, 0, _BACK, offset=(0, 0.035, 0), min_weight=0.3),
     "t8": LandmarkRule(6, 12, 0.5, _BACK),
     "l1": LandmarkRule(1, 2, 0.5, _BACK, offset=(0, 0.26, 0)),
     "jugular_notch": LandmarkRule(12, 12, 0, _FWD, offset=(0, -0.05, 0)),
