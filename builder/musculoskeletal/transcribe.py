@@ -18,10 +18,10 @@ Changes to the reference made here, on purpose:
   abducted about 90 deg) a small arm motion swings them together by up to 180 deg, and a clamp there
   traps inverse kinematics on the wrong branch for the rest of a motion (``arm_add`` stays clamped);
 - the head and neck become their own body, ``head``, on a 3-DOF ``neck`` joint at C7/T1 (the reference
-  carries them on the torso): head+neck segment of de Leva (1996, male: 6.94% of body mass, mass centre
-  59.76% of the vertex-to-C7 length below the vertex, radii of gyration 36.2/31.2/37.6% of that length
-  about the anteroposterior/longitudinal/mediolateral axes), the length scaled from de Leva's 1.741 m
-  to this model's 1.70 m stature; the torso keeps the rest, so total mass, whole-body mass centre and
+  carries them on the torso): head+neck segment of de Leva (1996, male, vertex-to-C7 endpoints: 6.94% of
+  body mass, mass centre 50.02% of the 242.9 mm length below the vertex, radii of gyration 30.3/26.1/31.5%
+  of it about the anteroposterior/longitudinal/mediolateral axes), the length scaled from de Leva's
+  1.741 m to this model's 1.70 m stature; the torso keeps the rest, so total mass, whole-body mass centre and
   whole-body inertia in the default pose are the reference's. Neck ranges cover healthy young adults'
   active cervical range of motion (Youdas et al. 1992, Phys Ther 72(11): about 65 deg flexion,
   85 extension, 45 lateral flexion and 75 axial rotation to each side) with a margin;
@@ -47,8 +47,8 @@ VERTEX_IN_TORSO = (0.0, 0.69, 0.0)
 """Vertex of the skull (the ``head_top`` landmark) in the torso frame (m)."""
 HEAD_MASS_FRACTION = 0.0694
 HEAD_LENGTH_M = 0.2429 * 1.70 / 1.741
-HEAD_COM_FROM_VERTEX = 0.5976
-HEAD_GYRATION = (0.362, 0.312, 0.376)  # fractions of the length: x anteroposterior, y longitudinal, z mediolateral
+HEAD_COM_FROM_VERTEX = 0.5002
+HEAD_GYRATION = (0.303, 0.261, 0.315)  # fractions of the length: x anteroposterior, y longitudinal, z mediolateral
 NECK_RANGES_DEG = {"neck_extension": (-70.0, 85.0), "neck_bending": (-50.0, 50.0), "neck_rotation": (-80.0, 80.0)}
 """Axes as the lumbar joint's: + extension (about z), + bending to the right (x), + rotation to the left (y)."""
 
