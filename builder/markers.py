@@ -21,10 +21,10 @@ class Landmark:
 
 
 _MIDLINE: tuple[tuple[str, str, str], ...] = (
-    ("head_top", "torso", "vertex of the skull"),
-    ("glabella", "torso", "glabella, between the brows"),
-    ("inion", "torso", "external occipital protuberance"),
-    ("mentum", "torso", "chin, mental protuberance"),
+    ("head_top", "head", "vertex of the skull"),
+    ("glabella", "head", "glabella, between the brows"),
+    ("inion", "head", "external occipital protuberance"),
+    ("mentum", "head", "chin, mental protuberance"),
     ("c7", "torso", "spinous process of C7"),
     ("t8", "torso", "spinous process of T8"),
     ("l1", "torso", "spinous process of L1"),
@@ -35,7 +35,7 @@ _MIDLINE: tuple[tuple[str, str, str], ...] = (
 )
 
 _BILATERAL: tuple[tuple[str, str, str], ...] = (
-    ("tragus", "torso", "tragus of the ear"),
+    ("tragus", "head", "tragus of the ear"),
     ("clavicle", "torso", "mid-shaft of the clavicle"),
     ("acromion", "torso", "acromion process"),
     ("scapula_inferior", "torso", "inferior angle of the scapula"),
@@ -75,9 +75,12 @@ _BILATERAL: tuple[tuple[str, str, str], ...] = (
     ("toe", "toes", "tip of the hallux"),
 )
 
+MIDLINE_BODIES: frozenset[str] = frozenset({"pelvis", "torso", "head"})
+"""ULBS-112 bodies on the midline (no side suffix)."""
+
 LANDMARKS: tuple[Landmark, ...] = (
     tuple(Landmark(*row) for row in _MIDLINE)
-    + tuple(Landmark(f"{name}_{s}", f"{body}_{s}" if body not in ("torso", "pelvis") else body, desc)
+    + tuple(Landmark(f"{name}_{s}", f"{body}_{s}" if body not in MIDLINE_BODIES else body, desc)
             for s in ("r", "l") for name, body, desc in _BILATERAL)
 )
 """All 87 markers: 11 midline, then the right side, then the left side."""

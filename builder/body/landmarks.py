@@ -34,7 +34,7 @@ RIGIDITY = 0.1
 """Score bonus (m) per unit skinning weight on the marker's body."""
 
 BODY_JOINTS: dict[str, tuple[int, ...]] = {
-    "pelvis": (0,), "torso": (3, 6, 9, 12, 13, 14, 15), "femur": (1,), "tibia": (4,), "calcn": (7,),
+    "pelvis": (0,), "torso": (3, 6, 9, 13, 14), "head": (12, 15), "femur": (1,), "tibia": (4,), "calcn": (7,),
     "toes": (10,), "humerus": (16,), "ulna": (18,), "radius": (18,), "hand": (20, 22),
 }
 """SMPL joints whose segments make up each ULBS-112 body (left side; side suffix dropped)."""
@@ -65,7 +65,7 @@ RULES: dict[str, LandmarkRule] = {
     "glabella": LandmarkRule(15, 15, 0, _FWD, offset=(0, 0.075, 0)),
     "inion": LandmarkRule(15, 15, 0, _BACK, offset=(0, 0.04, 0)),
     "mentum": LandmarkRule(15, 15, 0, (0, -0.6, 0.8), offset=(0, -0.02, 0)),
-    "c7": LandmarkRule(12, 12, 0, _BACK, offset=(0, 0.035, 0)),
+    "c7": LandmarkRule(12, 12, 0, _BACK, offset=(0, 0.035, 0), min_weight=0.3),
     "t8": LandmarkRule(6, 12, 0.5, _BACK),
     "l1": LandmarkRule(1, 2, 0.5, _BACK, offset=(0, 0.26, 0)),
     "jugular_notch": LandmarkRule(12, 12, 0, _FWD, offset=(0, -0.05, 0)),
@@ -181,7 +181,9 @@ def marker_vertex_ids(body) -> np.ndarray:
     if shipped.is_file():
         return read_marker_table(shipped)
     rest = body.rest_body()
-    key = hashlib.sha256(np.ascontiguousarray(rest.faces, dtype=np.int64).tobytes()).hexdigest()[:16]
+    digest = hashlib.sha256(np.ascontiguousarray(rest.faces, dtype=np.int64).tobytes())
+    digest.update(repr((RULES, BODY_JOINTS, RIGIDITY, _BODY)).encode())  # new rules: a new table
+    key = digest.hexdigest()[:16]
     cached = _cache_dir() / f"markers_{body.topology}_{key}.csv"
     if cached.is_file():
         return read_marker_table(cached)

@@ -98,7 +98,7 @@ def scale_measurements() -> dict[str, dict]:
 
 
 def midline_bodies() -> frozenset[str]:
-    """Bodies without a side suffix (pelvis, torso)."""
+    """Bodies without a side suffix (pelvis, torso, head)."""
     return frozenset(b["name"] for b in skeleton()["bodies"] if not b["name"].endswith(("_r", "_l")))
 
 

@@ -14,6 +14,17 @@ Changes to the reference made here, on purpose:
   any direction in the lab);
 - the shoulders reach overhead: ``arm_flex`` spans [-90, 180] deg and ``arm_add`` [-180, 90] deg
   (the reference stops at 90 deg flexion and 120 deg abduction; video motion raises the arms);
+- ``arm_flex`` and ``arm_rot`` are not clamped: near gimbal lock of the shoulder's Z-X-Y angles (arm
+  abducted about 90 deg) a small arm motion swings them together by up to 180 deg, and a clamp there
+  traps inverse kinematics on the wrong branch for the rest of a motion (``arm_add`` stays clamped);
+- the head and neck become their own body, ``head``, on a 3-DOF ``neck`` joint at C7/T1 (the reference
+  carries them on the torso): head+neck segment of de Leva (1996, male, vertex-to-C7 endpoints: 6.94% of
+  body mass, mass centre 50.02% of the 242.9 mm length below the vertex, radii of gyration 30.3/26.1/31.5%
+  of it about the anteroposterior/longitudinal/mediolateral axes), the length scaled from de Leva's
+  1.741 m to this model's 1.70 m stature; the torso keeps the rest, so total mass, whole-body mass centre and
+  whole-body inertia in the default pose are the reference's. Neck ranges cover healthy young adults'
+  active cervical range of motion (Youdas et al. 1992, Phys Ther 72(11): about 65 deg flexion,
+  85 extension, 45 lateral flexion and 75 axial rotation to each side) with a margin;
 - only the right leg's muscles are stored: the left leg is their mirror image (z -> -z).
 """
 
@@ -28,6 +39,18 @@ import yaml
 DATA_DIR = Path(__file__).with_name("data")
 _KNEE_KNOTS = np.radians(np.arange(0.0, 121.0, 10.0))
 _WIDENED_RANGES_DEG = {"arm_flex": (-90.0, 180.0), "arm_add": (-180.0, 90.0)}
+_UNCLAMPED = ("arm_flex", "arm_rot")
+
+NECK_JOINT_IN_TORSO = (-0.0195, 0.41, 0.0)
+"""C7/T1 in the torso frame (m): midway between the jugular-notch and C7 landmarks of ``markers.yaml``."""
+VERTEX_IN_TORSO = (0.0, 0.69, 0.0)
+"""Vertex of the skull (the ``head_top`` landmark) in the torso frame (m)."""
+HEAD_MASS_FRACTION = 0.0694
+HEAD_LENGTH_M = 0.2429 * 1.70 / 1.741
+HEAD_COM_FROM_VERTEX = 0.5002
+HEAD_GYRATION = (0.303, 0.261, 0.315)  # fractions of the length: x anteroposterior, y longitudinal, z mediolateral
+NECK_RANGES_DEG = {"neck_extension": (-70.0, 85.0), "neck_bending": (-50.0, 50.0), "neck_rotation": (-80.0, 80.0)}
+"""Axes as the lumbar joint's: + extension (about z), + bending to the right (x), + rotation to the left (y)."""
 
 
 def _r(x, nd=6):
@@ -93,6 +116,50 @@ def _skeleton(osim, model) -> dict:
             entry["spatial_transform"] = axes
         joints.append(entry)
     return {"bodies": bodies, "joints": joints}
+
+
+def _steiner(mass: float, offset: np.ndarray) -> np.ndarray:
+    """Inertia (3, 3) of a point mass at ``offset`` about the origin (parallel-axis term)."""
+    return mass * (offset @ offset * np.eye(3) - np.outer(offset, offset))
+
+
+def _inertia_matrix(values: list[float]) -> np.ndarray:
+    ixx, iyy, izz, ixy, ixz, iyz = values
+    return np.array([[ixx, ixy, ixz], [ixy, iyy, iyz], [ixz, iyz, izz]])
+
+
+def _split_head(skeleton: dict) -> None:
+    """Move the head and neck off the torso onto a ``head`` body with a 3-DOF ``neck`` joint (in place)."""
+    torso = next(b for b in skeleton["bodies"] if b["name"] == "torso")
+    total = sum(b["mass"] for b in skeleton["bodies"])
+    joint, vertex = np.array(NECK_JOINT_IN_TORSO), np.array(VERTEX_IN_TORSO)
+    head_mass = HEAD_MASS_FRACTION * total
+    head_com = vertex - np.array([0.0, HEAD_COM_FROM_VERTEX * HEAD_LENGTH_M, 0.0])  # torso frame
+    head_inertia = head_mass * np.diag((np.array(HEAD_GYRATION) * HEAD_LENGTH_M) ** 2)
+    both_mass, both_com = torso["mass"], np.array(torso["mass_center"])
+    rest_mass = both_mass - head_mass
+    rest_com = (both_mass * both_com - head_mass * head_com) / rest_mass
+    rest_inertia = (_inertia_matrix(torso["inertia"]) - head_inertia
+                    - _steiner(head_mass, head_com - both_com) - _steiner(rest_mass, rest_com - both_com))
+    if np.linalg.eigvalsh(rest_inertia).min() <= 0:
+        raise ValueError("the torso left after removing the head has no valid inertia")
+    torso.update(mass=round(rest_mass, 6), mass_center=_r(rest_com),
+                 inertia=_r(np.diag(rest_inertia)) + _r(rest_inertia[[0, 0, 1], [1, 2, 2]]))
+    skeleton["bodies"].insert(skeleton["bodies"].index(torso) + 1, {
+        "name": "head", "mass": round(head_mass, 6), "mass_center": _r(head_com - joint),
+        "inertia": _r(np.diag(head_inertia)) + [0.0, 0.0, 0.0]})
+    axes = [{"axis": axis, "coordinates": [name], "function": {"type": "linear", "slope": 1.0, "intercept": 0.0}}
+            for axis, name in zip(([0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]), NECK_RANGES_DEG)]
+    axes += [{"axis": axis, "coordinates": [], "function": {"type": "constant", "value": 0.0}}
+             for axis in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])]
+    back = next(i for i, j in enumerate(skeleton["joints"]) if j["child"]["body"] == "torso")
+    skeleton["joints"].insert(back + 1, {
+        "name": "neck", "type": "CustomJoint",
+        "parent": {"body": "torso", "translation": _r(joint), "orientation": [0.0, 0.0, 0.0]},
+        "child": {"body": "head", "translation": [0.0, 0.0, 0.0], "orientation": [0.0, 0.0, 0.0]},
+        "coordinates": [{"name": name, "range": _r(np.radians(rng)), "default": 0.0, "clamped": True}
+                        for name, rng in NECK_RANGES_DEG.items()],
+        "spatial_transform": axes})
 
 
 def _side_free(name: str) -> str:
@@ -183,12 +250,15 @@ def main(argv: list[str] | None = None) -> None:
     header = ("# Transcribed from Rajagopal et al. (2016), IEEE TBME 63(10), by\n"
               "# builder/musculoskeletal/transcribe.py (see its docstring for the deliberate changes).\n")
     skeleton = _skeleton(osim, model)
+    _split_head(skeleton)
     for joint in skeleton["joints"]:
         for c in joint["coordinates"]:
             c["locked"] = False
             widened = _WIDENED_RANGES_DEG.get(c["name"][:-2])
             if widened:
                 c["range"] = _r(np.radians(widened))
+            if c["name"][:-2] in _UNCLAMPED:
+                c["clamped"] = False
             if joint["parent"]["body"] == "ground":
                 c["clamped"] = False
                 if c["name"] in ("pelvis_tilt", "pelvis_list", "pelvis_rotation"):

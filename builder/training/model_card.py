@@ -42,7 +42,7 @@ the ULBS-112 musculoskeletal model from monocular video and per-frame person box
 Research on monocular biomechanics: motion analysis, sports and rehabilitation studies where a
 physics-based musculoskeletal simulation is too slow. Activations are learned from simulated
 (OpenSim static optimisation) labels, not measured EMG: there is a domain gap to real muscles.
-Only foot-ground contact is modelled in the training labels; the neck has no degrees of freedom;
+Only foot-ground contact is modelled in the training labels; the neck (3 DOF) has no muscles;
 predictions are for one person per box track. Not a medical device; do not use for diagnosis.
 
 ## Usage

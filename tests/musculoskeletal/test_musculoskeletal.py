@@ -17,8 +17,9 @@ REQUIRED_COORDINATES = (
     *(f"{c}_{s}" for s in "rl" for c in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle",
                                           "ankle_angle", "subtalar_angle", "mtp_angle", "arm_flex", "arm_add",
                                           "arm_rot", "elbow_flex", "pro_sup", "wrist_flex", "wrist_dev")),
-    "lumbar_extension", "lumbar_bending", "lumbar_rotation",
+    "lumbar_extension", "lumbar_bending", "lumbar_rotation", "neck_extension", "neck_bending", "neck_rotation",
 )
+HEAD_LANDMARKS = ("head_top", "glabella", "inion", "mentum", "tragus_r", "tragus_l")
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,40 @@ def test_markers_are_the_landmarks_on_their_bodies(model_and_state):
     assert ground["heel_r"][1] == pytest.approx(ground["heel_l"][1], abs=1e-9)
     total_mass = model.getTotalMass(state)
     assert 70 < total_mass < 80
+
+
+def test_neck_joint_carries_the_head(model_and_state):
+    """A 3-DOF neck at C7/T1 between torso and head: head landmarks ride on the head, nothing else does,
+    no muscle crosses it, and its ranges cover adults' active cervical range of motion."""
+    model, state = model_and_state
+    neck = model.getJointSet().get("neck")
+    assert (neck.getParentFrame().findBaseFrame().getName(), neck.getChildFrame().findBaseFrame().getName()) == (
+        "torso", "head")
+    coords = {neck.get_coordinates(i).getName(): neck.get_coordinates(i) for i in range(neck.numCoordinates())}
+    assert set(coords) == {"neck_extension", "neck_bending", "neck_rotation"}
+    ranges = {name: np.degrees([c.getRangeMin(), c.getRangeMax()]) for name, c in coords.items()}
+    assert all(c.get_clamped() for c in coords.values())
+    # healthy young adults, active (Youdas 1992): ~65 flexion, ~85 extension, ~45 lateral flexion, ~75 rotation
+    assert ranges["neck_extension"][0] <= -60 and 80 <= ranges["neck_extension"][1] <= 95
+    assert ranges["neck_bending"][0] <= -45 and ranges["neck_bending"][1] >= 45
+    assert ranges["neck_rotation"][0] <= -75 and ranges["neck_rotation"][1] >= 75
+    markers = model.getMarkerSet()
+    on_head = {markers.get(i).getName() for i in range(markers.getSize())
+               if markers.get(i).getParentFrame().getName() == "head"}
+    assert on_head == set(HEAD_LANDMARKS)
+    for c in coords.values():  # no muscle spans the neck
+        assert all(abs(m.computeMomentArm(state, c)) < 1e-9 for m in model.getMuscles()), c.getName()
+    # extension tips the face up (+x anterior -> +y) and moves the head, not the trunk's C7
+    before = {n: markers.get(n).getLocationInGround(state).to_numpy() for n in ("glabella", "c7")}
+    coords["neck_extension"].setValue(state, math.radians(30))
+    model.realizePosition(state)
+    after = {n: markers.get(n).getLocationInGround(state).to_numpy() for n in ("glabella", "c7")}
+    coords["neck_extension"].setValue(state, 0.0)
+    model.realizePosition(state)
+    assert after["glabella"][1] - before["glabella"][1] > 0.03
+    assert np.linalg.norm(after["c7"] - before["c7"]) < 1e-12
+    head = model.getBodySet().get("head")
+    assert 0.06 < head.getMass() / model.getTotalMass(state) < 0.08  # de Leva 1996: head+neck 6.9% (male)
 
 
 # (muscle, coordinate, value or None for default, lower, upper) in cm; OpenSim sign: + drives the coordinate +.
@@ -184,3 +219,34 @@ def test_lower_limb_matches_the_reference_model(model_and_state):
             theirs.append(reference.getMuscles().get(name).computeMomentArm(
                 ref_state, reference.getCoordinateSet().get("knee_angle_r")))
         np.testing.assert_allclose(ours, theirs, rtol=0.15, err_msg=name)
+
+
+def test_torso_and_head_keep_the_reference_trunk(model_and_state):
+    """Splitting the head off Rajagopal2016's torso keeps that torso's mass, mass centre and inertia
+    (about its mass centre) for torso + head together in the default pose."""
+    if not REFERENCE_MODEL.is_file():
+        pytest.skip(f"reference model not found at {REFERENCE_MODEL}")
+    from builder.biosim.opensim_model import opensim
+
+    model, state = model_and_state
+    reference = opensim().Model(str(REFERENCE_MODEL))
+    ref_state = reference.initSystem()
+    reference.realizePosition(ref_state)
+    model.realizePosition(state)
+    ref_torso = reference.getBodySet().get("torso")
+    parts = [model.getBodySet().get(name) for name in ("torso", "head")]
+    mass = sum(b.getMass() for b in parts)
+    com = {b.getName(): b.findStationLocationInGround(state, b.getMassCenter()).to_numpy() for b in parts}
+    whole_com = sum(b.getMass() * com[b.getName()] for b in parts) / mass
+    inertia = np.zeros((3, 3))
+    for b in parts:  # bodies are not rotated in the default pose: body axes are ground axes
+        i = b.getInertia()
+        (ixx, iyy, izz), (ixy, ixz, iyz) = i.getMoments().to_numpy(), i.getProducts().to_numpy()
+        d = com[b.getName()] - whole_com
+        inertia += np.array([[ixx, ixy, ixz], [ixy, iyy, iyz], [ixz, iyz, izz]])
+        inertia += b.getMass() * (d @ d * np.eye(3) - np.outer(d, d))
+    ref_com = ref_torso.findStationLocationInGround(ref_state, ref_torso.getMassCenter()).to_numpy()
+    assert mass == pytest.approx(ref_torso.getMass(), abs=1e-5)
+    np.testing.assert_allclose(whole_com, ref_com, atol=1e-5)
+    np.testing.assert_allclose(np.diag(inertia), ref_torso.getInertia().getMoments().to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(inertia[[0, 0, 1], [1, 2, 2]], 0.0, atol=1e-5)
