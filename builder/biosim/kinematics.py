@@ -53,6 +53,7 @@ class KinematicsSettings:
     model_path: Path | None = None      # generic ULBS-112 .osim; None: builder.musculoskeletal's default
     marker_weights: dict[str, float] = field(default_factory=dict)  # default 1 per marker
     align_joint_centres: bool = True
+    max_joint_shift_m: float | None = 0.02  # joint centres move at most this far onto the body's (None: all the way)
     fps: float | None = None            # resample sequences to this rate when reading files
     on_nan: str = "split"               # "split": cut at NaN frames; "error": reject the file
 
@@ -112,7 +113,8 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
                              static_pose=ANATOMICAL_STATIC_POSE)
         if settings.align_joint_centres:
             shifts = align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints + lift,
-                                         folder / layout.SCALED_MODEL, marker_weights=weights)
+                                         folder / layout.SCALED_MODEL, marker_weights=weights,
+                                         max_shift_m=settings.max_joint_shift_m)
         else:
             shifts = {}
             os.replace(scaled, folder / layout.SCALED_MODEL)
