@@ -34,6 +34,7 @@ from biohuman10m.card import CardInputs, dataset_card, webdataset_card
 from biohuman10m.features import label_features
 
 from . import layout
+from .biosim.validity_report import validity_counts
 from .figures import write_figures
 from .io import write_text_atomic
 from .manifest import file_entry, write_manifest
@@ -195,7 +196,8 @@ def _counts(summaries: list[dict], records: list[dict]) -> dict:
         else:
             filtering[record["source"]]["dropped"] += 1
             filtering[record["source"]].update(f"dropped: {c}" for c in drop_categories(record["drop_reason"]))
-    return {"splits": per_split, "filtering": {src: dict(sorted(c.items())) for src, c in sorted(filtering.items())}}
+    return {"splits": per_split, "filtering": {src: dict(sorted(c.items())) for src, c in sorted(filtering.items())},
+            "validity": validity_counts(records)}
 
 
 def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config: BuildConfig | None = None) -> dict:
