@@ -128,8 +128,10 @@ def validity_table(validity: dict) -> str:
         checks = ", ".join(f"{k} {v}" for k, v in frames.items() if k not in ("frames", "valid_frames") and v) or "-"
         rows.append([source, row["audited"], *("-" if row[k] is None else f"{row[k]:.3f}" for k in keys),
                      frames.get("frames", 0), frames.get("valid_frames", 0), checks])
-    legend = "\n".join(f"- `{key}`: {text} (median over the source's sequences)" for key, text in validity["figures"].items())
-    return _table(["source", "audited", *keys, "frames", "kept frames", "masked frames by check"], rows) + "\n\n" + legend
+    legend = "\n".join(f"- `{key}`: {text} (median over the source's sequences)"
+                       for key, text in validity["figures"].items())
+    header = ["source", "audited", *keys, "frames", "kept frames", "masked frames by check"]
+    return _table(header, rows) + "\n\n" + legend
 
 
 def muscle_table() -> str:

@@ -102,10 +102,12 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         }
         savgol = smooth_activations(so.table, settings.smoothing)
         published = so.smoothed if settings.smoothing.method == "sequence" else savgol
-        audit = _audit(seq_dir, model, so.table, published, savgol, geometry, moments, id_result.table, settings.thresholds)
+        audit = _audit(seq_dir, model, so.table, published, savgol, geometry, moments, id_result.table,
+                       settings.thresholds)
         write_storage(seq_dir / layout.VALIDITY, audit.frames)
         record.validity = audit.summary
-        record.outputs = {k: getattr(layout, k) for k in ("GRF_MOT", "GRF_XML", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
+        record.outputs = {k: getattr(layout, k)
+                          for k in ("GRF_MOT", "GRF_XML", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
         record.reasons = drop_reasons(audit.summary, settings.thresholds)
         if record.reasons:
             record.status = "dropped"

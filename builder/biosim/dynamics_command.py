@@ -38,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="sequences with fewer valid frames are dropped whole")
     parser.add_argument("--smoothing", choices=SMOOTHING_METHODS, default="sequence",
                         help="sequence: smoothness inside SO (fast solver); savgol: the paper's post-hoc filter")
-    parser.add_argument("--smoothness-s", type=float, default=SmoothingSettings().smoothness_s, help="time constant of the activation-change penalty")
+    parser.add_argument("--smoothness-s", type=float, default=SmoothingSettings().smoothness_s,
+                        help="s; time constant of the activation-change penalty (default 0.04)")
     parser.add_argument("--savgol-window-s", type=float, default=11 / 30, help="Savitzky-Golay window (s)")
     parser.add_argument("--savgol-order", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per sequence before it is killed")

@@ -471,7 +471,8 @@ def closest_feasible(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.
     out = np.empty_like(b)
     bounded = np.isfinite(lower) & np.isfinite(upper)
     span = np.where(bounded, upper - np.where(bounded, lower, 0.0), 0.0)
-    inner_lo, inner_hi = np.where(bounded, lower + margin * span, lower), np.where(bounded, upper - margin * span, upper)
+    inner_lo = np.where(bounded, lower + margin * span, lower)
+    inner_hi = np.where(bounded, upper - margin * span, upper)
     for t in range(len(b)):
         x = lsq_linear(A[t], b[t], bounds=(lower, upper), method="bvls").x
         out[t] = A[t] @ np.clip(x, inner_lo, inner_hi)

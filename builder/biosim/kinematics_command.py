@@ -48,8 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from builder.biosim.kinematics import KinematicsSettings, run_folder
 
-    settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model, marker_weights=args.marker_weights,
-                                  align_joint_centres=not args.no_align_joints,
+    settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model,
+                                  marker_weights=args.marker_weights, align_joint_centres=not args.no_align_joints,
                                   max_joint_shift_m=args.max_joint_shift, fps=args.fps, on_nan=args.on_nan)
     status = run_folder(args.inputs, args.out, settings, force=args.force, workers=args.workers)
     counts = Counter(status.values())

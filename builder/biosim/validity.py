@@ -153,7 +153,8 @@ def audit_sequence(times: np.ndarray, dofs: list[str], id_moments: np.ndarray, m
         "moment_error": {name: moment_error(a)["leg_lumbar"] for name, a in
                          (("raw", raw), ("published", published), ("savgol", savgol))},
         "roughness": {name: roughness(a) for name, a in (("raw", raw), ("published", published), ("savgol", savgol))},
-        "saturated_fraction": {"raw": float(np.mean(raw >= SATURATED)), "published": float(np.mean(published >= SATURATED))},
+        "saturated_fraction": {"raw": float(np.mean(raw >= SATURATED)),
+                               "published": float(np.mean(published >= SATURATED))},
         "capacity_median": float(np.median(capacity)),
         "residual_force_rms_bw_valid_frames": _rms(residual_force_bw[kept]),
         "marker_error_max_m_valid_frames": float(marker_error_max[kept].max()),

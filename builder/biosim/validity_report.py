@@ -66,7 +66,8 @@ def validity_histograms(path: Path, counts: dict) -> None:
     rows = list(counts["sequences"].values())
     figure, axes = plt.subplots(2, 3, figsize=(12, 6.5))
     for axis, (key, text) in zip(axes.ravel(), FIGURES.items()):
-        groups = [[row[key] for row in rows if row["kept"] == kept and np.isfinite(row[key])] for kept in (True, False)]
+        groups = [[row[key] for row in rows if row["kept"] == kept and np.isfinite(row[key])]
+                  for kept in (True, False)]
         axis.hist(groups, bins=20, stacked=True, label=["kept", "dropped"], color=["tab:blue", "tab:red"])
         axis.set_title(text, fontsize=8)
         axis.set_ylabel("sequences", fontsize=8)

@@ -28,7 +28,8 @@ def test_card_shows_the_validity_audit(tmp_path):
     from builder.windows import WindowConfig
 
     validity = {"frames": 20, "valid_frames": 17, "valid_fraction": 0.85,
-                "masked_frames": {"marker_error": 1, "unexplained_moment": 2, "residual_force": 0, "residual_moment": 0},
+                "masked_frames": {"marker_error": 1, "unexplained_moment": 2, "residual_force": 0,
+                                  "residual_moment": 0},
                 "reserve_share_valid_frames": {"leg_lumbar": 0.02}, "capacity_median": 0.93,
                 "saturated_fraction": {"raw": 0.004}, "moment_error": {"published": 0.06},
                 "residual_force_rms_bw_valid_frames": 0.03}
