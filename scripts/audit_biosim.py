@@ -3,6 +3,7 @@
     python3 scripts/audit_biosim.py runs/biosim                # figures from each record.json
     python3 scripts/audit_biosim.py runs/old --recompute       # audit built folders from their files
     python3 scripts/audit_biosim.py runs/biosim --json out.json
+    python3 scripts/audit_biosim.py runs/new --before old.json --figure before_after.png   # per-clip bars
 
 Columns: status, valid frames, reserve share of the RMS joint moment over leg + lumbar coordinates
 (all frames, valid frames), median active-force capacity at the IK poses, saturated raw activations,
@@ -72,16 +73,62 @@ def print_table(rows: dict[str, dict]) -> None:
         print(f"{clip:34s} {kept}/{len(clip_rows):<6d} " + " ".join(f"{v:11.3f}" for v in values))
 
 
+def before_after_figure(path: Path, before: dict[str, dict], after: dict[str, dict]) -> None:
+    """Per-clip medians of the main figures, before vs after, and kept / frame-masked / dropped counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clips = sorted({name.split("__")[0] for name in after})
+    panels = (("share", "reserve share (leg + lumbar, all frames)"), ("share_valid", "reserve share, kept frames"),
+              ("capacity", "median active-force capacity"), ("saturated", "saturated raw activations"),
+              ("err_pub", "ID moments unexplained by the label"))
+    figure, axes = plt.subplots(len(panels) + 1, 1, figsize=(12, 3 * (len(panels) + 1)), sharex=True)
+    x = np.arange(len(clips))
+    for axis, (key, title) in zip(axes, panels):
+        for offset, (label, rows) in zip((-0.2, 0.2), (("before", before), ("after", after))):
+            values = [np.nanmedian([r[key] for n, r in rows.items() if n.split("__")[0] == c and key in r] or [np.nan])
+                      for c in clips]
+            axis.bar(x + offset, values, 0.4, label=label)
+        axis.set_title(title, fontsize=9)
+    axes[0].legend()
+    def masked(row, label):   # the earlier build masked no frames: its rows' valid fraction is hindsight
+        return label == "after" and row.get("valid", 1.0) < 0.999
+
+    counts = {label: [[sum(1 for n, r in rows.items() if n.split("__")[0] == c and test(r, label)) for c in clips]
+                      for test in (lambda r, lb: r["status"] == "kept" and not masked(r, lb),
+                                   lambda r, lb: r["status"] == "kept" and masked(r, lb),
+                                   lambda r, lb: r["status"] != "kept")]
+              for label, rows in (("before", before), ("after", after))}
+    for offset, (label, (whole, masked, dropped)) in zip((-0.2, 0.2), counts.items()):
+        axes[-1].bar(x + offset, whole, 0.4, color="tab:green", label=f"{label}: kept whole" if offset > 0 else None)
+        axes[-1].bar(x + offset, masked, 0.4, bottom=whole, color="tab:orange",
+                     label="kept, frames masked" if offset > 0 else None)
+        axes[-1].bar(x + offset, dropped, 0.4, bottom=np.add(whole, masked), color="tab:red",
+                     label="dropped" if offset > 0 else None)
+    axes[-1].set_title("sequences per clip (left bar: before, right bar: after)", fontsize=9)
+    axes[-1].legend(fontsize=8)
+    axes[-1].set_xticks(x, [c.removeprefix("deepmimic_") for c in clips], rotation=30)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("work", type=Path, help="BioSim work folder (sequences/<id>/ inside)")
     parser.add_argument("--recompute", action="store_true", help="audit from the files, not the records")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    parser.add_argument("--before", type=Path, help="rows of an earlier build (--json output) to compare with")
+    parser.add_argument("--figure", type=Path, help="PNG of the per-clip comparison (needs --before)")
     args = parser.parse_args()
     rows = audit_work_folder(args.work, args.recompute)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.before and args.figure:
+        before_after_figure(args.figure, json.loads(args.before.read_text()), rows)
     return 0
 
 

@@ -68,7 +68,9 @@ def phase_mean(cycles, muscles, start, stop):
 def test_plantarflexors_fire_in_late_stance(walk_cycles):
     triceps_surae = ("soleus_r", "gasmed_r", "gaslat_r")
     late_stance, swing = phase_mean(walk_cycles, triceps_surae, 30, 55), phase_mean(walk_cycles, triceps_surae, 60, 100)
-    assert late_stance > 0.15 and late_stance > 3 * swing
+    # levels: ~0.14 on the clip, 0.2 on the gaitkit walk, once fibres work in their force-length range (the
+    # earlier floor of 0.15 was set on misscaled, weaker muscles); the timing is the 3x ratio
+    assert late_stance > 0.1 and late_stance > 3 * swing
 
 
 @pytest.mark.slow
@@ -94,7 +96,7 @@ def test_gluteus_medius_fires_in_single_support(walk_cycles):
     gluteus_medius = ("glmed1_r", "glmed2_r", "glmed3_r")
     single_support = phase_mean(walk_cycles, gluteus_medius, 12, 50)
     swing = phase_mean(walk_cycles, gluteus_medius, 60, 100)
-    assert single_support > 0.3 and single_support > 1.3 * swing
+    assert single_support > 0.2 and single_support > 1.3 * swing   # ~0.25 on the clip (0.3 on misscaled muscles)
 
 
 def median_capacity(model_path, coordinates_path, step: int = 3) -> float:
