@@ -26,13 +26,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from builder import layout  # noqa: E402
 from builder.biosim.record import read_record  # noqa: E402
+from builder.biosim.storage import read_storage  # noqa: E402
 
-COLUMNS = ("valid", "share", "share_valid", "capacity", "saturated", "err_raw", "err_pub", "err_sg", "res_bw")
+COLUMNS = ("valid", "share", "share_valid", "capacity", "saturated", "sat_valid", "err_raw", "err_pub", "err_sg",
+           "res_bw")
 
 
-def figures(record, validity: dict) -> dict:
-    """One row of the table from a record's ``validity`` summary."""
+def figures(record, validity: dict, frames=None) -> dict:
+    """One row of the table from a record's ``validity`` summary (and its ``validity.sto`` ``frames``)."""
+    saturated = validity["saturated_fraction"]
+    if "raw_valid_frames" not in saturated and frames is not None:   # summaries written before that figure
+        valid = frames.column("valid") > 0.5
+        saturated = {**saturated, "raw_valid_frames": float(frames.column("saturated_fraction")[valid].mean())
+                     if valid.any() else float("nan")}
     return {"status": record.status if record else "?", "valid": validity["valid_fraction"],
+            "sat_valid": saturated.get("raw_valid_frames", float("nan")),
             "share": validity["reserve_share"]["leg_lumbar"],
             "share_valid": validity["reserve_share_valid_frames"]["leg_lumbar"],
             "capacity": validity["capacity_median"], "saturated": validity["saturated_fraction"]["raw"],
@@ -49,9 +57,11 @@ def audit_work_folder(work: Path, recompute: bool = False) -> dict[str, dict]:
     for folder in tqdm(folders, desc="audit", unit="seq"):
         record = read_record(folder / layout.RECORD)
         if recompute and (folder / layout.SO_ACTIVATIONS).is_file():
-            rows[folder.name] = figures(record, audit_folder(folder).summary)
+            audit = audit_folder(folder)
+            rows[folder.name] = figures(record, audit.summary, audit.frames)
         elif record and record.validity:
-            rows[folder.name] = figures(record, record.validity)
+            frames = read_storage(folder / layout.VALIDITY) if (folder / layout.VALIDITY).is_file() else None
+            rows[folder.name] = figures(record, record.validity, frames)
         else:
             rows[folder.name] = {"status": record.status if record else "missing"}
     return rows
