@@ -91,7 +91,7 @@ def _static_coordinates(model, mot: Path) -> dict[str, float]:
 def align_joint_centres(model_path: str | os.PathLike, static_trc: str | os.PathLike, joint_centres: np.ndarray,
                         out_path: str | os.PathLike, marker_weights: dict[str, float] | None = None,
                         static_pose: Mapping[str, float] = ANATOMICAL_STATIC_POSE,
-                        max_shift_m: float | None = None) -> dict:
+                        max_shift_m: float | None = None) -> tuple[dict[str, float], dict[str, float]]:
     """Write ``out_path``: ``model_path`` with its joints on ``joint_centres`` (24, 3; SMPL joint order,
     static-trial frame and units of metres), its markers on the static trial (the model held in
     ``static_pose``: coordinate -> rad or m; the others fitted) and its muscles following their path
@@ -101,7 +101,8 @@ def align_joint_centres(model_path: str | os.PathLike, static_trc: str | os.Path
     joint moved that far strips muscles of their moment arms (gluteus medius 5.1 -> 2.6 cm, gluteus
     minimus to ~0: the hip abductors could then no longer hold the pelvis in single support).
     2 cm is about the error of predictive hip-centre methods (1.5-2.5 cm, Harrington et al. 2007, J Biomech 40:595).
-    Returns the joint shifts (m) by joint."""
+    Returns ``(shifts, offsets)``: by joint, how far it moved and how far from the body's centre it
+    stays (m)."""
     osim = opensim()
     model_path, static_trc, out_path = Path(model_path), Path(static_trc), Path(out_path)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".joints.") as work:
@@ -126,6 +127,9 @@ def align_joint_centres(model_path: str | os.PathLike, static_trc: str | os.Path
             parent.set_translation(osim.Vec3(*(parent.get_translation().to_numpy() + local)))
             shifts[joint_name] = float(np.linalg.norm(delta))
         state = _posed_state(model, coordinates)
+    offsets = {name: float(np.linalg.norm(joint_centres[smpl_joint] - model.getJointSet().get(name).getChildFrame()
+                                          .getPositionInGround(state).to_numpy()))
+               for level in ULBS_JOINT_CENTRES for name, smpl_joint in level.items()}
     static = read_trc(static_trc)
     positions = dict(zip(static.names, np.nanmean(static.data, axis=0)))
     markers = model.updMarkerSet()
@@ -140,4 +144,4 @@ def align_joint_centres(model_path: str | os.PathLike, static_trc: str | os.Path
     with atomic_path(out_path) as tmp:
         if not model.printToXML(str(tmp)):
             raise OSError(f"OpenSim could not write {out_path}")
-    return shifts
+    return shifts, offsets
