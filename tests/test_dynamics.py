@@ -220,3 +220,27 @@ def test_record_is_standard_json(tmp_path):
     assert read_record(tmp_path / "bad.json") is None
     with pytest.raises(ValueError, match="unknown record status"):
         SequenceRecord("s", status="done")
+
+
+@pytest.mark.slow
+def test_opensim_solver_sequences_get_the_same_audit(walk, dyn, tmp_path):
+    """A sequence solved by OpenSim's StaticOptimization is audited like the fast solver's (geometry from
+    OpenSim's muscle calls); smoothing inside the optimisation needs the fast solver."""
+    from dynamics_fixtures import make_sequence
+
+    from builder import layout
+    from builder.biosim.dynamics import DynamicsSettings, process_sequence
+
+    with pytest.raises(ValueError, match="fast solver"):
+        DynamicsSettings(solver="opensim")
+    folder = make_sequence(walk, tmp_path, "opensim_so")   # 0.45-0.75 s: a step on the force plates
+    record = process_sequence(folder, DynamicsSettings(solver="opensim", smoothing=SmoothingSettings(method="savgol")))
+    assert record.status == "kept", (record.reasons, record.error)
+    validity = record.validity
+    print("OpenSim SO audit:", validity)
+    assert validity["frames"] == 31 and validity["valid_fraction"] > 0.8
+    # the cut starts and ends mid-step: its edge frames (GRF of a clip this short, filter ends) are masked
+    assert validity["reserve_share_valid_frames"]["leg_lumbar"] < 0.05 and validity["capacity_median"] > 0.5
+    assert np.isnan(validity["reserve_share"]["lumbar"])    # Rajagopal's lumbar joint has actuators, no muscles
+    assert validity["moment_error"]["published"] == pytest.approx(validity["moment_error"]["savgol"])
+    assert read_storage(folder / layout.VALIDITY).column("valid").sum() == validity["valid_frames"]

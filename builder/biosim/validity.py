@@ -3,7 +3,8 @@
 Figures (per frame, written to ``validity.sto``; summarised in ``record.json`` under ``validity``):
 
 * ``marker_error_max_m``: IK's largest marker error of the frame.
-* ``unexplained_moment``: share of the frame's joint moments (ID, muscled coordinates) that the
+* ``unexplained_moment``: share of the frame's joint moments (ID, the coordinates of
+  :data:`COORDINATE_GROUPS` that muscles cross) that the
   muscles do not produce in the frame-wise SO, i.e. carried by the bounded reserves or left
   unmet where even they cannot reach; the norm over the frame's coordinates divided by the
   sequence's RMS norm (a frame of small moments is not judged by its own small denominator).
@@ -126,10 +127,13 @@ def audit_sequence(times: np.ndarray, dofs: list[str], id_moments: np.ndarray, m
     """Audit one sequence (arrays over its T frames; ``dofs`` the free coordinates of ``id_moments``
     (T, dofs) and ``moment_arms`` (T, dofs, muscles)); activations ``raw`` (frame-wise SO),
     ``published`` (the label) and ``savgol`` (the post-hoc filter, for comparison) are (T, muscles)."""
-    muscled = np.array([coordinate_group(d) is not None for d in dofs])
+    # judged: the grouped coordinates that muscles cross (not, e.g., Rajagopal's actuator-driven lumbar joint)
+    judged = np.array([coordinate_group(d) is not None for d in dofs]) & (np.abs(moment_arms).max(axis=(0, 2)) > 0)
+    dofs = [d for d, keep in zip(dofs, judged) if keep]
+    id_moments, moment_arms = id_moments[:, judged], moment_arms[:, judged]
     produced = muscle_moments(moment_arms, active_force, raw)
-    unexplained = (id_moments - produced)[:, muscled]
-    scale = _rms(np.linalg.norm(id_moments[:, muscled], axis=1))
+    unexplained = id_moments - produced
+    scale = _rms(np.linalg.norm(id_moments, axis=1))
     unexplained_frame = np.linalg.norm(unexplained, axis=1) / max(scale, 1e-9)
     checks = {
         "marker_error": marker_error_max <= thresholds.max_marker_error,
