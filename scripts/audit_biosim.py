@@ -112,7 +112,7 @@ def before_after_figure(path: Path, before: dict[str, dict], after: dict[str, di
                                    lambda r, lb: r["status"] != "kept")]
               for label, rows in (("before", before), ("after", after))}
     for offset, (label, (whole, masked, dropped)) in zip((-0.2, 0.2), counts.items()):
-        axes[-1].bar(x + offset, whole, 0.4, color="tab:green", label=f"{label}: kept whole" if offset > 0 else None)
+        axes[-1].bar(x + offset, whole, 0.4, color="tab:green", label="kept whole" if offset > 0 else None)
         axes[-1].bar(x + offset, masked, 0.4, bottom=whole, color="tab:orange",
                      label="kept, frames masked" if offset > 0 else None)
         axes[-1].bar(x + offset, dropped, 0.4, bottom=np.add(whole, masked), color="tab:red",
