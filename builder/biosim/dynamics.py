@@ -64,7 +64,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
     record = SequenceRecord(sequence_id=seq_dir.name, settings=dataclasses.asdict(settings))
     model, ik = seq_dir / layout.SCALED_MODEL, seq_dir / layout.IK_MOT
     record.sources = {"model": layout.SCALED_MODEL, "coordinates": layout.IK_MOT, "ik_report": layout.IK_REPORT}
-    (seq_dir / layout.ACTIVATIONS).unlink(missing_ok=True)  # a stale label must not survive a rerun
+    for stale in (layout.ACTIVATIONS, layout.VALIDITY):   # a stale label or mask must not survive a rerun
+        (seq_dir / stale).unlink(missing_ok=True)
     try:
         record.marker_error = _marker_error(seq_dir / layout.IK_REPORT)
         started = time.perf_counter()
@@ -101,7 +102,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
             "reserve_abs_max": {k: float(v) for k, v in zip(so.reserves.labels, np.abs(so.reserves.data).max(axis=0))},
         }
         savgol = smooth_activations(so.table, settings.smoothing)
-        published = so.smoothed if settings.smoothing.method == "sequence" else savgol
+        raw_if_single_frame = so.smoothed if so.smoothed is not None else so.table
+        published = raw_if_single_frame if settings.smoothing.method == "sequence" else savgol
         audit = _audit(seq_dir, model, so.table, published, savgol, geometry, moments, id_result.table,
                        settings.thresholds)
         write_storage(seq_dir / layout.VALIDITY, audit.frames)
