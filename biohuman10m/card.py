@@ -112,7 +112,26 @@ def filtering_table(manifest: dict) -> str:
         reasons = "; ".join(f"{reason.removeprefix('dropped: ')} ({n})" for reason, n in counts.items()
                             if reason.startswith("dropped: ")) or "-"
         rows.append([source, counts.get("kept", 0), counts.get("dropped", 0), reasons])
-    return _table(["source", "kept", "dropped", "reasons (a sequence may have several)"], rows)
+    table = _table(["source", "kept", "dropped", "reasons (a sequence may have several)"], rows)
+    validity = manifest["counts"].get("validity")
+    if not validity or not validity.get("by_source"):
+        return table
+    return table + "\n\nFrame-level audit of the BioSim sequences:\n\n" + validity_table(validity)
+
+
+def validity_table(validity: dict) -> str:
+    """BioSim's validity figures (``manifest["counts"]["validity"]``): medians per source, masked frames."""
+    keys = list(validity["figures"])
+    rows = []
+    for source, row in validity["by_source"].items():
+        frames = row["frames"]
+        checks = ", ".join(f"{k} {v}" for k, v in frames.items() if k not in ("frames", "valid_frames") and v) or "-"
+        rows.append([source, row["audited"], *("-" if row[k] is None else f"{row[k]:.3f}" for k in keys),
+                     frames.get("frames", 0), frames.get("valid_frames", 0), checks])
+    legend = "\n".join(f"- `{key}`: {text} (median over the source's sequences)"
+                       for key, text in validity["figures"].items())
+    header = ["source", "audited", *keys, "frames", "kept frames", "masked frames by check"]
+    return _table(header, rows) + "\n\n" + legend
 
 
 def muscle_table() -> str:

@@ -20,6 +20,7 @@ GRF_XML = "grf.xml"              # OpenSim ExternalLoads referencing GRF_MOT
 ID_STO = "id.sto"                # joint moments
 SO_ACTIVATIONS = "so_activations.sto"  # raw static-optimization activations (112 muscles)
 ACTIVATIONS = "activations.sto"  # smoothed, clipped activations: the dataset label
+VALIDITY = "validity.sto"        # per-frame validity figures and the `valid` mask (1 = labels trusted)
 VIDEO = "video.mp4"              # RGB video (H.264), one frame per motion frame
 BOXES = "boxes.npy"              # (T,4) person boxes x0,y0,x1,y1 in pixels (NaN = none)
 BOX_VISIBLE = "box_visible.npy"  # (T,) bool, person visible enough to be labelled

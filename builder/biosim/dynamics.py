@@ -1,8 +1,10 @@
-"""The dynamics half of BioSim for one sequence: GRF -> ID -> SO -> quality filter -> smoothing.
+"""The dynamics half of BioSim for one sequence: GRF -> ID -> SO (smoothed) -> audit -> frame mask.
 
 Reads ``scaled.osim``, ``ik.mot`` and ``ik_report.json`` from the sequence folder
-(:mod:`builder.layout`) and writes ``grf.mot``/``grf.xml``, ``id.sto``, ``so_activations.sto``,
-``activations.sto`` (kept sequences only) and, last, ``record.json``.
+(:mod:`builder.layout`) and writes ``grf.mot``/``grf.xml``, ``id.sto``, ``so_activations.sto`` (raw,
+frame-wise SO), ``validity.sto`` (per-frame validity figures and the ``valid`` mask,
+:mod:`builder.biosim.validity`), ``activations.sto`` (the published label; kept sequences only) and,
+last, ``record.json`` (its ``validity`` entry summarises the audit).
 """
 
 from __future__ import annotations
@@ -19,19 +21,20 @@ import numpy as np
 
 from builder import layout
 from builder.biosim.grf import make_estimator
-from builder.biosim.inverse_dynamics import run_inverse_dynamics
-from builder.biosim.postprocess import (
-    QualityThresholds,
-    SmoothingSettings,
-    postprocess_file,
-    quality_check,
-)
+from builder.biosim.inverse_dynamics import generalized_force_label, run_inverse_dynamics
+from builder.biosim.opensim_model import load_model
+from builder.biosim.postprocess import SmoothingSettings, smooth_activations
 from builder.biosim.record import SequenceRecord
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
+from builder.biosim.storage import StorageTable, read_storage, write_storage
+from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
 
 log = logging.getLogger(__name__)
 
 SOLVERS = ("fast", "opensim")
+INFEASIBLE_N_M = 1e-2
+"""SO constraint violation (N m) above which a frame counts as infeasible: the solvers reach 1e-14 to
+1e-4 on frames they solve, frames the bounded actuators cannot meet miss by 0.1 N m and more."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,15 @@ class DynamicsSettings:
     cutoff_hz: float = 6.0              # coordinate low-pass of ID and SO
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
     reserves: ReserveSpec = field(default_factory=ReserveSpec)
-    thresholds: QualityThresholds = field(default_factory=QualityThresholds)
+    thresholds: ValidityThresholds = field(default_factory=ValidityThresholds)
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown SO solver {self.solver!r}; expected one of {SOLVERS}")
+        if self.solver == "opensim" and self.smoothing.method == "sequence":
+            raise ValueError("smoothing inside the optimisation needs the fast solver; "
+                             "use the savgol smoothing method with the OpenSim solver")
 
 
 def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = None) -> SequenceRecord:
@@ -58,7 +64,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
     record = SequenceRecord(sequence_id=seq_dir.name, settings=dataclasses.asdict(settings))
     model, ik = seq_dir / layout.SCALED_MODEL, seq_dir / layout.IK_MOT
     record.sources = {"model": layout.SCALED_MODEL, "coordinates": layout.IK_MOT, "ik_report": layout.IK_REPORT}
-    (seq_dir / layout.ACTIVATIONS).unlink(missing_ok=True)  # a stale label must not survive a rerun
+    for stale in (layout.ACTIVATIONS, layout.VALIDITY):   # a stale label or mask must not survive a rerun
+        (seq_dir / stale).unlink(missing_ok=True)
     try:
         record.marker_error = _marker_error(seq_dir / layout.IK_REPORT)
         started = time.perf_counter()
@@ -73,27 +80,41 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         record.timings_s["inverse_dynamics"] = time.perf_counter() - started
         record.residuals = id_result.residuals
         started = time.perf_counter()
-        if settings.solver == "fast":
-            from builder.biosim.fast_so import run_fast_static_optimization
+        from builder.biosim.fast_so import muscle_geometry, run_fast_static_optimization
 
+        smoothness = settings.smoothing.smoothness_s if settings.smoothing.method == "sequence" else 0.0
+        if settings.solver == "fast":
             so = run_fast_static_optimization(model, ik, seq_dir / layout.ID_STO, seq_dir / layout.SO_ACTIVATIONS,
-                                              cutoff_hz=settings.cutoff_hz, reserves=settings.reserves)
+                                              cutoff_hz=settings.cutoff_hz, reserves=settings.reserves,
+                                              smoothness_s=smoothness)
+            geometry, moments = so.geometry, so.moments.data
         else:
             so = run_static_optimization(model, ik, seq_dir / layout.GRF_XML, seq_dir / layout.SO_ACTIVATIONS,
                                          cutoff_hz=settings.cutoff_hz, reserves=settings.reserves)
+            geometry = muscle_geometry(load_model(model), ik, so.table.time, settings.cutoff_hz)
+            moments = _id_moments(model, seq_dir / layout.ID_STO, geometry)
         record.timings_s["static_optimization"] = time.perf_counter() - started
         violation = float(np.max(so.constraint_violation)) if len(so.constraint_violation) else float("nan")
         record.static_optimization = {
             "solver": settings.solver, "frames": len(so.table.time), "muscles": len(so.table.labels),
             "constraint_violation_max": violation,
+            "infeasible_frames": int(np.sum(so.constraint_violation > INFEASIBLE_N_M)),
             "reserve_abs_max": {k: float(v) for k, v in zip(so.reserves.labels, np.abs(so.reserves.data).max(axis=0))},
         }
-        record.outputs = {k: getattr(layout, k) for k in ("GRF_MOT", "GRF_XML", "ID_STO", "SO_ACTIVATIONS")}
-        record.reasons = quality_check(record.marker_error.get("max_max_m"), violation, settings.thresholds)
+        savgol = smooth_activations(so.table, settings.smoothing)
+        raw_if_single_frame = so.smoothed if so.smoothed is not None else so.table
+        published = raw_if_single_frame if settings.smoothing.method == "sequence" else savgol
+        audit = _audit(seq_dir, model, so.table, published, savgol, geometry, moments, id_result.table,
+                       settings.thresholds)
+        write_storage(seq_dir / layout.VALIDITY, audit.frames)
+        record.validity = audit.summary
+        record.outputs = {k: getattr(layout, k)
+                          for k in ("GRF_MOT", "GRF_XML", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
+        record.reasons = drop_reasons(audit.summary, settings.thresholds)
         if record.reasons:
             record.status = "dropped"
         else:
-            postprocess_file(seq_dir / layout.SO_ACTIVATIONS, seq_dir / layout.ACTIVATIONS, settings.smoothing)
+            write_storage(seq_dir / layout.ACTIVATIONS, published)
             record.outputs["ACTIVATIONS"] = layout.ACTIVATIONS
             record.status = "kept"
     except Exception as exc:  # noqa: BLE001 - one bad sequence must not stop the rest: record why, go on
@@ -114,3 +135,62 @@ def _marker_error(report_path: Path) -> dict:
     except ValueError as exc:
         raise ValueError(f"{report_path}: unreadable IK report ({exc})") from exc
     return {k: report[k] for k in ("rms_mean_m", "rms_max_m", "max_max_m") if k in report}
+
+
+def _id_moments(model_path: Path, id_path: Path, geometry) -> np.ndarray:
+    """ID generalized forces (T, dofs) of ``geometry``'s free coordinates, coupled coordinates folded in."""
+    model = load_model(model_path)
+    table = read_storage(id_path)
+    coords = model.getCoordinateSet()
+    names = [coords.get(i).getName() for i in range(coords.getSize())]
+    rows = np.searchsorted(table.time, geometry.time - 1e-9)
+    tau = np.stack([table.column(generalized_force_label(model, n))[rows]
+                    if generalized_force_label(model, n) in table.labels else np.zeros(len(rows)) for n in names], 1)
+    return np.einsum("tdc,tc->td", geometry.coupling, tau)
+
+
+def audit_folder(seq_dir: str | Path, settings: DynamicsSettings | None = None):
+    """The validity audit (:class:`~builder.biosim.validity.SequenceAudit`) of a sequence folder that the
+    dynamics stage already ran, from its files alone (e.g. one built by an older version): raw SO from
+    ``so_activations.sto``, the label from ``activations.sto`` (raw SO where absent), muscle geometry
+    recomputed from ``scaled.osim`` and ``ik.mot``. Writes nothing."""
+    from builder.biosim.fast_so import muscle_geometry
+
+    seq_dir, settings = Path(seq_dir), settings or DynamicsSettings()
+    model = seq_dir / layout.SCALED_MODEL
+    raw = read_storage(seq_dir / layout.SO_ACTIVATIONS)
+    published = read_storage(seq_dir / layout.ACTIVATIONS) if (seq_dir / layout.ACTIVATIONS).is_file() else raw
+    geometry = muscle_geometry(load_model(model), seq_dir / layout.IK_MOT, raw.time, settings.cutoff_hz)
+    moments = _id_moments(model, seq_dir / layout.ID_STO, geometry)
+    return _audit(seq_dir, model, raw, published, smooth_activations(raw, settings.smoothing), geometry, moments,
+                  read_storage(seq_dir / layout.ID_STO), settings.thresholds)
+
+
+def _audit(seq_dir: Path, model_path: Path, raw: StorageTable, published: StorageTable, savgol: StorageTable,
+           geometry, moments: np.ndarray, id_table: StorageTable, thresholds: ValidityThresholds):
+    """The validity audit of one sequence from its raw SO activations, ID table and IK report."""
+    model = load_model(model_path)
+    muscles = model.getMuscles()
+    f_max = np.array([muscles.get(name).getMaxIsometricForce() for name in raw.labels])
+    state = model.initSystem()
+    weight = model.getTotalMass(state) * float(np.linalg.norm(model.getGravity().to_numpy()))
+    height = _model_height(model, state)
+    rows = np.searchsorted(id_table.time, raw.time - 1e-9)
+    pelvis = {axis: id_table.column(f"pelvis_t{axis}_force")[rows] for axis in "xyz"}
+    residual_force = np.linalg.norm(np.stack(list(pelvis.values()), 1), axis=1) / weight
+    rotations = [id_table.column(f"pelvis_{name}_moment")[rows] for name in ("tilt", "list", "rotation")]
+    residual_moment = np.linalg.norm(np.stack(rotations, 1), axis=1) / (weight * height)
+    report = json.loads((seq_dir / layout.IK_REPORT).read_text())
+    marker_max = np.asarray(report.get("max_m") or [report["max_max_m"]] * len(rows), float)
+    ik_times = np.asarray(report.get("time") or np.linspace(raw.time[0], raw.time[-1], len(marker_max)))
+    marker_max = marker_max[np.abs(ik_times[None, :] - raw.time[:, None]).argmin(axis=1)]
+    return audit_sequence(raw.time, geometry.dofs, moments, geometry.moment_arms, geometry.active_force, f_max,
+                          raw.data, published.data, savgol.data, marker_max, residual_force, residual_moment,
+                          thresholds)
+
+
+def _model_height(model, state) -> float:
+    """Standing height (m) of the model, from its ``head_top`` marker when it has one, else 1.7 m."""
+    from builder.biosim.scale import model_stature
+
+    return model_stature(model) if model.getMarkerSet().contains("head_top") else 1.7

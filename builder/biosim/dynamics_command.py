@@ -11,6 +11,9 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from builder.biosim.postprocess import SMOOTHING_METHODS, SmoothingSettings
+    from builder.biosim.validity import ValidityThresholds
+
     parser = subparsers.add_parser(
         "dynamics", help="GRF -> ID -> SO -> filter/smooth for every sequence with IK results",
         description="Runs on <out>/sequences/*/ (needs scaled.osim, ik.mot, ik_report.json); resumable.")
@@ -22,11 +25,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
     parser.add_argument("--residual-force", type=float, default=100.0, help="pelvis residual optimal force")
     parser.add_argument("--reserve-force", type=float, default=1.0, help="joint reserve optimal force (0: none)")
-    parser.add_argument("--reserve-max-control", type=float, default=float("inf"),
-                        help="bound on joint-reserve controls (default: unbounded)")
-    parser.add_argument("--max-marker-error", type=float, default=0.15, help="m; drop sequences above")
-    parser.add_argument("--max-constraint-violation", type=float, default=1e-2,
-                        help="N m; drop sequences whose SO misses the ID forces by more")
+    parser.add_argument("--reserve-max-control", type=float, default=10.0,
+                        help="bound on joint-reserve controls (torque <= bound x optimal force)")
+    defaults = ValidityThresholds()
+    parser.add_argument("--max-marker-error", type=float, default=defaults.max_marker_error,
+                        help="m; frames with a larger IK marker error are masked")
+    parser.add_argument("--max-unexplained-moment", type=float, default=defaults.max_unexplained_moment,
+                        help="share of the RMS joint moment the muscles may leave to reserves in a frame")
+    parser.add_argument("--max-residual-force", type=float, default=defaults.max_residual_force,
+                        help="pelvis residual force (body weights) above which a frame is masked")
+    parser.add_argument("--max-residual-moment", type=float, default=defaults.max_residual_moment,
+                        help="pelvis residual moment (body weight x height) above which a frame is masked")
+    parser.add_argument("--min-valid-fraction", type=float, default=defaults.min_valid_fraction,
+                        help="sequences with fewer valid frames are dropped whole")
+    parser.add_argument("--smoothing", choices=SMOOTHING_METHODS, default="sequence",
+                        help="sequence: smoothness inside SO (fast solver); savgol: the paper's post-hoc filter")
+    parser.add_argument("--smoothness-s", type=float, default=SmoothingSettings().smoothness_s,
+                        help="s; time constant of the activation-change penalty (default 0.04)")
     parser.add_argument("--savgol-window-s", type=float, default=11 / 30, help="Savitzky-Golay window (s)")
     parser.add_argument("--savgol-order", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per sequence before it is killed")
@@ -37,7 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from builder.biosim.dynamics import DynamicsSettings
-    from builder.biosim.postprocess import QualityThresholds, SmoothingSettings
+    from builder.biosim.postprocess import SmoothingSettings
+    from builder.biosim.validity import ValidityThresholds
     from builder.biosim.runner import run_dynamics
     from builder.biosim.static_optimization import ReserveSpec
 
@@ -45,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
         grf_estimator=args.grf_estimator, cutoff_hz=args.cutoff_hz, solver=args.solver,
         reserves=ReserveSpec(residual_force=args.residual_force, reserve_force=args.reserve_force,
                              reserve_max_control=args.reserve_max_control),
-        thresholds=QualityThresholds(args.max_marker_error, args.max_constraint_violation),
-        smoothing=SmoothingSettings(args.savgol_window_s, args.savgol_order))
+        thresholds=ValidityThresholds(args.max_marker_error, args.max_unexplained_moment, args.max_residual_force,
+                                      args.max_residual_moment, args.min_valid_fraction),
+        smoothing=SmoothingSettings(args.smoothing, args.smoothness_s, args.savgol_window_s, args.savgol_order))
     counts = run_dynamics(args.out_dir, settings, workers=args.workers, address=args.address,
                           force=args.force, retry_failed=args.retry_failed, timeout_s=args.timeout)
     log.info("dynamics: %s", dict(counts))

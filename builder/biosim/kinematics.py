@@ -53,6 +53,7 @@ class KinematicsSettings:
     model_path: Path | None = None      # generic ULBS-112 .osim; None: builder.musculoskeletal's default
     marker_weights: dict[str, float] = field(default_factory=dict)  # default 1 per marker
     align_joint_centres: bool = True
+    max_joint_shift_m: float | None = 0.02  # joint centres move at most this far onto the body's (None: all the way)
     fps: float | None = None            # resample sequences to this rate when reading files
     on_nan: str = "split"               # "split": cut at NaN frames; "error": reject the file
 
@@ -111,10 +112,11 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
                              Path(work) / layout.SCALED_MODEL, marker_weights=weights,
                              static_pose=ANATOMICAL_STATIC_POSE)
         if settings.align_joint_centres:
-            shifts = align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints + lift,
-                                         folder / layout.SCALED_MODEL, marker_weights=weights)
+            shifts, offsets = align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints + lift,
+                                         folder / layout.SCALED_MODEL, marker_weights=weights,
+                                         max_shift_m=settings.max_joint_shift_m)
         else:
-            shifts = {}
+            shifts, offsets = {}, {}
             os.replace(scaled, folder / layout.SCALED_MODEL)
     timings["scale"] = time.perf_counter() - started
 
@@ -127,7 +129,7 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
         model=layout.SCALED_MODEL, trc=layout.MARKERS_TRC, mot=layout.IK_MOT,
         sequence_id=sequence.sequence_id, source=sequence.source, subject=sequence.subject,
         source_path=str(sequence.source_path or ""), body=getattr(body, "topology", type(body).__name__),
-        height_m=subject.height, mass_kg=subject.mass, joint_centre_shifts_m=shifts,
+        height_m=subject.height, mass_kg=subject.mass, joint_centre_shifts_m=shifts, joint_centre_offsets_m=offsets,
         settings=settings.to_dict(), timings_s=timings,
     )
     (folder / layout.RECORD).unlink(missing_ok=True)  # an earlier failure no longer holds

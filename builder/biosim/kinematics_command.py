@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="IK/static marker weights: name=w,name=w or a JSON file (default 1 each)")
     parser.add_argument("--no-align-joints", action="store_true",
                         help="keep the scaled model's joint centres instead of moving them onto the body's")
+    parser.add_argument("--max-joint-shift", type=float, default=0.02,
+                        help="m; joint centres move at most this far towards the body's (default 0.02)")
     parser.add_argument("--fps", type=float, help="resample every sequence to this frame rate")
     parser.add_argument("--on-nan", choices=("split", "error"), default="split",
                         help="cut sequences at NaN frames (split) or reject such files (error)")
@@ -48,8 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from builder.biosim.kinematics import KinematicsSettings, run_folder
 
-    settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model, marker_weights=args.marker_weights,
-                                  align_joint_centres=not args.no_align_joints, fps=args.fps, on_nan=args.on_nan)
+    settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model,
+                                  marker_weights=args.marker_weights, align_joint_centres=not args.no_align_joints,
+                                  max_joint_shift_m=args.max_joint_shift, fps=args.fps, on_nan=args.on_nan)
     status = run_folder(args.inputs, args.out, settings, force=args.force, workers=args.workers)
     counts = Counter(status.values())
     print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")

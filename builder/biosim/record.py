@@ -31,6 +31,7 @@ class SequenceRecord:
     grf: dict = field(default_factory=dict)
     residuals: dict = field(default_factory=dict)     # pelvis residuals from ID
     static_optimization: dict = field(default_factory=dict)
+    validity: dict = field(default_factory=dict)      # the audit's summary (builder.biosim.validity)
     outputs: dict = field(default_factory=dict)       # files written, relative to the sequence folder
 
     def __post_init__(self) -> None:

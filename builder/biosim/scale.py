@@ -2,9 +2,24 @@
 
 Segments with marker pairs in the static trial are scaled by measurement (uniformly in X, Y, Z);
 segments without are scaled by the stature ratio ``height_m / model stature``. Masses are set to the
-subject's total mass (mass distribution follows the segment volumes). OpenSim scales the muscles'
-optimal fibre and tendon slack lengths with their path lengths. Markers are then moved onto the
+subject's total mass (mass distribution follows the segment volumes). Markers are then moved onto the
 static pose (MarkerPlacer) unless ``place_markers=False``.
+
+Muscles follow the subject (:func:`scale_muscles`):
+
+* lengths: OpenSim's scaling rule, each muscle's optimal fibre length and tendon slack length times
+  the ratio of its path length in the scaled model to the generic model's, both in the generic
+  model's default pose. Every later step that moves joints, attachments or wrap objects applies the
+  same rule to its own change (:func:`follow_path_lengths`), so fibres keep their force-length
+  operating range (measured on the embedded walk, Anny subject: median active-force capacity at the
+  IK poses 0.95, generic model 0.93; without it 0.71).
+* strength: maximum isometric force by muscle volume (Handsfield et al. 2014, J Biomech 47:631: total
+  lower-limb muscle volume ``47.05 * mass_kg * height_m + 1289.6`` cm^3), each muscle's volume taking
+  the subject/generic ratio of that total, and F_max = specific tension x volume / optimal fibre
+  length, i.e. ``F_generic * volume_ratio / l_opt_ratio`` (the Rajagopal et al. 2016 pipeline's rule).
+  The trunk and arm muscles take the same ratio: muscle volume is distributed in nearly fixed
+  proportions across adult bodies (Holzbaur et al. 2007, J Biomech 40:742, upper limb; Handsfield et
+  al. 2014, lower limb), and no regression of comparable quality exists for the trunk.
 """
 
 from __future__ import annotations
@@ -25,6 +40,60 @@ from builder.musculoskeletal import tables
 logger = logging.getLogger(__name__)
 MIN_HEIGHT_M, MAX_HEIGHT_M = 0.5, 2.6
 MIN_MASS_KG, MAX_MASS_KG = 5.0, 400.0
+
+
+def lower_limb_muscle_volume_cm3(mass_kg: float, height_m: float) -> float:
+    """Total lower-limb muscle volume (cm^3) of an adult, Handsfield et al. (2014) regression."""
+    return 47.05 * mass_kg * height_m + 1289.6
+
+
+def _muscles(model) -> list:
+    muscles = model.getMuscles()
+    return [muscles.get(i) for i in range(muscles.getSize())]
+
+
+def path_lengths(model) -> dict[str, float]:
+    """Muscle-tendon path length (m) of every muscle of ``model`` in its default pose."""
+    state = model.initSystem()
+    return {m.getName(): m.getGeometryPath().getLength(state) for m in _muscles(model)}
+
+
+def follow_path_lengths(model, lengths_before: Mapping[str, float]) -> dict[str, float]:
+    """Apply OpenSim's muscle-scaling rule to a geometric change of ``model`` (in place).
+
+    ``lengths_before`` are the default-pose path lengths before the change (:func:`path_lengths`).
+    Each muscle's optimal fibre length and tendon slack length are multiplied by its path-length
+    ratio after/before; its maximum isometric force is divided by it, keeping the muscle's volume
+    (F_max is proportional to volume / optimal fibre length). Returns the ratios by muscle.
+    """
+    after = path_lengths(model)
+    ratios = {}
+    for muscle in _muscles(model):
+        ratio = after[muscle.getName()] / lengths_before[muscle.getName()]
+        muscle.setOptimalFiberLength(muscle.getOptimalFiberLength() * ratio)
+        muscle.setTendonSlackLength(muscle.getTendonSlackLength() * ratio)
+        muscle.setMaxIsometricForce(muscle.getMaxIsometricForce() / ratio)
+        ratios[muscle.getName()] = ratio
+    return ratios
+
+
+def scale_muscles(model, generic, height_m: float, mass_kg: float) -> dict:
+    """Set the muscles of scaled ``model`` from the ``generic`` model's (in place): lengths by the
+    path-length ratio in the generic default pose, F_max by muscle volume (module docstring).
+    ``generic`` must be unscaled with its own coordinate defaults. Returns a summary for records."""
+    generic_lengths = path_lengths(generic)
+    state = generic.initSystem()
+    volume_ratio = (lower_limb_muscle_volume_cm3(mass_kg, height_m)
+                    / lower_limb_muscle_volume_cm3(generic.getTotalMass(state), model_stature(generic)))
+    for muscle in _muscles(model):
+        source = generic.getMuscles().get(muscle.getName())
+        muscle.setOptimalFiberLength(source.getOptimalFiberLength())
+        muscle.setTendonSlackLength(source.getTendonSlackLength())
+        muscle.setMaxIsometricForce(source.getMaxIsometricForce() * volume_ratio)
+    ratios = follow_path_lengths(model, generic_lengths)
+    values = np.array(list(ratios.values()))
+    return {"muscle_volume_ratio": float(volume_ratio), "path_length_ratio_min": float(values.min()),
+            "path_length_ratio_max": float(values.max())}
 
 
 def _anatomical_static_pose() -> dict[str, float]:
@@ -165,7 +234,7 @@ def scale_model(model_path: str | os.PathLike, static_trc: str | os.PathLike, he
         ok = tool.run()  # also False when the marker placer is switched off: judge by the files
         if not scaled.is_file() or (place_markers and not (ok and placed.is_file())):
             raise RuntimeError(f"OpenSim ScaleTool failed on {static_trc} with {model_path}")
-        _finish(osim, scaled, placed if place_markers else None, generic)
+        _finish(osim, scaled, placed if place_markers else None, generic, height_m, mass_kg)
         os.replace(scaled, out_path)
     return out_path
 
@@ -215,10 +284,11 @@ def _scale_tool(osim, generic: Path, static_trc: Path, static_range, height_m: f
     return tool
 
 
-def _finish(osim, scaled: Path, placed: Path | None, generic) -> None:
-    """Give the scaled model the generic model's coordinate defaults and locks and, when markers
-    were placed, the placed marker locations (MarkerPlacer's own output drops the markers absent
-    from the static trial, so the placed locations go back into the full model)."""
+def _finish(osim, scaled: Path, placed: Path | None, generic, height_m: float, mass_kg: float) -> None:
+    """Give the scaled model the generic model's coordinate defaults and locks, its muscles scaled by
+    :func:`scale_muscles` and, when markers were placed, the placed marker locations (MarkerPlacer's
+    own output drops the markers absent from the static trial, so the placed locations go back into
+    the full model)."""
     model = osim.Model(str(scaled))
     coords, generic_coords = model.updCoordinateSet(), generic.getCoordinateSet()
     for i in range(coords.getSize()):
@@ -232,5 +302,8 @@ def _finish(osim, scaled: Path, placed: Path | None, generic) -> None:
             marker = placed_markers.get(i)
             markers.get(marker.getName()).set_location(marker.get_location())
     model.finalizeConnections()
+    summary = scale_muscles(model, generic, height_m, mass_kg)
+    logger.info("muscles: volume x%.3f, path lengths x%.3f to x%.3f", summary["muscle_volume_ratio"],
+                summary["path_length_ratio_min"], summary["path_length_ratio_max"])
     if not model.printToXML(str(scaled)):
         raise OSError(f"OpenSim could not write {scaled}")

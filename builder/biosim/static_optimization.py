@@ -24,20 +24,57 @@ from builder.biosim.opensim_model import opensim, quiet_stdout, tool_inputs
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
 
+def muscle_spanned_coordinates(model) -> set[str]:
+    """Coordinates of the joints that at least one muscle crosses (its path has points on both sides),
+    found from the model's topology: no pose, no moment-arm evaluation."""
+    osim = opensim()
+    joints = model.getJointSet()
+    parent_joint = {}   # body -> the joint that has it as child
+    for i in range(joints.getSize()):
+        joint = joints.get(i)
+        parent_joint[joint.getChildFrame().findBaseFrame().getName()] = joint
+    spanned: set[str] = set()
+    muscles = model.getMuscles()
+    for k in range(muscles.getSize()):
+        points = muscles.get(k).getGeometryPath().getPathPointSet()
+        bodies = {points.get(i).getParentFrame().findBaseFrame().getName() for i in range(points.getSize())}
+        chains = []
+        for body in bodies:   # the joints from each attachment body down to ground
+            chain = []
+            while body in parent_joint:
+                chain.append(parent_joint[body])
+                body = parent_joint[body].getParentFrame().findBaseFrame().getName()
+            chains.append([j.getName() for j in chain])
+        shared = set.intersection(*(set(c) for c in chains)) if chains else set()
+        crossed = {name for chain in chains for name in chain} - shared
+        for name in crossed:
+            joint = osim.Joint.safeDownCast(joints.get(name))
+            spanned.update(joint.get_coordinates(i).getName() for i in range(joint.numCoordinates()))
+    return spanned
+
+
 @dataclass(frozen=True)
 class ReserveSpec:
-    """Reserve actuators: a CoordinateActuator with optimal force ``residual_force`` on each root
-    (pelvis) coordinate and ``reserve_force`` on every other free coordinate that has no
-    coordinate actuator in the model. A small optimal force makes a reserve expensive under the
-    sum-of-squared-controls objective, so muscles carry the load whenever they can. No muscle
-    spans the root, so the residuals' optimal force does not change the muscles' solution; 100 keeps
-    their controls O(1) (with 1, OpenSim's optimizer failed on most frames of a sway-heavy walk). Joint reserves
-    are unbounded by default; with ``reserve_max_control`` a motion the muscles cannot produce
-    leaves the SO infeasible (a large constraint violation) instead of being carried by reserves."""
+    """Reserve actuators (CoordinateActuators ``reserve_<coordinate>``) for every free coordinate
+    without a coordinate actuator in the model.
+
+    * Root (pelvis) coordinates and coordinates no muscle crosses (e.g. the wrists): optimal force
+      ``residual_force``, unbounded. They carry what nothing else can; no muscle competes with them,
+      so their optimal force does not change the muscles' solution; 100 keeps their controls O(1)
+      (with 1, OpenSim's optimizer failed on most frames of a sway-heavy walk).
+    * Coordinates that muscles cross: optimal force ``reserve_force`` (N m per unit control) and
+      controls bounded by ``reserve_max_control``. Under the sum-of-squared-controls objective a
+      reserve torque ``tau`` costs ``(tau / reserve_force) ** 2``: with 1 N m, 5 N m of reserve cost
+      as much as 25 fully active muscles, so muscles carry the load whenever they can and reserves
+      take only the marginal N m (a few hundredths of a N m on a normal walk). The bound (10 N m by
+      default, about 5-15 % of an adult's peak hip, knee or ankle moment in walking) stops them from
+      taking over: a frame whose moments the muscles cannot produce becomes infeasible, and the
+      solvers report its unexplained moment instead of hiding it.
+    """
 
     residual_force: float = 100.0
-    reserve_force: float = 1.0        # 0 disables the joint reserves
-    reserve_max_control: float = np.inf  # bound on joint-reserve controls (torque <= bound * force)
+    reserve_force: float = 1.0           # 0 disables the joint reserves
+    reserve_max_control: float = 10.0    # bound on joint-reserve controls (torque <= bound * force)
     extra: dict[str, float] = field(default_factory=dict)  # coordinate -> optimal force override
 
     def actuators(self, model) -> dict[str, tuple[float, float]]:
@@ -50,19 +87,30 @@ class ReserveSpec:
             ca = opensim().CoordinateActuator.safeDownCast(acts.get(i))
             if ca is not None:
                 driven.add(ca.get_coordinate())
-        roots = set(root_coordinates(model))
+        unmuscled = set(root_coordinates(model)) | ({coords.get(i).getName() for i in range(coords.getSize())}
+                                                    - muscle_spanned_coordinates(model))
         out: dict[str, tuple[float, float]] = {}
         for i in range(coords.getSize()):
             c = coords.get(i)
             name = c.getName()
             if c.getLocked(state) or c.isDependent(state) or name in driven:
                 continue
-            if name in roots:
+            if name in unmuscled:
                 out[name] = (self.residual_force, np.inf)
             elif self.reserve_force > 0:
                 out[name] = (self.reserve_force, self.reserve_max_control)
         out.update({name: (force, self.reserve_max_control) for name, force in self.extra.items()})
         return out
+
+
+def reserve_torques(controls: StorageTable, reserves: dict[str, tuple[float, float]]) -> StorageTable:
+    """Reserve torques/forces (N m or N) by coordinate from the controls of the ``reserves`` (columns
+    ``reserve_<coordinate>``; the model's own actuators' columns are left out)."""
+    columns = [k for k, label in enumerate(controls.labels) if label.removeprefix("reserve_") in reserves
+               and label.startswith("reserve_")]
+    names = [controls.labels[k].removeprefix("reserve_") for k in columns]
+    forces = np.array([reserves[name][0] for name in names])
+    return StorageTable(controls.time, names, controls.data[:, columns] * forces, name="reserve_torques")
 
 
 def _reserve_actuators(reserves: dict[str, tuple[float, float]]) -> list:
@@ -102,6 +150,10 @@ class StaticOptimizationResult:
     constraint_violation: np.ndarray   # (T,) per frame (OpenSim's report, or ||A x - tau|| of the fast solver)
     seconds: float                     # wall time of the solve, model loading included
     timings: dict = field(default_factory=dict)
+    reserve_torques: StorageTable | None = None  # N m (N) by coordinate: controls x optimal force
+    smoothed: StorageTable | None = None     # activations of the sequence solve with smoothness (fast solver)
+    moments: StorageTable | None = None      # the generalized forces solved for, by free coordinate (fast solver)
+    geometry: object | None = None           # fast_so.MuscleGeometry at the frames (fast solver)
 
 
 _VIOLATION = re.compile(r"[Cc]onstraint violation\s*=\s*([0-9.eE+-]+|nan|inf)")
@@ -122,7 +174,8 @@ def run_static_optimization(model_path: str | os.PathLike, coordinates_path: str
     with tempfile.TemporaryDirectory(prefix=".so_", dir=output_path.parent) as work:
         work = Path(work)
         reserve_file = work / "reserves.xml"
-        write_reserve_force_set(reserve_file, reserves.actuators(model))
+        reserve_set = reserves.actuators(model)
+        write_reserve_force_set(reserve_file, reserve_set)
         tool = osim.AnalyzeTool()
         tool.setName("so")
         tool.setModelFilename(str(model_path.resolve()))
@@ -171,5 +224,6 @@ def run_static_optimization(model_path: str | os.PathLike, coordinates_path: str
     table = StorageTable(raw.time, muscle_names, raw.columns(muscle_names), name="static_optimization_activations",
                          header_lines=[f"activation_exponent={exponent}"])
     write_storage(output_path, table)
-    return StaticOptimizationResult(table, StorageTable(raw.time, reserve_labels, raw.columns(reserve_labels)),
-                                    violations, seconds)
+    controls = StorageTable(raw.time, reserve_labels, raw.columns(reserve_labels))
+    return StaticOptimizationResult(table, controls, violations, seconds,
+                                    reserve_torques=reserve_torques(controls, reserve_set))

@@ -35,6 +35,7 @@ from biohuman10m.layout import (
 from builder import layout
 from builder.io import write_text_atomic
 
+from builder.biosim.validity_report import validity_counts
 from .figures import write_figures
 from .manifest import file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
@@ -185,7 +186,8 @@ def _counts(summaries: list[dict], records: list[dict]) -> dict:
         else:
             filtering[record["source"]]["dropped"] += 1
             filtering[record["source"]].update(f"dropped: {c}" for c in drop_categories(record["drop_reason"]))
-    return {"splits": per_split, "filtering": {src: dict(sorted(c.items())) for src, c in sorted(filtering.items())}}
+    return {"splits": per_split, "filtering": {src: dict(sorted(c.items())) for src, c in sorted(filtering.items())},
+            "validity": validity_counts(records)}
 
 
 def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config: BuildConfig | None = None) -> dict:

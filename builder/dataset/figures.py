@@ -9,6 +9,7 @@ import numpy as np
 from biohuman10m.frames import decode_jpeg, decode_mp4
 from biohuman10m.vocabulary import MUSCLE_NAMES
 
+from builder.biosim.validity_report import validity_histograms
 from builder.io import atomic_path
 from .shards import iter_tar, npy_array
 
@@ -89,4 +90,8 @@ def write_figures(root: Path, directory: str, manifest: dict) -> list[tuple[str,
     counts = f"{directory}/windows_per_source.png"
     windows_per_source_figure(Path(root) / counts, manifest)
     figures.append((counts, "Windows per source dataset and split"))
+    if manifest["counts"].get("validity", {}).get("sequences"):
+        validity = f"{directory}/biosim_validity.png"
+        validity_histograms(Path(root) / validity, manifest["counts"]["validity"])
+        figures.append((validity, "BioSim validity of every audited sequence (see Filtering)"))
     return figures

@@ -29,7 +29,8 @@ def _motion_text(folder: Path, key: str) -> str | None:
 
 
 def read_record(folder: Path) -> dict:
-    """``record.json`` of a sequence folder as ``{sequence_id, source, subject, kept, drop_reason, settings}``.
+    """``record.json`` of a sequence folder as ``{sequence_id, source, subject, kept, drop_reason, settings,
+    validity}`` (``validity``: BioSim's audit summary, empty if none).
 
     Reads both the dataset contract (``kept`` bool, ``drop_reason``) and BioSim's record
     (``builder.biosim.record``: ``status`` kept/dropped/failed with ``reasons``/``error``); source and
@@ -53,7 +54,7 @@ def read_record(folder: Path) -> dict:
     else:
         raise ValueError(f"{path}: says neither 'kept' nor 'status'; cannot tell whether its labels are usable")
     record = {"sequence_id": folder.name, "kept": kept, "drop_reason": None if kept else (reason or "unknown"),
-              "settings": raw.get("settings") or {}}
+              "settings": raw.get("settings") or {}, "validity": raw.get("validity") or {}}
     for key in ("source", "subject"):
         value = raw.get(key) or _motion_text(folder, key)
         if not value and kept:
@@ -133,6 +134,16 @@ def _activations_at(path: Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.where(valid[:, None], values, 0.0).astype(np.float32), valid
 
 
+def _valid_frames(path: Path, times: np.ndarray) -> np.ndarray:
+    """BioSim's per-frame validity mask (``validity.sto`` column ``valid``) at the motion's frame times;
+    all True when the folder has none (built before the audit existed)."""
+    if not path.is_file():
+        return np.ones(len(times), bool)
+    table = read_storage(path)
+    nearest = np.abs(table.time[None, :] - times[:, None]).argmin(axis=1)
+    return table.column("valid")[nearest] > 0.5
+
+
 def window_inputs(with_activations: bool = True) -> tuple[str, ...]:
     """The files of a sequence folder that its windows are made from."""
     names = (layout.MOTION, layout.VIDEO, layout.BOXES, layout.BOX_VISIBLE)
@@ -165,6 +176,7 @@ def load_labels(folder: Path, with_activations: bool = True) -> SequenceLabels:
 
     if with_activations:
         activations, muscle_valid = _activations_at(folder / layout.ACTIVATIONS, times)
+        muscle_valid &= _valid_frames(folder / layout.VALIDITY, times)
     else:
         activations = np.zeros((num_frames, len(MUSCLE_NAMES)), np.float32)
         muscle_valid = np.zeros(num_frames, bool)

@@ -16,7 +16,7 @@ pytest.importorskip("opensim")
 
 from builder import layout
 from builder.biosim.kinematics import KinematicsSettings, run_kinematics
-from builder.biosim.postprocess import QualityThresholds
+from builder.biosim.validity import ValidityThresholds
 from builder.biosim.storage import read_storage
 from builder.sources import embedded_motion, read_deepmimic
 from builder.sources.timing import resample
@@ -40,7 +40,7 @@ def _clip(name: str, frames: slice) -> object:
 def test_clip_tracks_within_the_dataset_marker_limit(anny_body, tmp_path, name, frames, coordinate, swing_deg):
     sequence = _clip(name, frames)
     report = run_kinematics(sequence, tmp_path, KinematicsSettings(), body=anny_body)
-    assert report["max_max_m"] < QualityThresholds().max_marker_error, report["max_max_m"]
+    assert report["max_max_m"] < ValidityThresholds().max_marker_error, report["max_max_m"]
     assert report["rms_mean_m"] < 0.025, report["rms_mean_m"]
     motion = read_storage(layout.sequence_dir(tmp_path, sequence.sequence_id) / layout.IK_MOT)
     assert np.ptp(motion.column(coordinate)) > swing_deg  # the joint that makes the fit possible moves

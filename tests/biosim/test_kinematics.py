@@ -40,7 +40,9 @@ def test_marker_errors_within_acceptance(kinematics_runs, name):
     assert report["frames"] == sequence.num_frames
     assert json.loads((folder / layout.IK_REPORT).read_text())["rms_mean_m"] == report["rms_mean_m"]
     assert report["rms_mean_m"] < 0.02, report["rms_mean_m"]
-    assert report["max_max_m"] < 0.04, report["max_max_m"]
+    # joint centres move at most 2 cm onto the body's (muscle moment arms stay anatomical): the worst
+    # marker of the run sits ~42 mm off (under 40 mm when joints moved all the way)
+    assert report["max_max_m"] < 0.05, report["max_max_m"]
     assert 1.5 < report["height_m"] < 2.1 and 45 < report["mass_kg"] < 110
     markers = read_trc(folder / layout.MARKERS_TRC)
     assert len(markers.names) == 87 and markers.data.shape == (sequence.num_frames, 87, 3)
@@ -78,7 +80,8 @@ def test_smpl_model_pipeline_through_smplx(procedural_smpl_path, tmp_path, monke
     assert report["rms_mean_m"] < 0.03 and report["max_max_m"] < 0.08
 
 
-def test_scaled_model_has_the_body_joint_centres_and_static_markers(kinematics_runs, anny_body, tmp_path):
+def test_scaled_model_moves_towards_the_body_joint_centres_and_has_its_static_markers(kinematics_runs, anny_body,
+                                                                                     tmp_path):
     from builder.biosim.joint_centres import (
         ULBS_JOINT_CENTRES,
         _posed_state,
@@ -90,7 +93,7 @@ def test_scaled_model_has_the_body_joint_centres_and_static_markers(kinematics_r
     from builder.biosim.scale import ANATOMICAL_STATIC_POSE
     from builder.body import measure_subject
 
-    sequence, _, out = kinematics_runs["walk"]
+    sequence, report, out = kinematics_runs["walk"]
     folder = layout.sequence_dir(out, sequence.sequence_id)
     subject = measure_subject(anny_body)
     lift = np.array([0.0, -to_opensim(subject.static_markers)[:, 1].min(), 0.0])
@@ -102,7 +105,10 @@ def test_scaled_model_has_the_body_joint_centres_and_static_markers(kinematics_r
     for level in ULBS_JOINT_CENTRES:
         for joint, smpl_joint in level.items():
             centre = model.getJointSet().get(joint).getChildFrame().getPositionInGround(state).to_numpy()
-            assert np.linalg.norm(centre - joints[smpl_joint]) < 0.005, joint
+            offset = np.linalg.norm(centre - joints[smpl_joint])
+            # on the body's centre, or moved the full 2 cm towards it (KinematicsSettings.max_joint_shift_m)
+            assert offset < 0.005 or report["joint_centre_shifts_m"][joint] == pytest.approx(0.02), joint
+            assert offset == pytest.approx(report["joint_centre_offsets_m"][joint], abs=0.005), joint
     static = read_trc(folder / layout.STATIC_TRC)
     markers = model.getMarkerSet()
     placed = np.array([markers.get(name).getLocationInGround(state).to_numpy() for name in static.names])

@@ -9,7 +9,13 @@ from helpers.paths import RAJAGOPAL_PIPELINE, require_reference
 
 from builder.biosim.ik import run_ik
 from builder.biosim.opensim_model import opensim
-from builder.biosim.scale import ANATOMICAL_STATIC_POSE, model_stature, scale_model
+from builder.biosim.scale import (
+    ANATOMICAL_STATIC_POSE,
+    lower_limb_muscle_volume_cm3,
+    model_stature,
+    path_lengths,
+    scale_model,
+)
 from builder.musculoskeletal import build_model
 from builder.musculoskeletal.reference_markers import RAJAGOPAL_TO_ULBS
 from builder.trc import MarkerTrajectories, write_trc
@@ -74,6 +80,17 @@ def test_scaling_gives_proportionate_subject(generic_model, tmp_path, height, ma
         assert 0 < slack < path, m.getName()
         assert slack / g.getTendonSlackLength() == pytest.approx(factor, rel=0.1), m.getName()
         assert m.getOptimalFiberLength() / g.getOptimalFiberLength() == pytest.approx(factor, rel=0.1), m.getName()
+    # OpenSim's rule in the generic default pose: fibre and tendon follow the path; F_max by muscle volume
+    ratio = {name: length / before for (name, length), before in zip(path_lengths(scaled).items(),
+                                                                       path_lengths(generic).values())}
+    volume = lower_limb_muscle_volume_cm3(mass, height) / lower_limb_muscle_volume_cm3(
+        generic.getTotalMass(generic.initSystem()), model_stature(generic))
+    for i in range(muscles.getSize()):
+        m, g = muscles.get(i), generic_muscles.get(i)
+        assert m.getOptimalFiberLength() == pytest.approx(g.getOptimalFiberLength() * ratio[m.getName()], rel=1e-9)
+        assert m.getTendonSlackLength() == pytest.approx(g.getTendonSlackLength() * ratio[m.getName()], rel=1e-9)
+        assert m.getMaxIsometricForce() == pytest.approx(g.getMaxIsometricForce() * volume / ratio[m.getName()],
+                                                         rel=1e-9)
 
 
 def test_static_pose_is_held_while_markers_are_placed(generic_model, tmp_path):

