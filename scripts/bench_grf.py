@@ -94,7 +94,7 @@ def embedded_residuals(folder: Path, estimators: list[str], work: Path) -> None:
             result = run_inverse_dynamics(model, ik, out / "id.sto", out / "grf.xml")
             force, _ = residual_series(load_model(model), result.table, result.root_coordinates)
             force = force / grf.body_weight
-            contact = grf.contact.any(axis=1)
+            contact = np.interp(result.table.time, grf.time, grf.contact.any(axis=1).astype(float)) > 0.5
             on_ground = np.sqrt(np.mean(force[contact] ** 2)) if contact.any() else float("nan")
             cells.append(f"{np.sqrt(np.mean(force ** 2)):.3f} | {on_ground:.3f} ({contact.mean():.0%})")
         print(f"{seq.name:40s}" + "".join(f"{c:>22s}" for c in cells), flush=True)
