@@ -82,7 +82,7 @@ def embedded_residuals(folder: Path, estimators: list[str], work: Path) -> None:
     from builder.biosim.opensim_model import load_model
 
     sequences = sorted(p.parent for p in (folder / "sequences").glob(f"*/{layout.IK_MOT}"))
-    print(f"\npelvis residual force RMS per body weight: all frames | frames with contact ({len(sequences)} sequences)")
+    print(f"\npelvis residual force RMS / body weight, all frames | frames with contact ({len(sequences)} sequences)")
     print(f"{'sequence':40s}" + "".join(f"{n:>22s}" for n in estimators))
     for seq in sequences:
         model, ik = seq / layout.SCALED_MODEL, seq / layout.IK_MOT

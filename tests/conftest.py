@@ -147,6 +147,26 @@ def dyn(walk):
     return walk_dynamics(walk)
 
 
+@pytest.fixture(scope="session")
+def embedded_walk(anny_body, tmp_path_factory):
+    """The embedded walk (four strides of the DeepMimic clip, 30 fps) on the Anny body through BioSim
+    kinematics and dynamics with the default settings: its sequence folder (``builder.layout`` files)."""
+    from builder import layout
+    from builder.biosim.dynamics import process_sequence
+    from builder.biosim.kinematics import KinematicsSettings, run_kinematics
+    from builder.sources.deepmimic import embedded_motion, read_deepmimic
+    from builder.sources.timing import resample
+
+    (walk,) = read_deepmimic(embedded_motion("walk"), cycles=4)
+    walk = resample(walk, 30.0)
+    out = tmp_path_factory.mktemp("embedded_walk")
+    run_kinematics(walk, out, KinematicsSettings(), body=anny_body)
+    folder = layout.sequence_dir(out, walk.sequence_id)
+    record = process_sequence(folder)
+    assert record.status == "kept", record.reasons
+    return folder
+
+
 # --- Hub round trips (builder.hub, modeling_biohuman): a local server speaking the Hub endpoints ---
 @pytest.fixture
 def local_hub(tmp_path):

@@ -125,7 +125,8 @@ def _trial_specs() -> dict[str, TrialSpec]:
         # treadmill run at ~3.8 m/s: two right strides (heel strikes 0.868, 1.552, 2.230 s) with
         # 0.25 s of kinematics either side for the filters
         "run": TrialSpec("static_run.trc", "motion_capture_run.trc", "grf_run.mot", "grf_run.xml",
-                         RAJAGOPAL_RUN_TO_ULBS, RAJAGOPAL_RUN_CLUSTERS, (0.86, 2.24), ik_range=(0.6, 2.5), treadmill=True),
+                         RAJAGOPAL_RUN_TO_ULBS, RAJAGOPAL_RUN_CLUSTERS, (0.86, 2.24), ik_range=(0.6, 2.5),
+                         treadmill=True),
     }
 
 
@@ -223,32 +224,59 @@ def prepare_ulbs_walk(root: Path) -> Walk:
 
 @dataclass(frozen=True)
 class WalkDynamics:
-    grf: object                # GroundReactions from the physics estimator
+    grf: object                # GroundReactions from the default estimator
     grf_mot: Path
     grf_xml: Path
     id_estimated: object       # InverseDynamicsResult, whole trial, estimated GRF
-    id_estimated_window: object
+    id_estimated_window: object    # over the trial's window (its ``window``)
     id_measured_window: object
     activations: object       # StaticOptimizationResult of the fast solver over the whole trial
 
 
 @functools.cache
 def walk_dynamics(walk: Walk) -> WalkDynamics:
-    """Estimated GRF, ID with estimated and measured GRF, fast SO over the whole trial."""
+    """GRF from the default estimator, ID with estimated and measured GRF, fast SO over the whole trial."""
+    from builder.biosim.dynamics import DynamicsSettings
     from builder.biosim.fast_so import run_fast_static_optimization
-    from builder.biosim.grf import PhysicsGRFEstimator
+    from builder.biosim.grf import make_estimator
     from builder.biosim.inverse_dynamics import run_inverse_dynamics
 
     out = walk.root / "dynamics"
-    grf = PhysicsGRFEstimator().estimate(walk.model, walk.ik)
+    grf = make_estimator(DynamicsSettings().grf_estimator).estimate(walk.model, walk.ik)
     grf.write(out / "grf.mot", out / "grf.xml")
     id_est = run_inverse_dynamics(walk.model, walk.ik, out / "id.sto", out / "grf.xml")
     id_est_w = run_inverse_dynamics(walk.model, walk.ik, out / "id_window.sto", out / "grf.xml",
-                                    time_range=MEASURED_WINDOW)
+                                    time_range=walk.window)
     id_meas_w = run_inverse_dynamics(walk.model, walk.ik, out / "id_measured.sto", walk.measured_xml,
-                                     time_range=MEASURED_WINDOW)
+                                     time_range=walk.window)
     so = run_fast_static_optimization(walk.model, walk.ik, out / "id.sto", out / "so_activations.sto")
     return WalkDynamics(grf, out / "grf.mot", out / "grf.xml", id_est, id_est_w, id_meas_w, so)
+
+
+@dataclass(frozen=True)
+class PlateComparison:
+    grf: object                # GroundReactions of the default estimator
+    agreement: dict            # grf_validation.compare_to_plates over the trial's window
+    moment_rmse: dict          # N m/kg: sagittal moments of ID with the estimate vs ID with the plates
+    id_estimated: object       # InverseDynamicsResult over the window
+
+
+@functools.cache
+def compare_with_plates(walk: Walk) -> PlateComparison:
+    """The default GRF estimator on a trial, against its force plates: the GRF itself and ID with it."""
+    from builder.biosim.dynamics import DynamicsSettings
+    from builder.biosim.grf import make_estimator
+    from builder.biosim.grf_validation import compare_to_plates, moment_rmse, read_force_plates
+    from builder.biosim.inverse_dynamics import run_inverse_dynamics
+
+    out = walk.root / "plates"
+    grf = make_estimator(DynamicsSettings().grf_estimator).estimate(walk.model, walk.ik)
+    grf.write(out / "grf.mot", out / "grf.xml", out / "grf_contact.sto")
+    estimated = run_inverse_dynamics(walk.model, walk.ik, out / "id.sto", out / "grf.xml", time_range=walk.window)
+    measured = run_inverse_dynamics(walk.model, walk.ik, out / "id_plates.sto", walk.measured_xml,
+                                    time_range=walk.window)
+    return PlateComparison(grf, compare_to_plates(grf, read_force_plates(walk.grf), walk.window),
+                           moment_rmse(estimated.table, measured.table, walk.mass), estimated)
 
 
 SO_CHECK_RANGE = (0.90, 0.99)   # 10 frames of push-off and double support: many muscles active

@@ -11,26 +11,15 @@ import numpy as np
 import pytest
 
 from builder import layout
-from builder.biosim.dynamics import process_sequence
-from builder.biosim.kinematics import KinematicsSettings, run_kinematics
 from builder.biosim.storage import read_storage
-from builder.sources.deepmimic import embedded_motion, read_deepmimic
-from builder.sources.timing import resample
 
 CONTACT_N = 20.0
 
 
 @pytest.fixture(scope="module")
-def walk_cycles(anny_body, tmp_path_factory):
+def walk_cycles(embedded_walk):
     """Activations (cycles, 100 phase samples) per muscle over the inner right-leg gait cycles."""
-    (walk,) = read_deepmimic(embedded_motion("walk"), cycles=4)
-    walk = resample(walk, 30.0)
-    out = tmp_path_factory.mktemp("walk")
-    run_kinematics(walk, out, KinematicsSettings(), body=anny_body)
-    folder = layout.sequence_dir(out, walk.sequence_id)
-    record = process_sequence(folder)
-    assert record.status == "kept", record.reasons
-
+    folder = embedded_walk
     grf = read_storage(folder / layout.GRF_MOT)
     contact = grf.column("ground_force_r_vy") > CONTACT_N
     strikes = grf.time[np.flatnonzero(contact[1:] & ~contact[:-1]) + 1]

@@ -72,7 +72,8 @@ def sample_body_kinematics(model_path: str | os.PathLike, coordinates_path: str 
     table, q = read_coordinates(model, coordinates_path)
     time = table.time
     fps = 1.0 / float(np.median(np.diff(time)))
-    q, q_points = lowpass(q, fps, cutoff_hz), lowpass(q, fps, cutoff_hz if points_cutoff_hz is None else points_cutoff_hz)
+    q_points = lowpass(q, fps, cutoff_hz if points_cutoff_hz is None else points_cutoff_hz)
+    q = lowpass(q, fps, cutoff_hz)
     qd = CubicSpline(time, q, axis=0)(time, 1)
     state = model.initSystem()
     gravity = np.array(model.getGravity().to_numpy())

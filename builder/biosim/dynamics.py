@@ -1,7 +1,7 @@
 """The dynamics half of BioSim for one sequence: GRF -> ID -> SO -> quality filter -> smoothing.
 
 Reads ``scaled.osim``, ``ik.mot`` and ``ik_report.json`` from the sequence folder
-(:mod:`builder.layout`) and writes ``grf.mot``/``grf.xml``, ``id.sto``, ``so_activations.sto``,
+(:mod:`builder.layout`) and writes ``grf.mot``/``grf.xml``/``grf_contact.sto``, ``id.sto``, ``so_activations.sto``,
 ``activations.sto`` (kept sequences only) and, last, ``record.json``.
 """
 
@@ -38,7 +38,7 @@ SOLVERS = ("fast", "opensim")
 class DynamicsSettings:
     """Everything that shapes the labels of a sequence (stored in its record)."""
 
-    grf_estimator: str = "physics"
+    grf_estimator: str = "contact"
     grf_options: dict = field(default_factory=dict)
     cutoff_hz: float = 6.0              # coordinate low-pass of ID and SO
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
@@ -63,7 +63,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         record.marker_error = _marker_error(seq_dir / layout.IK_REPORT)
         started = time.perf_counter()
         grf = make_estimator(settings.grf_estimator, **settings.grf_options).estimate(model, ik)
-        grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML)
+        grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML, seq_dir / layout.GRF_CONTACT)
         record.timings_s["grf"] = time.perf_counter() - started
         record.grf = {**grf.diagnostics, "body_weight_N": grf.body_weight,
                       "peak_vertical_bw": float(grf.force[:, :, 1].sum(axis=1).max() / grf.body_weight)}
@@ -88,7 +88,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
             "constraint_violation_max": violation,
             "reserve_abs_max": {k: float(v) for k, v in zip(so.reserves.labels, np.abs(so.reserves.data).max(axis=0))},
         }
-        record.outputs = {k: getattr(layout, k) for k in ("GRF_MOT", "GRF_XML", "ID_STO", "SO_ACTIVATIONS")}
+        record.outputs = {k: getattr(layout, k)
+                          for k in ("GRF_MOT", "GRF_XML", "GRF_CONTACT", "ID_STO", "SO_ACTIVATIONS")}
         record.reasons = quality_check(record.marker_error.get("max_max_m"), violation, settings.thresholds)
         if record.reasons:
             record.status = "dropped"

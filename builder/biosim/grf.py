@@ -1,7 +1,10 @@
 """Ground reaction forces (GRF) from kinematics, written as OpenSim external loads.
 
-``GRFEstimator`` is the interface: ``estimate(model_path, coordinates_path) -> GroundReactions``.
-The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
+``GRFEstimator`` is the interface: ``estimate(model_path, coordinates_path) -> GroundReactions``
+(loads per contact site: the two feet first, then any hands, knees... the estimator models). Built in,
+needing no learned weights: ``"contact"`` (the default, :mod:`builder.biosim.grf_contact`) and
+``"physics"``, the earlier :class:`PhysicsGRFEstimator`, kept for comparison
+(``scripts/bench_grf.py`` prints both against force plates):
 
 1. Whole-body external wrench by Newton-Euler on the model's momentum: with linear momentum
    ``P`` and angular momentum ``H_O`` about the ground origin (Simbody, from the low-pass-filtered
@@ -10,7 +13,8 @@ The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
 2. Foot contact from foot kinematics: a foot is in contact when its heel (foot body origin) or
    toe (toe body origin) is within ``contact_height`` of that point's floor level (a low
    percentile of its height over the sequence, the lower of the two feet) and moves slower than
-   ``contact_speed`` horizontally, or is within ``strike_height`` and slower than ``strike_speed``. No foot in contact (flight) means zero GRF.
+   ``contact_speed`` horizontally, or is within ``strike_height`` and slower than ``strike_speed``.
+   No foot in contact (flight) means zero GRF.
 3. Double support: the smooth transition assumption (Ren et al. 2008): over a double-support
    interval the trailing foot's share of the wrench falls from 1 to 0 along a cubic smoothstep
    while the leading foot's rises. Intervals longer than ``max_transition`` (standing) are split
@@ -143,7 +147,7 @@ def register_estimator(name: str, factory: Callable[..., GRFEstimator] | str) ->
     _REGISTRY[name] = factory
 
 
-def make_estimator(name: str = "physics", **options) -> GRFEstimator:
+def make_estimator(name: str = "contact", **options) -> GRFEstimator:
     """The estimator ``name`` built with ``options``: a registered name, or ``"package.module:Class"``
     (imported on use, so worker processes of the runner find plug-in estimators too)."""
     if ":" in name and name not in _REGISTRY:

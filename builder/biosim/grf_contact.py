@@ -1,40 +1,39 @@
 """The ``contact`` GRF estimator: whole-body momentum for how much load, a kinematic contact model for where.
 
-Whole-body momentum (Newton-Euler on the IK motion) is trustworthy for the *total vertical* force:
-on the real Rajagopal walk it matches the plates' total with r = 0.975. Its horizontal components and
-its centre of pressure depend on accelerations of every segment and the model's inertias; they carry
-±5 % body-weight wiggles at gait frequencies (AP r = 0.88), and get worse at 30 fps. So:
+Whole-body momentum (Newton-Euler on the IK motion, :mod:`builder.biosim.body_kinematics`) is trustworthy
+for the total *vertical* force: on the real Rajagopal walk through ULBS-112 it matches the plates' total
+with r = 0.975. Its horizontal components and its centre of pressure depend on every segment's
+acceleration and on the model's inertias: against the same plates the momentum's AP force has r = 0.88,
+its single-support COP errs by 4 cm (7-14 cm on the run), and both get worse at 30 fps. So:
 
-1. **Contact** from kinematics: each site (feet, hands, knees, :func:`default_sites`) has marker points
-   that can touch the floor; a point is on the floor when it is within ``contact_height`` of its floor
-   level and slower than ``contact_speed`` relative to the floor (whose velocity, the belt of a
-   treadmill, is the median velocity of points near the floor), or very close and slower than
-   ``strike_speed``, or sunk below it (animated feet skate and sink). Hands, knees, elbows, pelvis and
-   trunk count from their site's ``height`` above the feet's floor.
-2. **Vertical force**: the momentum's vertical force on frames with contact, zero in flight; the
-   impulse that the kinematics filter smears into a flight phase is handed back to its neighbouring
-   contact phases (``flight_impulse``), so each stride keeps the momentum's impulse.
-3. **Shares** between sites: two feet by the smooth transition assumption (Ren et al. 2008) in short
-   double supports and by the lever rule when standing; any other set of sites (hands, knees) by the
-   shares whose weighted contact points best reproduce the whole-body centre of pressure (a generalised
-   lever rule, regularised towards equal shares), smoothed over ``share_smoothing`` s.
-4. **Centre of pressure** of a foot from its rollover: over a stance it moves along the heel ->
-   metatarsal-head line from ``rollover[0]`` to ``rollover[1]`` (units of heel-to-metatarsal-head
-   length, measured on the plates of the real walk and run: ~0.2 at heel strike, ~1.3 at toe off),
-   starting further forward when the forefoot touches first. Standing phases (longer than
-   ``max_stance``) take the whole-body COP clipped to the foot instead. Hands and knees: the mean of
-   their points on the floor.
-5. **Horizontal force** of a foot from the inverted pendulum of stance: it points from the COP at the
-   centre of mass (``F_h = F_v (c - p)_h / (c - p)_y``), which gives the braking and push-off forces of
-   the two feet in double support; the momentum's horizontal force corrects the pendulum's sum below
-   ``horizontal_cutoff_hz`` (slow trends, the mean), shared like the vertical force. Hands and knees
-   take their share of the momentum's horizontal force. Horizontal forces stay inside a friction cone.
-6. **Free moment**: the vertical part of what the momentum's moment leaves after placing the forces
-   at the COPs, shared like the vertical force; the horizontal rest is reported (``dropped_moment``)
-   and ends in the pelvis residual moment of inverse dynamics.
+1. **Contact** of feet, hands, knees, elbows, pelvis and trunk from their markers
+   (:mod:`builder.biosim.ground_contact`).
+2. **Vertical force**: the momentum's on frames with contact, zero in flight; the upward impulse that the
+   kinematics filter smears into a flight phase goes back to the contact phase it came from.
+3. **Shares**: two feet by the smooth transition assumption (Ren et al. 2008) in double supports of at most
+   ``max_transition`` s, by the lever rule when standing; with other sites on the floor, the shares whose
+   contact points best reproduce the whole-body COP (a generalised lever rule), smoothed over
+   ``share_smoothing`` s.
+4. **Centre of pressure** of a foot in a gait stance (alternating with the other foot, at most
+   ``max_stance`` s): rollover along the heel -> metatarsal-head line, from ``rollover[0]`` at the first
+   loaded frame to the metatarsal heads (1) at the stance's last vertical force peak (walking's push-off,
+   running's single peak) and on to ``rollover[1]`` at toe off. The real walk's and run's plates put it at
+   ~0.2 at strike, 1.0 at that peak and 1.2-1.5 at toe off in these units. A forefoot strike starts at
+   ``forefoot_strike``. Standing (longer contacts, both feet landing together): the whole-body COP clipped
+   to the foot. Other sites: the mean of their points on the floor.
+5. **Horizontal force**: in gait stances, the inverted pendulum: each foot's force points from its COP at
+   ``pivot_above_com`` above the centre of mass (``pendulum_axes``; the AP force, which gives the opposite
+   braking and push-off forces of the two feet in double support), the momentum correcting the sum below
+   ``horizontal_cutoff_hz``. Where the pendulum leaves more than ``pendulum_tolerance`` of the momentum's
+   horizontal force unexplained (kicks, dance), and everywhere else, the momentum's horizontal force is
+   shared like the vertical one. Forces stay inside a ``friction`` cone and off a pulling floor.
+6. **Free moment**: the vertical part of what the momentum's moment leaves after placing the forces at the
+   COPs, shared, bounded by ``free_moment_arm`` x F_v; the rest (``dropped_moment``) ends in the pelvis
+   residual moment of inverse dynamics.
 
-What the estimate cannot explain (``GroundReactions.residual_force``, per frame) is the pelvis residual
-force of inverse dynamics: small where a site is on the floor, the motion's own non-physicality in flight.
+What the loads cannot explain (``GroundReactions.residual_force``, per frame, written to ``grf_contact.sto``)
+is the pelvis residual force of inverse dynamics: small where the motion is physical and something is on
+the floor; in flight or beyond friction, the motion's own non-physicality.
 """
 
 from __future__ import annotations
@@ -51,38 +50,10 @@ from builder.biosim.grf import (
     GRFEstimator,
     _nearest_on_segment,
     _runs,
-    register_estimator,
     transition_shares,
     wrench_cop,
 )
-
-
-@dataclass(frozen=True)
-class ContactSite:
-    """A part of the body that can bear load on the floor: applied to ``body``, labelled ``label`` in
-    ``grf.mot``; ``points`` are its markers that can touch the floor (feet: heel, 1st and 5th
-    metatarsal heads, toe tip, in that order) or, prefixed ``body:``, body origins. A site other than a
-    foot touches when a point is within ``height`` (m) of the feet's floor and still."""
-
-    label: str
-    body: str
-    kind: str                     # "foot", "hand", "knee", "elbow", "pelvis" or "torso"
-    points: tuple[str, ...]
-    height: float = 0.06
-
-
-def default_sites() -> tuple[ContactSite, ...]:
-    """Feet, hands, knees, elbows, pelvis (sitting, lying) and trunk (lying) of ULBS-112 (markers of
-    :mod:`builder.markers`; the trunk's are 2-3 cm of soft tissue above the floor when lying on them)."""
-    feet = tuple(ContactSite(s, f"calcn_{s}", "foot", (f"heel_{s}", f"mt1_head_{s}", f"mt5_head_{s}", f"toe_{s}"))
-                 for s in SIDES)
-    limbs = tuple(site for s in SIDES for site in (
-        ContactSite(f"hand_{s}", f"hand_{s}", "hand", (f"mcp2_{s}", f"mcp5_{s}", f"fingertip3_{s}")),
-        ContactSite(f"knee_{s}", f"tibia_{s}", "knee", (f"patella_{s}", f"tibial_tuberosity_{s}")),
-        ContactSite(f"elbow_{s}", f"ulna_{s}", "elbow", (f"olecranon_{s}",))))
-    trunk = (ContactSite("pelvis", "pelvis", "pelvis", ("sacrum", "psis_r", "psis_l", "asis_r", "asis_l"), 0.10),
-             ContactSite("torso", "torso", "torso", ("t8", "scapula_inferior_r", "scapula_inferior_l", "xiphoid"), 0.08))
-    return feet + limbs + trunk
+from builder.biosim.ground_contact import ContactSite, alternating, bare_foot, default_sites, detect_contact
 
 
 def _last_peak(load: np.ndarray, fraction: float = 0.8) -> int | None:
@@ -91,20 +62,6 @@ def _last_peak(load: np.ndarray, fraction: float = 0.8) -> int | None:
         return None
     inner = np.flatnonzero((load[1:-1] >= load[:-2]) & (load[1:-1] > load[2:]) & (load[1:-1] >= fraction * load.max()))
     return int(inner[-1] + 1) if len(inner) else None
-
-
-def _alternating(other: np.ndarray, a: int, b: int) -> bool:
-    """Whether a stance a..b of one foot alternates with the ``other`` foot's contact (T,) bool, as in walking and
-    running: the other foot is off the floor for part of it and did not touch down with it (within a frame)."""
-    single = bool((~other[a:b + 1]).any())
-    together = a > 0 and any(other[i] and not other[i - 1] for i in range(max(a - 1, 1), min(a + 2, len(other))))
-    return single and not together
-
-
-def _bare_foot(side: str) -> ContactSite:
-    """A foot of a model without our foot markers: calcaneus and toes origins (heel and toe)."""
-    return ContactSite(side, f"calcn_{side}", "foot", (f"body:calcn_{side}", f"body:toes_{side}", f"body:toes_{side}",
-                                                       f"body:toes_{side}"))
 
 
 @dataclass
@@ -152,62 +109,13 @@ class ContactGRFEstimator(GRFEstimator):
             if all(p in kin.points for p in site.points):
                 sites.append(site)
             elif site.kind == "foot" and site.label in SIDES:
-                sites.append(_bare_foot(site.label))
+                sites.append(bare_foot(site.label))
         feet = [s for s in sites if s.kind == "foot"]
         if [s.label for s in feet] != list(SIDES):
             raise ValueError(f"contact sites must start with the two feet {SIDES}, got {[s.label for s in sites]}")
         return tuple(feet + [s for s in sites if s.kind != "foot"])
 
-    # --- 1. contact -------------------------------------------------------------------------
-    def _contact(self, kin: BodyKinematics, sites) -> tuple[np.ndarray, float, np.ndarray, dict]:
-        """Per-site contact (T, N), the floor height, the floor's horizontal velocity and per-point flags."""
-        t = kin.time
-        feet = [s for s in sites if s.kind == "foot"]
-        foot_points = np.stack([np.stack([kin.points[p] for p in s.points], axis=1) for s in feet], axis=1)
-        height = foot_points[..., 1]                                          # (T, 2, P)
-        velocity = {name: np.gradient(xyz, t, axis=0) for name, xyz in kin.points.items()}
-        foot_velocity = np.gradient(foot_points, t, axis=0)
-        # the floor's velocity (a treadmill belt): that of the lowest foot point, median over frames
-        lowest = height.reshape(len(t), -1).argmin(axis=1)
-        floor_velocity = np.median(foot_velocity.reshape(len(t), -1, 3)[np.arange(len(t)), lowest], axis=0)
-        floor_velocity[1] = 0.0
-        level = self._standing_levels(height, foot_velocity - floor_velocity)       # (2, P)
-        floor = float(level.min())
-        flags, contact = {}, np.zeros((len(t), len(sites)), bool)
-        for k, site in enumerate(sites):
-            on = []
-            for j, p in enumerate(site.points):
-                rel = velocity[p] - floor_velocity
-                speed = np.hypot(rel[:, 0], rel[:, 2])
-                if site.kind == "foot":
-                    above = kin.points[p][:, 1] - level[k, j]
-                    point_on = ((above < self.contact_height) & (speed < self.contact_speed)) | (
-                        (above < self.strike_height) & (speed < self.strike_speed)) | (above < -self.strike_height)
-                else:
-                    point_on = (kin.points[p][:, 1] - floor < site.height) & (speed < self.contact_speed)
-                flags[p] = point_on
-                on.append(point_on)
-            contact[:, k] = np.any(on, axis=0)
-        return contact, floor, floor_velocity, flags
-
-    def _standing_levels(self, height: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-        """Each foot point's height when it stands on the floor (2, P): the median of its heights on the
-        frames where it is still (horizontal speed < ``still_speed``) in the lower half of its heights.
-        A median, not a low percentile: animated feet sink into the floor now and then. A foot never still
-        takes its mirror's levels; with neither, the ``floor_percentile`` of the pair."""
-        speed = np.hypot(velocity[..., 0], velocity[..., 2])
-        level = np.full(height.shape[1:], np.nan)
-        for k in range(height.shape[1]):
-            for j in range(height.shape[2]):
-                h = height[:, k, j]
-                still = (speed[:, k, j] < self.still_speed) & (h <= np.median(h))
-                if still.sum() >= 3:
-                    level[k, j] = np.median(h[still])
-        fallback = np.percentile(height, self.floor_percentile, axis=0).min(axis=0)
-        mirror = level[::-1]
-        return np.where(np.isnan(level), np.where(np.isnan(mirror), fallback, mirror), level)
-
-    # --- 2. vertical force --------------------------------------------------------------------
+    # --- vertical force --------------------------------------------------------------------
     def _vertical(self, t: np.ndarray, needed: np.ndarray, grounded: np.ndarray) -> np.ndarray:
         """Total vertical force (T,): the momentum's on contact frames, zero in flight. The low-pass filter
         smears a landing or take-off into the flight frames within half a cutoff period of it; that (upward)
@@ -227,7 +135,7 @@ class ContactGRFEstimator(GRFEstimator):
             vertical[a:b + 1] += profile * impulse / float(np.sum(profile * dt[a:b + 1]))
         return np.maximum(vertical, 0.0)
 
-    # --- 3. shares ----------------------------------------------------------------------------
+    # --- shares ----------------------------------------------------------------------------
     def _shares(self, t, contact, sites, site_cop, total_cop, foot_cop_fn) -> np.ndarray:
         n = len(sites)
         share = np.zeros((len(t), n))
@@ -262,14 +170,15 @@ class ContactGRFEstimator(GRFEstimator):
         out[idx] = w / max(w.sum(), 1e-12)
         return out
 
-    # --- 4. centres of pressure -----------------------------------------------------------------
-    def _foot_cop(self, t, kin, site, contact, other, flags, floor, total_cop, alone, load
+    # --- centres of pressure -----------------------------------------------------------------
+    def _foot_cop(self, t, kin, site, contact, other, flags, floor, floor_velocity, total_cop, alone, load
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """COP (T, 3) of a foot on the floor and where it is a gait stance (T,) bool. A gait stance (at most
-        ``max_stance`` long, alternating with the ``other`` foot's contact (T,) bool) rolls over along heel -> metatarsal heads, reaching the metatarsal heads at its
-        last peak of vertical force ``load`` (T,) (push-off in walking, the single peak of running); a longer
-        one, or one landing together with the other foot, is standing: the whole-body COP clipped to the foot
-        when the foot stands alone, else mid-foot."""
+        """COP (T, 3) of a foot on the floor and where it is in a complete gait stance (T,) bool.
+
+        A gait stance (at most ``max_stance`` long, alternating with the ``other`` foot's contact (T,) bool)
+        rolls over along heel -> metatarsal heads, reaching them at its last peak of vertical force ``load``
+        (T,); a longer one, or one landing together with the other foot, is standing: the whole-body COP
+        clipped to the foot when the foot stands alone (``alone``), else mid-foot."""
         heel = kin.points[site.points[0]].copy()
         mt = 0.5 * (kin.points[site.points[1]] + kin.points[site.points[2]])
         toe = kin.points[site.points[3]].copy()
@@ -283,7 +192,7 @@ class ContactGRFEstimator(GRFEstimator):
         for a, b in runs:
             cut_start, cut_end = a == 0, b == len(t) - 1
             duration = t[b] - t[a] if not (cut_start or cut_end) else max(typical, t[b] - t[a])
-            if duration > self.max_stance or (cut_start and cut_end) or not _alternating(other, a, b):
+            if duration > self.max_stance or (cut_start and cut_end) or not alternating(other, a, b):
                 clipped = _nearest_on_segment(total_cop[a:b + 1], heel[a:b + 1], toe[a:b + 1], floor)
                 mid = heel[a:b + 1] + 0.6 * axis[a:b + 1]
                 cop[a:b + 1] = np.where(alone[a:b + 1, None], clipped, mid)
@@ -300,7 +209,17 @@ class ContactGRFEstimator(GRFEstimator):
             anchor = tt[peak] if peak is not None else start + self.push_off_fraction * duration
             s = np.where(tt < anchor, s0 + (1.0 - s0) * (tt - start) / max(anchor - start, 1e-9),
                          1.0 + (self.rollover[1] - 1.0) * (tt - anchor) / max(end - anchor, 1e-9))
-            cop[a:b + 1] = heel[a:b + 1] + np.clip(s, s0, self.rollover[1])[:, None] * axis[a:b + 1]
+            rolled = heel[a:b + 1] + np.clip(s, s0, self.rollover[1])[:, None] * axis[a:b + 1]
+            # it rolls forwards only, though the heel marker swings back as the foot lands on its heel and
+            # animated feet skate: monotone in x and z over the stance, in the floor's frame (treadmill)
+            on_floor = rolled - floor_velocity * (tt - tt[0])[:, None]
+            first = int(loaded[0]) if len(loaded) and not cut_start else 0
+            on_floor[:first] = on_floor[first]                                 # still sliding in, unloaded
+            for dim in (0, 2):
+                along = on_floor[:, dim] * np.sign(on_floor[-1, dim] - on_floor[first, dim])
+                on_floor[:, dim] += np.sign(on_floor[-1, dim] - on_floor[first, dim]) * (
+                    np.maximum.accumulate(along) - along)
+            cop[a:b + 1] = on_floor + floor_velocity * (tt - tt[0])[:, None]
             gait[a:b + 1] = not (cut_start or cut_end)
         return cop, gait
 
@@ -321,7 +240,7 @@ class ContactGRFEstimator(GRFEstimator):
         cop[:, 1] = floor
         return cop
 
-    # --- 5. horizontal forces ---------------------------------------------------------------------
+    # --- horizontal forces ---------------------------------------------------------------------
     def _horizontal(self, t, kin, vertical, share, cop, total, grounded, walking, floor) -> np.ndarray:
         """Horizontal forces (T, N, 2: x, z). On ``walking`` frames the feet are inverted pendulums (their
         force points from the COP at ``pivot_above_com`` above the centre of mass) and the momentum corrects
@@ -342,7 +261,9 @@ class ContactGRFEstimator(GRFEstimator):
     def _estimate(self, kin: BodyKinematics, sites) -> GroundReactions:
         t = kin.time
         n_sites = len(sites)
-        contact, floor, floor_velocity, flags = self._contact(kin, sites)
+        state = detect_contact(kin, sites, self.contact_height, self.contact_speed, self.strike_height,
+                               self.strike_speed, self.still_speed, self.floor_percentile)
+        contact, floor, floor_velocity, flags = state.contact, state.floor, state.floor_velocity, state.flags
         grounded = contact.any(axis=1)
         needed, moment = kin.external_wrench()
         bw = kin.body_weight
@@ -351,8 +272,8 @@ class ContactGRFEstimator(GRFEstimator):
         total[:, 1] = vertical
         total_cop = wrench_cop(total, moment, floor, self.min_vertical_fraction * bw)
         alone = contact[:, :2] & ~np.roll(contact[:, :2], 1, axis=1) & ~contact[:, 2:].any(axis=1)[:, None]
-        cop = np.stack([self._mid_foot(kin, site, floor) if site.kind == "foot" else self._limb_cop(kin, site, flags, floor)
-                        for site in sites], axis=1)
+        cop = np.stack([self._mid_foot(kin, site, floor) if site.kind == "foot"
+                        else self._limb_cop(kin, site, flags, floor) for site in sites], axis=1)
 
         def foot_lever(start: int, end: int) -> np.ndarray:
             return np.stack([self._lever(cop[i, :2], contact[i, :2], total_cop[i]) for i in range(start, end + 1)])
@@ -362,7 +283,7 @@ class ContactGRFEstimator(GRFEstimator):
         for k, site in enumerate(sites):
             if site.kind == "foot":
                 cop[:, k], gait[:, k] = self._foot_cop(t, kin, site, contact[:, k], contact[:, 1 - k], flags, floor,
-                                                       total_cop, alone[:, k], share[:, k] * vertical)
+                                                       floor_velocity, total_cop, alone[:, k], share[:, k] * vertical)
         # gait frames: every loaded site is a foot in a gait stance
         walking = grounded & np.all(gait | ~contact, axis=1)
         force = np.zeros((len(t), n_sites, 3))
