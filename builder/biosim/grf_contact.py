@@ -18,7 +18,7 @@ its single-support COP errs by 4 cm (7-14 cm on the run), and both get worse at 
    ``max_stance`` s): rollover along the heel -> metatarsal-head line, from ``rollover[0]`` at the first
    loaded frame to the metatarsal heads (1) at the stance's last vertical force peak (walking's push-off,
    running's single peak) and on to ``rollover[1]`` at toe off. The real walk's and run's plates put it at
-   ~0.2 at strike, 1.0 at that peak and 1.2-1.5 at toe off in these units. A forefoot strike starts at
+   0.2-0.3 at strike, 1.0 at that peak and 1.2-1.5 at toe off in these units. A forefoot strike starts at
    ``forefoot_strike``. Standing (longer contacts, both feet landing together): the whole-body COP clipped
    to the foot. Other sites: the mean of their points on the floor.
 5. **Horizontal force**: in gait stances, the inverted pendulum: each foot's force points from its COP at
@@ -53,7 +53,7 @@ from builder.biosim.grf import (
     transition_shares,
     wrench_cop,
 )
-from builder.biosim.ground_contact import ContactSite, alternating, bare_foot, default_sites, detect_contact
+from builder.biosim.ground_contact import ContactSite, alternating, default_sites, detect_contact, foot_alternatives
 
 
 def _last_peak(load: np.ndarray, fraction: float = 0.8) -> int | None:
@@ -79,7 +79,7 @@ class ContactGRFEstimator(GRFEstimator):
     still_speed: float = 0.3           # m/s: a foot point this slow near its lowest is standing
     max_transition: float = 0.4        # s; longer double support of the feet uses the lever rule
     max_stance: float = 1.5            # s; a longer foot contact is standing: COP from the momentum
-    rollover: tuple[float, float] = (0.2, 1.4)   # COP at strike / toe off, heel -> metatarsal heads = 1
+    rollover: tuple[float, float] = (0.25, 1.4)   # COP at strike / toe off, heel -> metatarsal heads = 1
     forefoot_strike: float = 0.9       # COP at strike when the forefoot touches before the heel
     loaded_fraction: float = 0.05      # of its peak: the rollover spans the stance where the foot bears this
     push_off_fraction: float = 0.7     # of a stance: COP at the metatarsal heads when no force peak is seen
@@ -95,7 +95,8 @@ class ContactGRFEstimator(GRFEstimator):
     name: str = "contact"
 
     def estimate(self, model_path, coordinates_path) -> GroundReactions:
-        wanted = tuple(p for site in self.sites for p in site.points if not p.startswith("body:"))
+        candidates = self.sites + tuple(alt for side in SIDES for alt in foot_alternatives(side))
+        wanted = tuple(p for site in candidates for p in site.points if not p.startswith("body:"))
         feet_bodies = tuple(f"{b}_{s}" for b in ("calcn", "toes") for s in SIDES)
         kin = sample_body_kinematics(model_path, coordinates_path, self.cutoff_hz, bodies=feet_bodies,
                                      optional_markers=wanted, points_cutoff_hz=self.points_cutoff_hz)
@@ -109,7 +110,8 @@ class ContactGRFEstimator(GRFEstimator):
             if all(p in kin.points for p in site.points):
                 sites.append(site)
             elif site.kind == "foot" and site.label in SIDES:
-                sites.append(bare_foot(site.label))
+                sites.append(next(alt for alt in foot_alternatives(site.label)
+                                  if all(p in kin.points for p in alt.points)))
         feet = [s for s in sites if s.kind == "foot"]
         if [s.label for s in feet] != list(SIDES):
             raise ValueError(f"contact sites must start with the two feet {SIDES}, got {[s.label for s in sites]}")
@@ -173,7 +175,7 @@ class ContactGRFEstimator(GRFEstimator):
     # --- centres of pressure -----------------------------------------------------------------
     def _foot_cop(self, t, kin, site, contact, other, flags, floor, floor_velocity, total_cop, alone, load
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """COP (T, 3) of a foot on the floor and where it is in a complete gait stance (T,) bool.
+        """COP (T, 3) of a foot on the floor and where it is in a gait stance (T,) bool.
 
         A gait stance (at most ``max_stance`` long, alternating with the ``other`` foot's contact (T,) bool)
         rolls over along heel -> metatarsal heads, reaching them at its last peak of vertical force ``load``
@@ -220,7 +222,7 @@ class ContactGRFEstimator(GRFEstimator):
                 on_floor[:, dim] += np.sign(on_floor[-1, dim] - on_floor[first, dim]) * (
                     np.maximum.accumulate(along) - along)
             cop[a:b + 1] = on_floor + floor_velocity * (tt - tt[0])[:, None]
-            gait[a:b + 1] = not (cut_start or cut_end)
+            gait[a:b + 1] = True
         return cop, gait
 
     @staticmethod

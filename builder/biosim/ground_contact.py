@@ -52,10 +52,14 @@ def default_sites() -> tuple[ContactSite, ...]:
     return feet + limbs + trunk
 
 
-def bare_foot(side: str) -> ContactSite:
-    """A foot of a model without our foot markers: calcaneus and toes origins (heel and toe)."""
-    return ContactSite(side, f"calcn_{side}", "foot", (f"body:calcn_{side}", f"body:toes_{side}", f"body:toes_{side}",
-                                                       f"body:toes_{side}"))
+def foot_alternatives(side: str) -> tuple[ContactSite, ...]:
+    """The foot of models without our foot markers, best first: the Rajagopal2016 walking and running
+    trials' marker sets (heel, 5th metatarsal head twice, toe), then the calcaneus and toes origins."""
+    upper = side.upper()
+    names = ((f"{upper}.Heel", f"{upper}.MT5", f"{upper}.MT5", f"{upper}.Toe"),
+             (f"{upper}CAL", f"{upper}MT5", f"{upper}MT5", f"{upper}TOE"),
+             (f"body:calcn_{side}", f"body:toes_{side}", f"body:toes_{side}", f"body:toes_{side}"))
+    return tuple(ContactSite(side, f"calcn_{side}", "foot", points) for points in names)
 
 
 def alternating(other: np.ndarray, a: int, b: int, airborne: int = 3) -> bool:
