@@ -58,21 +58,17 @@ class BodyKinematics:
 
 
 def sample_body_kinematics(model_path: str | os.PathLike, coordinates_path: str | os.PathLike, cutoff_hz: float,
-                           markers: tuple[str, ...] = (), bodies: tuple[str, ...] = (),
-                           optional_markers: tuple[str, ...] = (), points_cutoff_hz: float | None = None,
-                           ) -> BodyKinematics:
+                           bodies: tuple[str, ...] = (), markers: tuple[str, ...] = ()) -> BodyKinematics:
     """Filter the IK coordinates at ``cutoff_hz`` (zero-lag Butterworth), spline their speeds, and sample
-    the model; ``points`` holds the named ``markers``, the origins of ``bodies`` and those of
-    ``optional_markers`` that the model has, from coordinates filtered at ``points_cutoff_hz`` when given
-    (contact events need less smoothing than accelerations).
+    the model; ``points`` holds the origins of ``bodies`` and those of the named ``markers`` that the model
+    has (models differ in their marker sets).
 
-    ValueError naming the model when a marker or body is missing or gravity is not along -Y.
+    ValueError naming the model when a body is missing or gravity is not along -Y.
     """
     model = load_model(model_path)
     table, q = read_coordinates(model, coordinates_path)
     time = table.time
     fps = 1.0 / float(np.median(np.diff(time)))
-    q_points = lowpass(q, fps, cutoff_hz if points_cutoff_hz is None else points_cutoff_hz)
     q = lowpass(q, fps, cutoff_hz)
     qd = CubicSpline(time, q, axis=0)(time, 1)
     state = model.initSystem()
@@ -80,13 +76,10 @@ def sample_body_kinematics(model_path: str | os.PathLike, coordinates_path: str 
     if not (gravity[1] < 0 and abs(gravity[0]) + abs(gravity[2]) < 1e-9):
         raise ValueError(f"{model_path}: gravity must point along -Y (OpenSim convention), got {gravity}")
     marker_set, body_set = model.getMarkerSet(), model.getBodySet()
-    for name in markers:
-        if not marker_set.contains(name):
-            raise ValueError(f"{model_path}: model has no marker {name!r}")
     for name in bodies:
         if not body_set.contains(name):
             raise ValueError(f"{model_path}: model has no body {name!r}")
-    markers = tuple(markers) + tuple(n for n in optional_markers if marker_set.contains(n) and n not in markers)
+    markers = tuple(dict.fromkeys(n for n in markers if marker_set.contains(n)))
     sources = [(n, marker_set.get(n).getLocationInGround) for n in markers]
     sources += [(n, body_set.get(n).getPositionInGround) for n in bodies]
     coords = model.getCoordinateSet()
@@ -103,10 +96,6 @@ def sample_body_kinematics(model_path: str | os.PathLike, coordinates_path: str 
         angular[i] = momentum.get(0).to_numpy()
         linear[i] = momentum.get(1).to_numpy()
         com[i] = model.calcMassCenterPosition(state).to_numpy()
-        if points_cutoff_hz is not None:
-            for j in range(coords.getSize()):
-                coords.get(j).setValue(state, float(q_points[i, j]), False)
-            model.realizePosition(state)
         for name, position in sources:
             points[name][i] = position(state).to_numpy()
     return BodyKinematics(time, float(model.getTotalMass(state)), gravity, com, linear, angular, points)

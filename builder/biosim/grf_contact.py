@@ -70,7 +70,6 @@ class ContactGRFEstimator(GRFEstimator):
 
     sites: tuple[ContactSite, ...] = field(default_factory=default_sites)
     cutoff_hz: float = 6.0             # kinematics low-pass for the momentum (ID's default too)
-    points_cutoff_hz: float | None = None  # low-pass of the contact points (None: cutoff_hz)
     contact_height: float = 0.05       # m above the point's floor level
     contact_speed: float = 1.0         # m/s horizontal, relative to the floor
     strike_height: float = 0.02        # m: this close to the floor a point touches at up to
@@ -99,7 +98,7 @@ class ContactGRFEstimator(GRFEstimator):
         wanted = tuple(p for site in candidates for p in site.points if not p.startswith("body:"))
         feet_bodies = tuple(f"{b}_{s}" for b in ("calcn", "toes") for s in SIDES)
         kin = sample_body_kinematics(model_path, coordinates_path, self.cutoff_hz, bodies=feet_bodies,
-                                     optional_markers=wanted, points_cutoff_hz=self.points_cutoff_hz)
+                                     markers=wanted)
         kin.points.update({f"body:{b}": kin.points[b] for b in feet_bodies})
         sites = self._available(kin)
         return self._estimate(kin, sites)
