@@ -64,6 +64,21 @@ def _last_peak(load: np.ndarray, fraction: float = 0.8) -> int | None:
     return int(inner[-1] + 1) if len(inner) else None
 
 
+def _rolling_forwards(cop: np.ndarray, t: np.ndarray, first: int, floor_velocity: np.ndarray) -> np.ndarray:
+    """A stance's COP path (n, 3) made to roll forwards only: held at frame ``first`` before it (the foot still
+    sliding in, unloaded), then monotone in x and in z in the floor's frame (a treadmill's belt moves at
+    ``floor_velocity``), though the heel marker swings back as the foot lands on its heel and animated feet
+    skate."""
+    drift = floor_velocity * (t - t[0])[:, None]
+    on_floor = cop - drift
+    on_floor[:first] = on_floor[first]
+    for dim in (0, 2):
+        sign = np.sign(on_floor[-1, dim] - on_floor[first, dim])
+        along = sign * on_floor[:, dim]
+        on_floor[:, dim] += sign * (np.maximum.accumulate(along) - along)
+    return on_floor + drift
+
+
 @dataclass
 class ContactGRFEstimator(GRFEstimator):
     """Momentum-derived total load, kinematic contact, rollover COP and pendulum horizontal forces."""
@@ -211,16 +226,8 @@ class ContactGRFEstimator(GRFEstimator):
             s = np.where(tt < anchor, s0 + (1.0 - s0) * (tt - start) / max(anchor - start, 1e-9),
                          1.0 + (self.rollover[1] - 1.0) * (tt - anchor) / max(end - anchor, 1e-9))
             rolled = heel[a:b + 1] + np.clip(s, s0, self.rollover[1])[:, None] * axis[a:b + 1]
-            # it rolls forwards only, though the heel marker swings back as the foot lands on its heel and
-            # animated feet skate: monotone in x and z over the stance, in the floor's frame (treadmill)
-            on_floor = rolled - floor_velocity * (tt - tt[0])[:, None]
             first = int(loaded[0]) if len(loaded) and not cut_start else 0
-            on_floor[:first] = on_floor[first]                                 # still sliding in, unloaded
-            for dim in (0, 2):
-                along = on_floor[:, dim] * np.sign(on_floor[-1, dim] - on_floor[first, dim])
-                on_floor[:, dim] += np.sign(on_floor[-1, dim] - on_floor[first, dim]) * (
-                    np.maximum.accumulate(along) - along)
-            cop[a:b + 1] = on_floor + floor_velocity * (tt - tt[0])[:, None]
+            cop[a:b + 1] = _rolling_forwards(rolled, tt, first, floor_velocity)
             gait[a:b + 1] = True
         return cop, gait
 

@@ -48,3 +48,40 @@ def test_ankle_moment_has_one_plantarflexion_peak_per_stance(embedded_walk, side
         padded = np.concatenate([[0.0], plantarflexion, [0.0]])                # a peak at the edge counts too
         peaks, _ = find_peaks(padded, prominence=0.1 * peak)                   # 10 % of the peak: not noise
         assert len(peaks) == 1, (side, np.round(-plantarflexion))
+
+
+@pytest.fixture(scope="module")
+def crawl(anny_body, tmp_path_factory):
+    """The embedded crawl on the Anny body through BioSim kinematics, then the default GRF estimator."""
+    from builder.biosim.grf import make_estimator
+    from builder.biosim.kinematics import KinematicsSettings, run_kinematics
+    from builder.sources.deepmimic import embedded_motion, read_deepmimic
+    from builder.sources.timing import resample
+
+    (motion,) = read_deepmimic(embedded_motion("crawl"))
+    motion = resample(motion, 30.0)
+    out = tmp_path_factory.mktemp("crawl")
+    run_kinematics(motion, out, KinematicsSettings(), body=anny_body)
+    folder = layout.sequence_dir(out, motion.sequence_id)
+    grf = make_estimator().estimate(folder / layout.SCALED_MODEL, folder / layout.IK_MOT)
+    grf.write(folder / layout.GRF_MOT, folder / layout.GRF_XML, folder / layout.GRF_CONTACT)
+    return folder, grf
+
+
+def test_crawl_bears_load_on_hands_and_knees(crawl):
+    """The crawl puts hands and knees on the floor: the loads go there, and they explain the motion (pelvis
+    residual force small on the frames with contact)."""
+    from builder.biosim.opensim_model import opensim
+
+    folder, grf = crawl
+    for site in ("hand_r", "hand_l", "knee_r", "knee_l"):
+        k = grf.labels.index(site)
+        assert grf.contact[:, k].mean() > 0.2, (site, grf.contact[:, k].mean())
+        assert grf.force[grf.contact[:, k], k, 1].mean() > 0.05 * grf.body_weight, site
+        assert np.all(grf.force[~grf.contact[:, k], k] == 0.0), site
+    on_floor = grf.contact.any(axis=1)
+    residual = np.linalg.norm(grf.residual_force[on_floor], axis=1) / grf.body_weight
+    assert np.sqrt(np.mean(residual ** 2)) < 0.15, np.sqrt(np.mean(residual ** 2))
+    loads = opensim().ExternalLoads(str(folder / layout.GRF_XML), True)
+    applied = {loads.get(i).get_applied_to_body() for i in range(loads.getSize())}
+    assert {"hand_r", "hand_l", "tibia_r", "tibia_l", "calcn_r", "calcn_l"} <= applied
