@@ -17,23 +17,33 @@ its single-support COP errs by 4 cm (7-14 cm on the run), and both get worse at 
 4. **Centre of pressure** of a foot in a gait stance (alternating with the other foot, at most
    ``max_stance`` s): rollover along the heel -> metatarsal-head line, from ``rollover[0]`` at the first
    loaded frame to the metatarsal heads (1) at the stance's last vertical force peak (walking's push-off,
-   running's single peak) and on to ``rollover[1]`` at toe off. The real walk's and run's plates put it at
-   0.2-0.3 at strike, 1.0 at that peak and 1.2-1.5 at toe off in these units. A forefoot strike starts at
-   ``forefoot_strike``. Standing (longer contacts, both feet landing together): the whole-body COP clipped
-   to the foot. Other sites: the mean of their points on the floor.
-5. **Horizontal force**: in gait stances, the inverted pendulum: each foot's force points from its COP at
-   ``pivot_above_com`` above the centre of mass (``pendulum_axes``; the AP force, which gives the opposite
-   braking and push-off forces of the two feet in double support), the momentum correcting the sum below
-   ``horizontal_cutoff_hz``. Where the pendulum leaves more than ``pendulum_tolerance`` of the momentum's
-   horizontal force unexplained (kicks, dance), and everywhere else, the momentum's horizontal force is
-   shared like the vertical one. Forces stay inside a ``friction`` cone and off a pulling floor.
+   running's single peak) and on to ``rollover[1]`` at toe off; a running stance (the other foot off the
+   floor throughout) rolls on to the toe tip, ``running_toe_off``. The real walk's plates put it at 0.2-0.3
+   at strike, 1.0 at that peak and 1.1-1.2 at toe off in these units; the run's at 0.0-0.2, 1.0 and 1.5 at
+   90 % of the stance, ~2 at toe off. A forefoot strike starts at ``forefoot_strike``. Standing (longer
+   contacts, both feet landing together): the whole-body COP clipped to the foot. Other sites: the mean of
+   their points on the floor. The floor lies ``marker_height`` below the lowest foot marker's standing
+   level (markers sit on the skin or shoe above the sole; the horizontal forces act at the floor).
+5. **Horizontal force** in gait stances. AP: each foot's force points from its COP at a virtual pivot
+   ``pivot_above_com`` above the centre of mass: above it in walking, below it in running (the force lines
+   of human running cross ~0.3 m below the COM at 5 m/s, Drama et al. 2020; Firouzi et al. 2022). This gives
+   the opposite braking and push-off forces of the two feet in double support; there the arriving foot's
+   lean is phased in with its load share (its AP force lags its vertical force on the plates). The momentum
+   corrects the feet's sum below ``horizontal_cutoff_hz``. ML: per stance, the force is the vertical force
+   times a lean linear in stance time (``lean_degree``), the leans fitted to the momentum's ML force by
+   ridge least squares: the momentum's ML force, reliable as an impulse per stance, is not per frame (its
+   6 Hz content is 3x the run's plates'), and the run's plates push laterally, against an inverted pendulum.
+   Where the pendulum leaves more than ``pendulum_tolerance`` of the momentum's horizontal force unexplained
+   (kicks, dance), and everywhere else, the momentum's horizontal force is shared like the vertical one.
+   No friction cone by default: animated motion asks for more than a floor gives (DeepMimic's dance_a on
+   27 % of its frames more than 0.8 x F_v) and a cap (``friction``) moves that into the pelvis residual.
 6. **Free moment**: the vertical part of what the momentum's moment leaves after placing the forces at the
    COPs, shared, bounded by ``free_moment_arm`` x F_v; the rest (``dropped_moment``) ends in the pelvis
    residual moment of inverse dynamics.
 
 What the loads cannot explain (``GroundReactions.residual_force``, per frame, written to ``grf_contact.sto``)
 is the pelvis residual force of inverse dynamics: small where the motion is physical and something is on
-the floor; in flight or beyond friction, the motion's own non-physicality.
+the floor; in flight, the motion's own non-physicality.
 """
 
 from __future__ import annotations
@@ -56,12 +66,48 @@ from builder.biosim.grf import (
 from builder.biosim.ground_contact import ContactSite, alternating, default_sites, detect_contact, foot_alternatives
 
 
+WALKING, RUNNING = 1, 2   # gait stance codes: the other foot lands during it / stays off the floor throughout
+
+
 def _last_peak(load: np.ndarray, fraction: float = 0.8) -> int | None:
     """Index of the last interior local maximum of ``load`` that reaches ``fraction`` of its maximum."""
     if len(load) < 3 or load.max() <= 0:
         return None
     inner = np.flatnonzero((load[1:-1] >= load[:-2]) & (load[1:-1] > load[2:]) & (load[1:-1] >= fraction * load.max()))
     return int(inner[-1] + 1) if len(inner) else None
+
+
+def _run_start(mask: np.ndarray, i: int) -> int:
+    """First index of the True run of ``mask`` that holds index ``i``."""
+    off = np.flatnonzero(~mask[:i + 1])
+    return int(off[-1]) + 1 if len(off) else 0
+
+
+def stance_leans(vertical: np.ndarray, stances: np.ndarray, target: np.ndarray, frames: np.ndarray, degree: int,
+                 ridge: float, scale: float) -> np.ndarray:
+    """Horizontal forces (T, N): each site's vertical force (T, N) times a polynomial of ``degree`` in the
+    normalised time of its stance (a run where ``stances`` (T, N) is nonzero), the polynomials fitted by
+    ridge least squares so that the forces' sum meets ``target`` (T,) on ``frames`` (T,) bool. Forces are
+    divided by ``scale`` (N) in the fit, so ``ridge`` weighs the dimensionless leans."""
+    columns, owners = [], []
+    for k in range(vertical.shape[1]):
+        for a, b in _runs(stances[:, k] > 0):
+            tau = np.linspace(-1.0, 1.0, b - a + 1)
+            for j in range(degree + 1):
+                column = np.zeros(len(target))
+                column[a:b + 1] = vertical[a:b + 1, k] * tau ** j / scale
+                columns.append(column)
+                owners.append(k)
+    out = np.zeros_like(vertical)
+    if not columns:
+        return out
+    basis = np.stack(columns, axis=1)
+    rows = basis[frames]
+    coefficients = np.linalg.solve(rows.T @ rows + ridge * np.eye(len(columns)), rows.T @ (target[frames] / scale))
+    for k in range(vertical.shape[1]):
+        mine = np.array(owners) == k
+        out[:, k] = scale * basis[:, mine] @ coefficients[mine]
+    return out
 
 
 def _rolling_forwards(cop: np.ndarray, t: np.ndarray, first: int, floor_velocity: np.ndarray) -> np.ndarray:
@@ -94,15 +140,18 @@ class ContactGRFEstimator(GRFEstimator):
     max_transition: float = 0.4        # s; longer double support of the feet uses the lever rule
     max_stance: float = 1.5            # s; a longer foot contact is standing: COP from the momentum
     rollover: tuple[float, float] = (0.25, 1.4)   # COP at strike / toe off, heel -> metatarsal heads = 1
+    running_toe_off: float = 1.8       # COP at toe off of a running stance: the toe tip (foot length / heel-MT5)
     forefoot_strike: float = 0.9       # COP at strike when the forefoot touches before the heel
     loaded_fraction: float = 0.05      # of its peak: the rollover spans the stance where the foot bears this
     push_off_fraction: float = 0.7     # of a stance: COP at the metatarsal heads when no force peak is seen
-    pivot_above_com: float = 0.2       # m: the feet's forces point at this point above the centre of mass
-    pendulum_axes: tuple[int, ...] = (0,)     # horizontal axes (0 = x, 2 = z) given by the pendulum
-    horizontal_cutoff_hz: tuple[float, float] = (1.0, 6.0)  # x, z: momentum corrections of the pendulum
+    pivot_above_com: tuple[float, float] = (0.2, -0.2)  # m, walking / running: the forces' virtual pivot
+    horizontal_cutoff_hz: float = 1.0  # the momentum corrects the pendulum's AP force below this
+    lean_degree: int = 1               # ML force / vertical force of a gait stance: polynomial in stance time
+    lean_ridge: float = 1e-3           # pulls the stance leans' coefficients towards 0
     pendulum_tolerance: float = 0.15   # of body weight: RMS horizontal force the pendulum may leave unexplained
     free_moment_arm: float = 0.02      # m: |free moment| <= this * F_v (plates: ~10 N m at 1 BW in walking)
-    friction: float = 0.8              # |F_h| <= friction * F_v
+    friction: float | None = None      # |F_h| <= friction * F_v (None: no cap, see the module docstring)
+    marker_height: float = 0.02        # m: the lowest foot marker's standing height above the floor
     share_smoothing: float = 0.1       # s; moving average of the multi-site shares
     flight_impulse: bool = True
     min_vertical_fraction: float = 0.05  # of body weight: below it the whole-body COP is undefined
@@ -189,19 +238,20 @@ class ContactGRFEstimator(GRFEstimator):
     # --- centres of pressure -----------------------------------------------------------------
     def _foot_cop(self, t, kin, site, contact, other, flags, floor, floor_velocity, total_cop, alone, load
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """COP (T, 3) of a foot on the floor and where it is in a gait stance (T,) bool.
+        """COP (T, 3) of a foot on the floor and its gait (T,) int: ``WALKING`` or ``RUNNING`` stance, else 0.
 
         A gait stance (at most ``max_stance`` long, alternating with the ``other`` foot's contact (T,) bool)
         rolls over along heel -> metatarsal heads, reaching them at its last peak of vertical force ``load``
-        (T,); a longer one, or one landing together with the other foot, is standing: the whole-body COP
-        clipped to the foot when the foot stands alone (``alone``), else mid-foot."""
+        (T,); a running one (the other foot off the floor throughout) on to the toe tip. A longer one, or one
+        landing together with the other foot, is standing: the whole-body COP clipped to the foot when the
+        foot stands alone (``alone``), else mid-foot."""
         heel = kin.points[site.points[0]].copy()
         mt = 0.5 * (kin.points[site.points[1]] + kin.points[site.points[2]])
         toe = kin.points[site.points[3]].copy()
         heel[:, 1] = mt[:, 1] = toe[:, 1] = floor
         axis = mt - heel
         cop = heel + 0.6 * axis
-        gait = np.zeros(len(t), bool)
+        gait = np.zeros(len(t), np.int8)
         runs = _runs(contact)
         durations = [t[b] - t[a] for a, b in runs if a > 0 and b < len(t) - 1]
         typical = float(np.median(durations)) if durations else 0.6
@@ -221,14 +271,16 @@ class ContactGRFEstimator(GRFEstimator):
             heel_first = flags[site.points[0]][strike] or not (
                 flags[site.points[1]][strike] or flags[site.points[2]][strike])
             s0 = self.rollover[0] if heel_first else self.forefoot_strike
+            running = not other[a:b + 1].any()
+            toe_off = self.running_toe_off if running else self.rollover[1]
             peak = _last_peak(load[a:b + 1])
             anchor = tt[peak] if peak is not None else start + self.push_off_fraction * duration
             s = np.where(tt < anchor, s0 + (1.0 - s0) * (tt - start) / max(anchor - start, 1e-9),
-                         1.0 + (self.rollover[1] - 1.0) * (tt - anchor) / max(end - anchor, 1e-9))
-            rolled = heel[a:b + 1] + np.clip(s, s0, self.rollover[1])[:, None] * axis[a:b + 1]
+                         1.0 + (toe_off - 1.0) * (tt - anchor) / max(end - anchor, 1e-9))
+            rolled = heel[a:b + 1] + np.clip(s, s0, toe_off)[:, None] * axis[a:b + 1]
             first = int(loaded[0]) if len(loaded) and not cut_start else 0
             cop[a:b + 1] = _rolling_forwards(rolled, tt, first, floor_velocity)
-            gait[a:b + 1] = True
+            gait[a:b + 1] = RUNNING if running else WALKING
         return cop, gait
 
     @staticmethod
@@ -249,21 +301,45 @@ class ContactGRFEstimator(GRFEstimator):
         return cop
 
     # --- horizontal forces ---------------------------------------------------------------------
-    def _horizontal(self, t, kin, vertical, share, cop, total, grounded, walking, floor) -> np.ndarray:
-        """Horizontal forces (T, N, 2: x, z). On ``walking`` frames the feet are inverted pendulums (their
-        force points from the COP at ``pivot_above_com`` above the centre of mass) and the momentum corrects
-        their sum below ``horizontal_cutoff_hz``; elsewhere the momentum's horizontal force is shared."""
-        out = np.zeros(vertical.shape + (2,))
-        height = np.maximum(kin.com[:, None, 1] + self.pivot_above_com - floor, 0.2)
-        lean = (kin.com[:, None, :] - cop) / height[..., None]
-        for j, axis in enumerate((0, 2)):
-            if axis in self.pendulum_axes:
-                out[..., j] = np.where(walking[:, None], vertical * lean[:, :, axis], 0.0)
-            correction = total[:, axis] - out[..., j].sum(axis=1)
-            bridged = np.interp(t, t[grounded], correction[grounded]) if grounded.any() else correction
-            used = np.where(walking, lowpass(bridged, kin.fps, self.horizontal_cutoff_hz[j]), correction)
-            out[..., j] += share * np.where(grounded, used, 0.0)[:, None]
+    def _horizontal(self, t, kin, vertical, share, cop, total, grounded, walking, gait, lead_in, ground
+                    ) -> np.ndarray:
+        """Horizontal forces (T, N, 2: x, z). On ``walking`` frames (every loaded site a foot in a gait stance),
+        AP: each foot is an inverted pendulum whose force points from its COP at its gait's virtual pivot
+        (``pivot_above_com``), an arriving foot's lean phased in by ``lead_in`` (T, N), and the momentum
+        corrects their sum below ``horizontal_cutoff_hz``; ML: each stance's force is a fraction of its vertical
+        force, polynomial in stance time, fitted to the momentum's (:func:`stance_leans`). Elsewhere the
+        momentum's horizontal force is shared like the vertical one."""
+        out = share[..., None] * np.where(grounded[:, None], total[:, [0, 2]], 0.0)[:, None, :]
+        if not walking.any():
+            return out
+        pivot = np.where(gait == RUNNING, self.pivot_above_com[1], self.pivot_above_com[0])
+        height = np.maximum(kin.com[:, None, 1] + pivot - ground, 0.2)
+        pendulum = np.where(walking[:, None], lead_in * vertical * (kin.com[:, None, 0] - cop[..., 0]) / height, 0.0)
+        correction = total[:, 0] - pendulum.sum(axis=1)
+        bridged = np.interp(t, t[walking], correction[walking])
+        anterior = pendulum + share * lowpass(bridged, kin.fps, self.horizontal_cutoff_hz)[:, None]
+        lateral = stance_leans(vertical, np.where(walking[:, None], gait, 0), total[:, 2], walking,
+                               self.lean_degree, self.lean_ridge, kin.body_weight)
+        out[walking, :, 0] = anterior[walking]
+        out[walking, :, 1] = lateral[walking]
         return out
+
+    @staticmethod
+    def _lead_in(t, contact, share, max_transition) -> np.ndarray:
+        """Weights (T, N) of the feet's pendulum leans: 1, but for the foot arriving in a double support of
+        at most ``max_transition`` s, its (smooth transition) share of the load. The real walk's plates show
+        the arriving foot's AP force lagging its vertical force: near zero, even forwards, over the first third
+        of the double support, braking only later (cf. Villeger et al. 2014, who needed a later transition for
+        the AP force than for the vertical one)."""
+        weight = np.ones_like(share)
+        for a, b in _runs(contact[:, 0] & contact[:, 1]):
+            if t[b] - t[a] > max_transition:
+                continue
+            starts = [_run_start(contact[:, k], a) for k in range(2)]
+            if starts[0] != starts[1]:
+                arriving = int(np.argmax(starts))
+                weight[a:b + 1, arriving] = share[a:b + 1, arriving]
+        return weight
 
     # --- the estimate ---------------------------------------------------------------------------
     def _estimate(self, kin: BodyKinematics, sites) -> GroundReactions:
@@ -272,43 +348,51 @@ class ContactGRFEstimator(GRFEstimator):
         state = detect_contact(kin, sites, self.contact_height, self.contact_speed, self.strike_height,
                                self.strike_speed, self.still_speed, self.floor_percentile)
         contact, floor, floor_velocity, flags = state.contact, state.floor, state.floor_velocity, state.flags
+        ground = floor - self.marker_height
         grounded = contact.any(axis=1)
         needed, moment = kin.external_wrench()
         bw = kin.body_weight
         vertical = self._vertical(t, needed[:, 1], grounded)
         total = np.where(grounded[:, None], needed, 0.0)
         total[:, 1] = vertical
-        total_cop = wrench_cop(total, moment, floor, self.min_vertical_fraction * bw)
+        total_cop = wrench_cop(total, moment, ground, self.min_vertical_fraction * bw)
         alone = contact[:, :2] & ~np.roll(contact[:, :2], 1, axis=1) & ~contact[:, 2:].any(axis=1)[:, None]
-        cop = np.stack([self._mid_foot(kin, site, floor) if site.kind == "foot"
-                        else self._limb_cop(kin, site, flags, floor) for site in sites], axis=1)
+        cop = np.stack([self._mid_foot(kin, site, ground) if site.kind == "foot"
+                        else self._limb_cop(kin, site, flags, ground) for site in sites], axis=1)
 
         def foot_lever(start: int, end: int) -> np.ndarray:
             return np.stack([self._lever(cop[i, :2], contact[i, :2], total_cop[i]) for i in range(start, end + 1)])
 
         share = self._shares(t, contact, sites, cop, total_cop, foot_lever)
-        gait = np.zeros((len(t), n_sites), bool)
+        gait = np.zeros((len(t), n_sites), np.int8)
         for k, site in enumerate(sites):
             if site.kind == "foot":
-                cop[:, k], gait[:, k] = self._foot_cop(t, kin, site, contact[:, k], contact[:, 1 - k], flags, floor,
+                cop[:, k], gait[:, k] = self._foot_cop(t, kin, site, contact[:, k], contact[:, 1 - k], flags, ground,
                                                        floor_velocity, total_cop, alone[:, k], share[:, k] * vertical)
         # gait frames: every loaded site is a foot in a gait stance
-        walking = grounded & np.all(gait | ~contact, axis=1)
+        walking = grounded & np.all((gait > 0) | ~contact, axis=1)
+        lead_in = self._lead_in(t, contact, share, self.max_transition)
         force = np.zeros((len(t), n_sites, 3))
         force[:, :, 1] = share * vertical[:, None]
-        force[:, :, [0, 2]] = self._horizontal(t, kin, force[:, :, 1], share, cop, total, grounded, walking, floor)
+
+        def horizontal() -> np.ndarray:
+            return self._horizontal(t, kin, force[:, :, 1], share, cop, total, grounded, walking, gait, lead_in,
+                                    ground)
+
+        force[:, :, [0, 2]] = horizontal()
         # the pendulum stays only where the motion agrees with it: where it leaves more of the momentum's
         # horizontal force unexplained than ``pendulum_tolerance``, the motion is not walking or running
         unexplained = np.linalg.norm((total - force.sum(axis=1))[:, [0, 2]], axis=1) / bw
         for a, b in _runs(walking):
             if np.sqrt(np.mean(unexplained[a:b + 1] ** 2)) > self.pendulum_tolerance:
                 walking[a:b + 1] = False
-        force[:, :, [0, 2]] = self._horizontal(t, kin, force[:, :, 1], share, cop, total, grounded, walking, floor)
-        horizontal = np.hypot(force[..., 0], force[..., 2])
-        limit = self.friction * force[..., 1]
-        scale = np.where(horizontal > limit, limit / np.maximum(horizontal, 1e-12), 1.0)
-        force[..., 0] *= scale
-        force[..., 2] *= scale
+        force[:, :, [0, 2]] = horizontal()
+        if self.friction is not None:
+            tangential = np.hypot(force[..., 0], force[..., 2])
+            limit = self.friction * force[..., 1]
+            scale = np.where(tangential > limit, limit / np.maximum(tangential, 1e-12), 1.0)
+            force[..., 0] *= scale
+            force[..., 2] *= scale
         free = np.where(grounded, moment[:, 1] - np.cross(cop, force).sum(axis=1)[:, 1], 0.0)
         torque = np.zeros_like(force)
         limit = self.free_moment_arm * force[..., 1]
@@ -320,7 +404,7 @@ class ContactGRFEstimator(GRFEstimator):
             contact=contact, labels=tuple(s.label for s in sites), residual_force=residual,
             diagnostics={
                 "estimator": self.name,
-                "floor_height_m": floor,
+                "floor_height_m": ground,
                 "floor_velocity_m_s": [float(v) for v in floor_velocity[[0, 2]]],
                 "flight_frames": int((~grounded).sum()),
                 "contact_fraction": {s.label: float(contact[:, k].mean()) for k, s in enumerate(sites)},
