@@ -5,8 +5,10 @@ markers: see tests/dynamics_fixtures.py). Every estimator then estimates the gro
 the IK coordinates alone; printed per estimator: per-component RMSE (% body weight) and r, the worst
 peak error per stance, the stance COP error, and the RMSE (N m/kg) of the hip/knee/ankle sagittal
 moments of inverse dynamics with the estimate against inverse dynamics with the plates (same model,
-same IK). With ``--embedded FOLDER`` (a ``biohuman kinematics`` output), also the pelvis residual
-force of every sequence there, per body weight, RMS over all frames and over frames with contact.
+same IK). Column ``plates 6 Hz`` scores the plates themselves low-passed at the kinematics' cut-off: the
+floor of any estimate that carries only the frequencies the kinematics have. With ``--embedded FOLDER``
+(a ``biohuman kinematics`` output), also the pelvis residual force of every sequence there, per body
+weight, RMS over all frames and over frames with contact.
 
     python3 scripts/bench_grf.py [--estimators physics,contact] [--trials walk,run] [--embedded /tmp/kin]
 """
@@ -23,12 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the trial preparation lives there
 
-from dynamics_fixtures import prepare_ulbs_trial
+from dynamics_fixtures import GRAVITY, prepare_ulbs_trial
 
 from builder import layout
 from builder.biosim.grf import make_estimator
-from builder.biosim.grf_validation import compare_to_plates, moment_rmse, read_force_plates
-from builder.biosim.inverse_dynamics import residual_series, run_inverse_dynamics
+from builder.biosim.grf_validation import read_force_plates, score_against_plates
+from builder.biosim.inverse_dynamics import CUTOFF_HZ, residual_series, run_inverse_dynamics
 
 ROWS = (  # (label, key, scale, format)
     ("vertical RMSE %BW", "vertical_rmse_bw", 100, "{:.1f}"), ("vertical r", "vertical_r", 1, "{:.3f}"),
@@ -54,12 +56,12 @@ def evaluate_trial(trial, estimators: list[str], work: Path) -> dict[str, dict]:
         started = time.perf_counter()
         grf = make_estimator(name).estimate(trial.model, trial.ik)
         seconds = time.perf_counter() - started
-        grf.write(work / f"grf_{name}.mot", work / f"grf_{name}.xml")
-        estimated = run_inverse_dynamics(trial.model, trial.ik, work / f"id_{name}.sto", work / f"grf_{name}.xml",
-                                         time_range=trial.window)
-        results[name] = {**compare_to_plates(grf, plates, trial.window),
-                         **moment_rmse(estimated.table, measured.table, trial.mass),
-                         "residual_force_rms_bw": estimated.residuals["residual_force_rms_bw"], "seconds": seconds}
+        metrics, _ = score_against_plates(grf, plates, trial.model, trial.ik, measured, trial.window, trial.mass,
+                                          work, name)
+        results[name] = {**metrics, "seconds": seconds}
+    band = plates.lowpass(CUTOFF_HZ).reactions(trial.mass * GRAVITY)
+    results[f"plates {CUTOFF_HZ:g} Hz"], _ = score_against_plates(band, plates, trial.model, trial.ik, measured,
+                                                                  trial.window, trial.mass, work, "band")
     results["plates"] = {"residual_force_rms_bw": measured.residuals["residual_force_rms_bw"]}
     return results
 

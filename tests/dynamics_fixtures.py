@@ -256,27 +256,33 @@ def walk_dynamics(walk: Walk) -> WalkDynamics:
 @dataclass(frozen=True)
 class PlateComparison:
     grf: object                # GroundReactions of the default estimator
-    agreement: dict            # grf_validation.compare_to_plates over the trial's window
+    agreement: dict            # grf_validation.score_against_plates over the trial's window
     moment_rmse: dict          # N m/kg: sagittal moments of ID with the estimate vs ID with the plates
     id_estimated: object       # InverseDynamicsResult over the window
+    contact_file: Path         # the estimate's grf_contact.sto
+    band: dict                 # the same scores of the plates low-passed at the kinematics' cut-off
 
 
 @functools.cache
 def compare_with_plates(walk: Walk) -> PlateComparison:
-    """The default GRF estimator on a trial, against its force plates: the GRF itself and ID with it."""
+    """The default GRF estimator on a trial, against its force plates: the GRF itself and ID with it; and
+    the plates themselves low-passed at the kinematics' cut-off (``inverse_dynamics.CUTOFF_HZ``)."""
     from builder.biosim.dynamics import DynamicsSettings
     from builder.biosim.grf import make_estimator
-    from builder.biosim.grf_validation import compare_to_plates, moment_rmse, read_force_plates
-    from builder.biosim.inverse_dynamics import run_inverse_dynamics
+    from builder.biosim.grf_validation import SAGITTAL_MOMENTS, read_force_plates, score_against_plates
+    from builder.biosim.inverse_dynamics import CUTOFF_HZ, run_inverse_dynamics
 
     out = walk.root / "plates"
-    grf = make_estimator(DynamicsSettings().grf_estimator).estimate(walk.model, walk.ik)
-    grf.write(out / "grf.mot", out / "grf.xml", out / "grf_contact.sto")
-    estimated = run_inverse_dynamics(walk.model, walk.ik, out / "id.sto", out / "grf.xml", time_range=walk.window)
+    plates = read_force_plates(walk.grf)
     measured = run_inverse_dynamics(walk.model, walk.ik, out / "id_plates.sto", walk.measured_xml,
                                     time_range=walk.window)
-    return PlateComparison(grf, compare_to_plates(grf, read_force_plates(walk.grf), walk.window),
-                           moment_rmse(estimated.table, measured.table, walk.mass), estimated)
+    grf = make_estimator(DynamicsSettings().grf_estimator).estimate(walk.model, walk.ik)
+    scores, estimated = score_against_plates(grf, plates, walk.model, walk.ik, measured, walk.window, walk.mass,
+                                             out, "default")
+    band, _ = score_against_plates(plates.lowpass(CUTOFF_HZ).reactions(walk.mass * GRAVITY), plates, walk.model,
+                                   walk.ik, measured, walk.window, walk.mass, out, "band")
+    return PlateComparison(grf, scores, {label: scores[label] for label in SAGITTAL_MOMENTS}, estimated,
+                           out / "grf_default_contact.sto", band)
 
 
 SO_CHECK_RANGE = (0.90, 0.99)   # 10 frames of push-off and double support: many muscles active

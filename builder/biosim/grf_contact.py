@@ -29,10 +29,11 @@ its single-support COP errs by 4 cm (7-14 cm on the run), and both get worse at 
    of human running cross ~0.3 m below the COM at 5 m/s, Drama et al. 2020; Firouzi et al. 2022). This gives
    the opposite braking and push-off forces of the two feet in double support; there the arriving foot's
    lean is phased in with its load share (its AP force lags its vertical force on the plates). The momentum
-   corrects the feet's sum below ``horizontal_cutoff_hz``. ML: per stance, the force is the vertical force
-   times a lean linear in stance time (``lean_degree``), the leans fitted to the momentum's ML force by
-   ridge least squares: the momentum's ML force, reliable as an impulse per stance, is not per frame (its
-   6 Hz content is 3x the run's plates'), and the run's plates push laterally, against an inverted pendulum.
+   corrects the feet's sum below ``horizontal_cutoff_hz``. ML: the pendulum's, plus per stance the vertical
+   force times a lean linear in stance time (``lean_degree``), the leans fitted so that the sum meets the
+   momentum's ML force (ridge least squares): the momentum's ML force, reliable as an impulse per stance, is
+   not per frame (its 6 Hz content is 3x the run's plates'), and the run's plates push laterally, against the
+   pendulum.
    Where the pendulum leaves more than ``pendulum_tolerance`` of the momentum's horizontal force unexplained
    (kicks, dance), and everywhere else, the momentum's horizontal force is shared like the vertical one.
    No friction cone by default: animated motion asks for more than a floor gives (DeepMimic's dance_a on
@@ -304,22 +305,25 @@ class ContactGRFEstimator(GRFEstimator):
     def _horizontal(self, t, kin, vertical, share, cop, total, grounded, walking, gait, lead_in, ground
                     ) -> np.ndarray:
         """Horizontal forces (T, N, 2: x, z). On ``walking`` frames (every loaded site a foot in a gait stance),
-        AP: each foot is an inverted pendulum whose force points from its COP at its gait's virtual pivot
-        (``pivot_above_com``), an arriving foot's lean phased in by ``lead_in`` (T, N), and the momentum
-        corrects their sum below ``horizontal_cutoff_hz``; ML: each stance's force is a fraction of its vertical
-        force, polynomial in stance time, fitted to the momentum's (:func:`stance_leans`). Elsewhere the
+        each foot is an inverted pendulum whose force points from its COP at its gait's virtual pivot
+        (``pivot_above_com``). AP: an arriving foot's lean is phased in by ``lead_in`` (T, N), and the momentum
+        corrects the feet's sum below ``horizontal_cutoff_hz``; ML: each stance's force gets a lean polynomial
+        in stance time, fitted so the sum meets the momentum's (:func:`stance_leans`). Elsewhere the
         momentum's horizontal force is shared like the vertical one."""
         out = share[..., None] * np.where(grounded[:, None], total[:, [0, 2]], 0.0)[:, None, :]
         if not walking.any():
             return out
         pivot = np.where(gait == RUNNING, self.pivot_above_com[1], self.pivot_above_com[0])
         height = np.maximum(kin.com[:, None, 1] + pivot - ground, 0.2)
-        pendulum = np.where(walking[:, None], lead_in * vertical * (kin.com[:, None, 0] - cop[..., 0]) / height, 0.0)
-        correction = total[:, 0] - pendulum.sum(axis=1)
+        lean = (kin.com[:, None, :] - cop) / height[..., None]
+        pendulum = np.where(walking[:, None, None], vertical[..., None] * lean[..., [0, 2]], 0.0)
+        pendulum[..., 0] *= lead_in
+        correction = total[:, 0] - pendulum[..., 0].sum(axis=1)
         bridged = np.interp(t, t[walking], correction[walking])
-        anterior = pendulum + share * lowpass(bridged, kin.fps, self.horizontal_cutoff_hz)[:, None]
-        lateral = stance_leans(vertical, np.where(walking[:, None], gait, 0), total[:, 2], walking,
-                               self.lean_degree, self.lean_ridge, kin.body_weight)
+        anterior = pendulum[..., 0] + share * lowpass(bridged, kin.fps, self.horizontal_cutoff_hz)[:, None]
+        lateral = pendulum[..., 1] + stance_leans(vertical, np.where(walking[:, None], gait, 0),
+                                                  total[:, 2] - pendulum[..., 1].sum(axis=1), walking,
+                                                  self.lean_degree, self.lean_ridge, kin.body_weight)
         out[walking, :, 0] = anterior[walking]
         out[walking, :, 1] = lateral[walking]
         return out

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from builder.biosim.body_kinematics import lowpass
 from builder.biosim.grf import SIDES, GroundReactions
+from builder.biosim.inverse_dynamics import InverseDynamicsResult, run_inverse_dynamics
 from builder.biosim.storage import StorageTable, read_storage
 
 COMPONENTS = {"anterior_posterior": 0, "vertical": 1, "medio_lateral": 2}
@@ -35,6 +38,31 @@ class ForcePlates:
             return np.stack([np.interp(time, self.time, c) for c in flat.T], axis=1).reshape(len(time), 2, 3)
 
         return ForcePlates(np.asarray(time), interp(self.force), interp(self.cop), interp(self.torque))
+
+    def lowpass(self, cutoff_hz: float, min_vertical: float = 20.0) -> ForcePlates:
+        """The plates' wrenches low-pass filtered at ``cutoff_hz`` (zero-lag Butterworth, as the kinematics are):
+        force and moment about the lab origin are filtered, then put back as a COP on the floor (held where
+        the filtered vertical force is below ``min_vertical`` N) and the free torque that keeps the moment."""
+        fps = 1.0 / float(np.median(np.diff(self.time)))
+        force = lowpass(self.force, fps, cutoff_hz)
+        moment = lowpass(np.cross(self.cop, self.force) + self.torque, fps, cutoff_hz)
+        floor = float(np.median(self.cop[self.force[:, :, 1] > min_vertical, 1])) if np.any(
+            self.force[:, :, 1] > min_vertical) else 0.0
+        cop = np.zeros_like(force)
+        cop[..., 1] = floor
+        for k in range(force.shape[1]):
+            loaded = force[:, k, 1] > min_vertical
+            if not loaded.any():
+                continue
+            fy = force[loaded, k, 1]
+            for axis, value in ((0, (moment[loaded, k, 2] + floor * force[loaded, k, 0]) / fy),
+                                (2, (floor * force[loaded, k, 2] - moment[loaded, k, 0]) / fy)):
+                cop[:, k, axis] = np.interp(self.time, self.time[loaded], value)
+        return ForcePlates(self.time, force, cop, moment - np.cross(cop, force))
+
+    def reactions(self, body_weight: float, bodies: tuple[str, str] = ("calcn_r", "calcn_l")) -> GroundReactions:
+        """The plates as :class:`GroundReactions` on the feet ``bodies`` (for :meth:`GroundReactions.write`)."""
+        return GroundReactions(self.time, self.force, self.cop, self.torque, bodies, body_weight)
 
     def contact_intervals(self, threshold: float = 20.0) -> dict[str, list[tuple[float, float]]]:
         """(on, off) times (s) of each foot's complete contacts: vertical force above ``threshold`` N."""
@@ -129,3 +157,22 @@ def moment_rmse(estimated: StorageTable, measured: StorageTable, mass: float,
         raise ValueError("the two inverse dynamics results are not on the same frames")
     return {label: float(np.sqrt(np.mean((estimated.column(label) - measured.column(label)) ** 2)) / mass)
             for label in labels}
+
+
+def score_against_plates(estimated: GroundReactions, plates: ForcePlates, model: str | os.PathLike,
+                         coordinates: str | os.PathLike, measured: InverseDynamicsResult, window: tuple[float, float],
+                         mass: float, folder: str | os.PathLike, name: str
+                         ) -> tuple[dict[str, float], InverseDynamicsResult]:
+    """``estimated`` scored against ``plates``: :func:`compare_to_plates`, the :func:`moment_rmse` of inverse
+    dynamics with it (written to ``folder`` as ``grf_<name>.mot/.xml``, ``_contact.sto`` if it has residuals,
+    ``id_<name>.sto``) against
+    ``measured`` (ID with the plates over ``window``, same model and coordinates), and that ID's pelvis
+    ``residual_force_rms_bw``. Returns the metrics and the ID result."""
+    folder = Path(folder)
+    contact = folder / f"grf_{name}_contact.sto" if estimated.residual_force is not None else None
+    estimated.write(folder / f"grf_{name}.mot", folder / f"grf_{name}.xml", contact)
+    result = run_inverse_dynamics(model, coordinates, folder / f"id_{name}.sto", folder / f"grf_{name}.xml",
+                                  time_range=window)
+    metrics = {**compare_to_plates(estimated, plates, window), **moment_rmse(result.table, measured.table, mass),
+               "residual_force_rms_bw": result.residuals["residual_force_rms_bw"]}
+    return metrics, result

@@ -12,6 +12,9 @@ import numpy as np
 from builder.biosim.opensim_model import opensim, quiet_stdout, tool_inputs
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
+CUTOFF_HZ = 6.0
+"""Default low-pass cut-off of the coordinates (Hz): the usual gait-analysis value, also the GRF estimators'."""
+
 
 @dataclass
 class InverseDynamicsResult:
@@ -40,7 +43,7 @@ def generalized_force_label(model, coordinate: str) -> str:
 
 def run_inverse_dynamics(model_path: str | os.PathLike, coordinates_path: str | os.PathLike,
                          output_path: str | os.PathLike, external_loads_path: str | os.PathLike | None = None,
-                         cutoff_hz: float = 6.0, time_range: tuple[float, float] | None = None,
+                         cutoff_hz: float = CUTOFF_HZ, time_range: tuple[float, float] | None = None,
                          ) -> InverseDynamicsResult:
     """Run ID (muscles and actuators excluded) and write the generalized forces to ``output_path``.
 
