@@ -3,8 +3,8 @@
 Walk: issue 18's bounds, all met (reached: vertical r 0.996, AP r 0.979, AP peak error 0.016 BW, ML r 0.942,
 COP 1.5 cm, hip/knee/ankle moment RMSE 0.095/0.083, 0.050/0.051, 0.072/0.081 N m/kg).
 
-Run: the issue's bounds on vertical r (0.997), AP peak error (0.034 BW) and ML r (0.874); elsewhere what the
-estimator reaches (AP r 0.922, COP 3.0 cm, hip 0.376/0.344, knee 0.233/0.227, ankle 0.130/0.196 N m/kg) with a
+Run: the issue's bounds on vertical r (0.997), AP peak error (0.040 BW) and ML r (0.874); elsewhere what the
+estimator reaches (AP r 0.922, COP 3.0 cm, hip 0.371/0.343, knee 0.235/0.214, ankle 0.122/0.209 N m/kg) with a
 small margin, because the bounds lie beyond what kinematics-only estimates can show (``scripts/bench_grf.py``
 prints the numbers side by side with the earlier ``physics`` estimator and the low-passed plates):
 
