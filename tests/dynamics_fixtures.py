@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RAJAGOPAL = SHARED / "reference" / "opensim-models"
 PIPELINE = RAJAGOPAL / "Pipelines" / "Rajagopal"
