@@ -1,7 +1,8 @@
 """The dynamics half of BioSim for one sequence: GRF -> ID -> SO (smoothed) -> audit -> frame mask.
 
 Reads ``scaled.osim``, ``ik.mot`` and ``ik_report.json`` from the sequence folder
-(:mod:`builder.layout`) and writes ``grf.mot``/``grf.xml``, ``id.sto``, ``so_activations.sto`` (raw,
+(:mod:`builder.layout`) and writes ``grf.mot``/``grf.xml``/``grf_contact.sto`` (per-frame contacts and
+residual), ``id.sto``, ``so_activations.sto`` (raw,
 frame-wise SO), ``validity.sto`` (per-frame validity figures and the ``valid`` mask,
 :mod:`builder.biosim.validity`), ``activations.sto`` (the published label; kept sequences only) and,
 last, ``record.json`` (its ``validity`` entry summarises the audit).
@@ -41,7 +42,7 @@ INFEASIBLE_N_M = 1e-2
 class DynamicsSettings:
     """Everything that shapes the labels of a sequence (stored in its record)."""
 
-    grf_estimator: str = "physics"
+    grf_estimator: str = "contact"
     grf_options: dict = field(default_factory=dict)
     cutoff_hz: float = 6.0              # coordinate low-pass of ID and SO
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
@@ -70,7 +71,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         record.marker_error = _marker_error(seq_dir / layout.IK_REPORT)
         started = time.perf_counter()
         grf = make_estimator(settings.grf_estimator, **settings.grf_options).estimate(model, ik)
-        grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML)
+        grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML, seq_dir / layout.GRF_CONTACT)
         record.timings_s["grf"] = time.perf_counter() - started
         record.grf = {**grf.diagnostics, "body_weight_N": grf.body_weight,
                       "peak_vertical_bw": float(grf.force[:, :, 1].sum(axis=1).max() / grf.body_weight)}
@@ -109,7 +110,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         write_storage(seq_dir / layout.VALIDITY, audit.frames)
         record.validity = audit.summary
         record.outputs = {k: getattr(layout, k)
-                          for k in ("GRF_MOT", "GRF_XML", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
+                          for k in ("GRF_MOT", "GRF_XML", "GRF_CONTACT", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
         record.reasons = drop_reasons(audit.summary, settings.thresholds)
         if record.reasons:
             record.status = "dropped"

@@ -21,7 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_workers_argument(parser, "sequences (local workers)")
     parser.add_argument("--address", default=None, help="Ray cluster address (e.g. auto, ray://host:10001)")
     parser.add_argument("--solver", choices=("fast", "opensim"), default="fast")
-    parser.add_argument("--grf-estimator", default="physics")
+    parser.add_argument("--grf-estimator", default="contact",
+                        help="GRF estimator: contact (default), physics (the earlier one) or package.module:Class")
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
     parser.add_argument("--residual-force", type=float, default=100.0, help="pelvis residual optimal force")
     parser.add_argument("--reserve-force", type=float, default=1.0, help="joint reserve optimal force (0: none)")

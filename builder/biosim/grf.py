@@ -1,7 +1,10 @@
 """Ground reaction forces (GRF) from kinematics, written as OpenSim external loads.
 
-``GRFEstimator`` is the interface: ``estimate(model_path, coordinates_path) -> GroundReactions``.
-The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
+``GRFEstimator`` is the interface: ``estimate(model_path, coordinates_path) -> GroundReactions``
+(loads per contact site: the two feet first, then any hands, knees... the estimator models). Built in,
+needing no learned weights: ``"contact"`` (the default, :mod:`builder.biosim.grf_contact`) and
+``"physics"``, the earlier :class:`PhysicsGRFEstimator`, kept for comparison
+(``scripts/bench_grf.py`` prints both against force plates):
 
 1. Whole-body external wrench by Newton-Euler on the model's momentum: with linear momentum
    ``P`` and angular momentum ``H_O`` about the ground origin (Simbody, from the low-pass-filtered
@@ -10,7 +13,8 @@ The default, :class:`PhysicsGRFEstimator`, needs no learned weights:
 2. Foot contact from foot kinematics: a foot is in contact when its heel (foot body origin) or
    toe (toe body origin) is within ``contact_height`` of that point's floor level (a low
    percentile of its height over the sequence, the lower of the two feet) and moves slower than
-   ``contact_speed`` horizontally, or is within ``strike_height`` and slower than ``strike_speed``. No foot in contact (flight) means zero GRF.
+   ``contact_speed`` horizontally, or is within ``strike_height`` and slower than ``strike_speed``.
+   No foot in contact (flight) means zero GRF.
 3. Double support: the smooth transition assumption (Ren et al. 2008): over a double-support
    interval the trailing foot's share of the wrench falls from 1 to 0 along a cubic smoothstep
    while the leading foot's rises. Intervals longer than ``max_transition`` (standing) are split
@@ -39,10 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.signal import butter, filtfilt
-
-from builder.biosim.opensim_model import load_model, opensim, read_coordinates
+from builder.biosim.body_kinematics import sample_body_kinematics
+from builder.biosim.opensim_model import opensim
 from builder.biosim.storage import StorageTable, write_storage
 from builder.io import atomic_path
 
@@ -51,51 +53,74 @@ SIDES = ("r", "l")
 
 @dataclass
 class GroundReactions:
-    """Per-foot ground reaction wrench in ground (N, m, N m), feet ordered as ``SIDES``."""
+    """Ground reaction wrench per contact site (a foot, a hand, a knee) in ground (N, m, N m).
+
+    Site ``k`` is applied to body ``bodies[k]`` and labelled ``labels[k]`` in the .mot columns; feet
+    come first, labelled as ``SIDES`` (the column layout of OpenSim's ``grf_walk.mot``).
+    """
 
     time: np.ndarray            # (T,)
-    force: np.ndarray           # (T, 2, 3)
-    cop: np.ndarray             # (T, 2, 3) point of application on the floor
-    torque: np.ndarray          # (T, 2, 3) free moment
-    foot_bodies: tuple[str, str]
+    force: np.ndarray           # (T, N, 3)
+    cop: np.ndarray             # (T, N, 3) point of application on the floor
+    torque: np.ndarray          # (T, N, 3) free moment
+    bodies: tuple[str, ...]
     body_weight: float          # N
-    contact: np.ndarray | None = None   # (T, 2) bool
+    contact: np.ndarray | None = None   # (T, N) bool
+    labels: tuple[str, ...] = SIDES
+    residual_force: np.ndarray | None = None  # (T, 3): external force the motion needs minus the estimate
     diagnostics: dict = field(default_factory=dict)
 
     def total_force(self) -> np.ndarray:
         return self.force.sum(axis=1)
 
     def to_table(self) -> StorageTable:
-        """The OpenSim column layout of ``grf_walk.mot`` (ground_force_r_vx ... ground_torque_l_z)."""
+        """Columns ``ground_force_<label>_vx`` ... ``ground_torque_<label>_z`` per site (``grf_walk.mot`` layout)."""
         labels, cols = [], []
-        for k, side in enumerate(SIDES):
-            for name, arr in ((f"ground_force_{side}_v", self.force), (f"ground_force_{side}_p", self.cop),
-                              (f"ground_torque_{side}_", self.torque)):
+        for k, label in enumerate(self.labels):
+            for name, arr in ((f"ground_force_{label}_v", self.force), (f"ground_force_{label}_p", self.cop),
+                              (f"ground_torque_{label}_", self.torque)):
                 labels += [f"{name}{axis}" for axis in "xyz"]
                 cols.append(arr[:, k, :])
         return StorageTable(self.time, labels, np.concatenate(cols, axis=1), name="ground_reactions")
 
-    def write(self, mot_path: str | os.PathLike, xml_path: str | os.PathLike) -> None:
-        """Write the .mot data and the ExternalLoads .xml that references it by relative name."""
+    def contact_table(self) -> StorageTable:
+        """Per frame: ``contact_<label>`` (1 on the floor, 0 not) per site, and the residual force
+        (``residual_force_x/y/z`` in N, ``residual_force_bw`` its norm per body weight): what the motion's
+        momentum needs beyond the estimated loads, i.e. the pelvis residual force of inverse dynamics."""
+        n = len(self.time)
+        contact = self.contact if self.contact is not None else np.zeros((n, len(self.labels)), bool)
+        residual = self.residual_force if self.residual_force is not None else np.full((n, 3), np.nan)
+        labels = [f"contact_{label}" for label in self.labels] + [f"residual_force_{a}" for a in "xyz"]
+        data = np.concatenate([contact.astype(np.float64), residual,
+                               np.linalg.norm(residual, axis=1, keepdims=True) / self.body_weight], axis=1)
+        return StorageTable(self.time, labels + ["residual_force_bw"], data, name="ground_contact")
+
+    def write(self, mot_path: str | os.PathLike, xml_path: str | os.PathLike,
+              contact_path: str | os.PathLike | None = None) -> None:
+        """Write the .mot data, the ExternalLoads .xml that references it by relative name and, when
+        ``contact_path`` is given, :meth:`contact_table` there."""
         mot_path, xml_path = Path(mot_path), Path(xml_path)
         write_storage(mot_path, self.to_table())
-        write_external_loads_xml(xml_path, mot_path, self.foot_bodies)
+        write_external_loads_xml(xml_path, mot_path, self.bodies, self.labels)
+        if contact_path is not None:
+            write_storage(contact_path, self.contact_table())
 
 
-def write_external_loads_xml(xml_path: Path, mot_path: Path, foot_bodies: tuple[str, str]) -> None:
-    """An OpenSim ExternalLoads file applying each foot's force/COP/torque to its foot body."""
+def write_external_loads_xml(xml_path: Path, mot_path: Path, bodies: tuple[str, ...],
+                             labels: tuple[str, ...] = SIDES) -> None:
+    """An OpenSim ExternalLoads file applying each site's force/COP/torque to its body."""
     osim = opensim()
     loads = osim.ExternalLoads()
     loads.setName("ground_reactions")
-    for side, body in zip(SIDES, foot_bodies):
+    for label, body in zip(labels, bodies):
         force = osim.ExternalForce()
-        force.setName(f"{side}_ground_reaction")
+        force.setName(f"{label}_ground_reaction")
         force.set_applied_to_body(body)
         force.set_force_expressed_in_body("ground")
         force.set_point_expressed_in_body("ground")
-        force.set_force_identifier(f"ground_force_{side}_v")
-        force.set_point_identifier(f"ground_force_{side}_p")
-        force.set_torque_identifier(f"ground_torque_{side}_")
+        force.set_force_identifier(f"ground_force_{label}_v")
+        force.set_point_identifier(f"ground_force_{label}_p")
+        force.set_torque_identifier(f"ground_torque_{label}_")
         loads.cloneAndAppend(force)
     rel = os.path.relpath(mot_path.resolve(), xml_path.resolve().parent)
     loads.setDataFileName(rel)
@@ -113,15 +138,16 @@ class GRFEstimator(abc.ABC):
         """Ground reactions at the frames of ``coordinates_path`` (an IK .mot of ``model_path``)."""
 
 
-_REGISTRY: dict[str, Callable[..., GRFEstimator]] = {}
+_REGISTRY: dict[str, Callable[..., GRFEstimator] | str] = {}
 
 
-def register_estimator(name: str, factory: Callable[..., GRFEstimator]) -> None:
-    """Make an estimator available by name (e.g. a GaitDynamics wrapper a user has weights for)."""
+def register_estimator(name: str, factory: Callable[..., GRFEstimator] | str) -> None:
+    """Make an estimator available by name (e.g. a GaitDynamics wrapper a user has weights for); ``factory``
+    may be a ``"package.module:Class"`` string, imported on first use."""
     _REGISTRY[name] = factory
 
 
-def make_estimator(name: str = "physics", **options) -> GRFEstimator:
+def make_estimator(name: str = "contact", **options) -> GRFEstimator:
     """The estimator ``name`` built with ``options``: a registered name, or ``"package.module:Class"``
     (imported on use, so worker processes of the runner find plug-in estimators too)."""
     if ":" in name and name not in _REGISTRY:
@@ -133,17 +159,8 @@ def make_estimator(name: str = "physics", **options) -> GRFEstimator:
         return factory(**options)
     if name not in _REGISTRY:
         raise ValueError(f"unknown GRF estimator {name!r}; registered: {sorted(_REGISTRY)}")
-    return _REGISTRY[name](**options)
-
-
-def lowpass(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
-    """Zero-lag Butterworth low-pass along axis 0 (no-op when the cutoff is at/above Nyquist)."""
-    wn = cutoff_hz / (0.5 * fps)
-    if cutoff_hz <= 0 or wn >= 1.0:
-        return x
-    b, a = butter(order, wn)
-    padlen = min(len(x) - 1, 3 * max(len(a), len(b)))
-    return filtfilt(b, a, x, axis=0, padlen=padlen)
+    factory = _REGISTRY[name]
+    return make_estimator(factory, **options) if isinstance(factory, str) else factory(**options)
 
 
 def smoothstep(s: np.ndarray) -> np.ndarray:
@@ -155,6 +172,28 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (start, end) index pairs of the True runs of ``mask``."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+def transition_shares(t: np.ndarray, contact: np.ndarray, max_transition: float,
+                      lever: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """Each foot's share (T, 2) of the load: 1 in single support; over a double support of at most
+    ``max_transition`` s between two single supports, the smooth transition assumption (Ren et al. 2008):
+    the trailing foot's share falls from 1 to 0 along a cubic smoothstep; other double supports take
+    ``lever(start, end)`` ((end - start + 1, 2) shares of frames start..end). Rows sum to 1 (0 in flight)."""
+    n = len(t)
+    share = contact.astype(np.float64)
+    for start, end in _runs(contact.all(axis=1)):
+        before, after = max(start - 1, 0), min(end + 1, n - 1)
+        leaving = [k for k in range(2) if end + 1 < n and not contact[after, k]]
+        arriving = [k for k in range(2) if start > 0 and not contact[before, k]]
+        if t[end] - t[start] <= max_transition and (leaving or arriving):
+            trail = leaving[0] if leaving else 1 - arriving[0]
+            s = (t[start:end + 1] - t[before]) / max(t[after] - t[before], 1e-9)
+            share[start:end + 1, trail] = 1.0 - smoothstep(s)
+            share[start:end + 1, 1 - trail] = smoothstep(s)
+        else:
+            share[start:end + 1] = lever(start, end)
+    return share / np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
 
 
 @dataclass
@@ -174,47 +213,13 @@ class PhysicsGRFEstimator(GRFEstimator):
     name: str = "physics"
 
     def estimate(self, model_path, coordinates_path) -> GroundReactions:
-        model = load_model(model_path)
-        table, q = read_coordinates(model, coordinates_path)
-        t = table.time
-        fps = 1.0 / float(np.median(np.diff(t)))
-        q = lowpass(q, fps, self.cutoff_hz)
-        qd = CubicSpline(t, q, axis=0)(t, 1)
-        state = model.initSystem()
-        coords = model.getCoordinateSet()
-        bodies = model.getBodySet()
-        for name in (*self.foot_bodies, *self.toe_bodies):
-            if not bodies.contains(name):
-                raise ValueError(f"{model_path}: model has no body {name!r} for foot contact")
-        heel = [bodies.get(n) for n in self.foot_bodies]
-        toe = [bodies.get(n) for n in self.toe_bodies]
-        matter = model.getMatterSubsystem()
-        mass = model.getTotalMass(state)
-        g = np.array(model.getGravity().to_numpy())
-        n_frames = len(t)
-        momentum = np.zeros((n_frames, 6))  # angular about origin, linear
-        com = np.zeros((n_frames, 3))
-        points = np.zeros((n_frames, 2, 2, 3))  # frame, side, (heel, toe), xyz
-        for i in range(n_frames):
-            for j in range(coords.getSize()):
-                coords.get(j).setValue(state, float(q[i, j]), False)
-                coords.get(j).setSpeedValue(state, float(qd[i, j]))
-            model.realizeVelocity(state)
-            mom = matter.calcSystemMomentumAboutGroundOrigin(state)
-            momentum[i, :3] = mom.get(0).to_numpy()
-            momentum[i, 3:] = mom.get(1).to_numpy()
-            com[i] = model.calcMassCenterPosition(state).to_numpy()
-            for k in range(2):
-                points[i, k, 0] = heel[k].getPositionInGround(state).to_numpy()
-                points[i, k, 1] = toe[k].getPositionInGround(state).to_numpy()
-        dmom = CubicSpline(t, momentum, axis=0)(t, 1)
-        weight = mass * g
-        force = dmom[:, 3:] - weight
-        moment = dmom[:, :3] - np.cross(com, weight)
-        if not (g[1] < 0 and abs(g[0]) + abs(g[2]) < 1e-9):
-            raise ValueError(f"{model_path}: gravity must point along -Y (OpenSim convention), got {g}")
-        contact, floor = self._contact(points, t)
-        return self._distribute(t, force, moment, com, points, contact, floor, float(mass * np.linalg.norm(g)))
+        kin = sample_body_kinematics(model_path, coordinates_path, self.cutoff_hz,
+                                     bodies=(*self.foot_bodies, *self.toe_bodies))
+        points = np.stack([np.stack([kin.points[heel], kin.points[toe]], axis=1)
+                           for heel, toe in zip(self.foot_bodies, self.toe_bodies)], axis=1)  # (T, side, 2, 3)
+        force, moment = kin.external_wrench()
+        contact, floor = self._contact(points, kin.time)
+        return self._distribute(kin.time, force, moment, kin.com, points, contact, floor, kin.body_weight)
 
     def _contact(self, points: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
         height = points[..., 1]                                   # (T, 2, 2)
@@ -232,32 +237,18 @@ class PhysicsGRFEstimator(GRFEstimator):
 
     def _distribute(self, t, force, moment, com, points, contact, floor, body_weight) -> GroundReactions:
         n = len(t)
-        share = contact.astype(np.float64)
-        both = contact.all(axis=1)
-        for start, end in _runs(both):
-            duration = t[end] - t[start]
-            before = max(start - 1, 0)
-            after = min(end + 1, n - 1)
-            leaving = [k for k in range(2) if end + 1 < n and not contact[after, k]]
-            arriving = [k for k in range(2) if start > 0 and not contact[before, k]]
-            if duration <= self.max_transition and (leaving or arriving):
-                trail = leaving[0] if leaving else 1 - arriving[0]
-                s = (t[start:end + 1] - t[before]) / max(t[after] - t[before], 1e-9)
-                share[start:end + 1, trail] = 1.0 - smoothstep(s)
-                share[start:end + 1, 1 - trail] = smoothstep(s)
-            else:
-                share[start:end + 1] = self._lever_shares(force[start:end + 1], moment[start:end + 1],
-                                                          points[start:end + 1], floor)
-        share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
+        share = transition_shares(t, contact, self.max_transition, lambda start, end: self._lever_shares(
+            force[start:end + 1], moment[start:end + 1], points[start:end + 1], floor))
         share[~contact.any(axis=1)] = 0.0
         grounded = contact.any(axis=1)
+        needed = force
         force = np.where(grounded[:, None], force, 0.0)
         moment = np.where(grounded[:, None], moment, 0.0)
         # no pulling on the floor: a net downward force means the contact guess is wrong
         pulling = force[:, 1] < 0
         force[pulling] = 0.0
         moment[pulling] = 0.0
-        total_cop = self._cop(force, moment, floor, body_weight)
+        total_cop = wrench_cop(force, moment, floor, self.min_vertical_fraction * body_weight)
         cop = np.zeros((n, 2, 3))
         for k in range(2):
             cop[:, k] = _nearest_on_segment(total_cop, points[:, k, 0], points[:, k, 1], floor)
@@ -277,7 +268,8 @@ class PhysicsGRFEstimator(GRFEstimator):
         dropped = residual - free
         return GroundReactions(
             time=t, force=foot_force, cop=cop, torque=torque,
-            foot_bodies=tuple(self.foot_bodies), body_weight=body_weight, contact=contact,
+            bodies=tuple(self.foot_bodies), body_weight=body_weight, contact=contact,
+            residual_force=needed - foot_force.sum(axis=1),
             diagnostics={
                 "estimator": self.name,
                 "floor_height_m": floor,
@@ -286,23 +278,8 @@ class PhysicsGRFEstimator(GRFEstimator):
                 "dropped_moment_rms_Nm": float(np.sqrt(np.mean(np.sum(dropped ** 2, axis=1)))),
             })
 
-    def _cop(self, force, moment, floor, body_weight) -> np.ndarray:
-        """Point on the floor plane y = floor where the wrench's horizontal moment vanishes.
-
-        From M = p x F + (0, T_y, 0) with p = (x, floor, z): x = (M_z + floor F_x) / F_y and
-        z = (floor F_z - M_x) / F_y. NaN where the vertical force is below ``min_vertical_fraction``.
-        """
-        fy = force[:, 1]
-        ok = fy > self.min_vertical_fraction * body_weight
-        safe = np.where(ok, fy, 1.0)
-        cop = np.full(force.shape, np.nan)
-        cop[:, 1] = floor
-        cop[:, 0] = np.where(ok, (moment[:, 2] + floor * force[:, 0]) / safe, np.nan)
-        cop[:, 2] = np.where(ok, (floor * force[:, 2] - moment[:, 0]) / safe, np.nan)
-        return cop
-
     def _lever_shares(self, force, moment, points, floor) -> np.ndarray:
-        cop = self._cop(force, moment, floor, 1.0)
+        cop = wrench_cop(force, moment, floor, 1.0)
         centre = points.mean(axis=2)                                # (n, 2 sides, 3)
         axis_vec = centre[:, 1] - centre[:, 0]
         axis_vec[:, 1] = 0.0
@@ -312,6 +289,22 @@ class PhysicsGRFEstimator(GRFEstimator):
             np.einsum("ij,ij->i", axis_vec, axis_vec), 1e-9)
         frac = np.clip(np.nan_to_num(frac, nan=0.5), 0.0, 1.0)
         return np.stack([1.0 - frac, frac], axis=1)
+
+
+def wrench_cop(force: np.ndarray, moment: np.ndarray, floor: float, min_vertical: float) -> np.ndarray:
+    """Point (T, 3) on the floor plane y = floor where the wrench's horizontal moment vanishes.
+
+    From M = p x F + (0, T_y, 0) with p = (x, floor, z): x = (M_z + floor F_x) / F_y and
+    z = (floor F_z - M_x) / F_y. NaN where the vertical force is below ``min_vertical`` (N).
+    """
+    fy = force[:, 1]
+    ok = fy > min_vertical
+    safe = np.where(ok, fy, 1.0)
+    cop = np.full(force.shape, np.nan)
+    cop[:, 1] = floor
+    cop[:, 0] = np.where(ok, (moment[:, 2] + floor * force[:, 0]) / safe, np.nan)
+    cop[:, 2] = np.where(ok, (floor * force[:, 2] - moment[:, 0]) / safe, np.nan)
+    return cop
 
 
 def _nearest_on_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
@@ -327,3 +320,4 @@ def _nearest_on_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray, floor: floa
 
 
 register_estimator("physics", PhysicsGRFEstimator)
+register_estimator("contact", "builder.biosim.grf_contact:ContactGRFEstimator")

@@ -12,6 +12,9 @@ import numpy as np
 from builder.biosim.opensim_model import opensim, quiet_stdout, tool_inputs
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 
+CUTOFF_HZ = 6.0
+"""Default low-pass cut-off of the coordinates (Hz): the usual gait-analysis value, also the GRF estimators'."""
+
 
 @dataclass
 class InverseDynamicsResult:
@@ -40,7 +43,7 @@ def generalized_force_label(model, coordinate: str) -> str:
 
 def run_inverse_dynamics(model_path: str | os.PathLike, coordinates_path: str | os.PathLike,
                          output_path: str | os.PathLike, external_loads_path: str | os.PathLike | None = None,
-                         cutoff_hz: float = 6.0, time_range: tuple[float, float] | None = None,
+                         cutoff_hz: float = CUTOFF_HZ, time_range: tuple[float, float] | None = None,
                          ) -> InverseDynamicsResult:
     """Run ID (muscles and actuators excluded) and write the generalized forces to ``output_path``.
 
@@ -82,20 +85,26 @@ def run_inverse_dynamics(model_path: str | os.PathLike, coordinates_path: str | 
     return InverseDynamicsResult(table, roots, root_residuals(model, table, roots))
 
 
-def root_residuals(model, table: StorageTable, roots: list[str]) -> dict[str, float]:
-    """RMS and max |.| of the root's residual forces (N) and moments (N m), also per body weight."""
-    state = model.initSystem()
-    weight = model.getTotalMass(state) * float(np.linalg.norm(model.getGravity().to_numpy()))
+def residual_series(model, table: StorageTable, roots: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame norm of the root's residual force (N) and moment (N m), each (T,) (zeros if absent)."""
     forces, moments = [], []
     for name in roots:
         label = generalized_force_label(model, name)
         (moments if label.endswith("_moment") else forces).append(table.column(label))
+    def norm(cols: list[np.ndarray]) -> np.ndarray:
+        return np.linalg.norm(np.stack(cols, axis=1), axis=1) if cols else np.zeros(len(table.time))
+    return norm(forces), norm(moments)
+
+
+def root_residuals(model, table: StorageTable, roots: list[str]) -> dict[str, float]:
+    """RMS and max |.| of the root's residual forces (N) and moments (N m), also per body weight."""
+    state = model.initSystem()
+    weight = model.getTotalMass(state) * float(np.linalg.norm(model.getGravity().to_numpy()))
     out: dict[str, float] = {}
-    for kind, cols in (("force_N", forces), ("moment_Nm", moments)):
-        if cols:
-            norm = np.linalg.norm(np.stack(cols, axis=1), axis=1)
-            out[f"residual_{kind}_rms"] = float(np.sqrt(np.mean(norm ** 2)))
-            out[f"residual_{kind}_max"] = float(norm.max())
-    if "residual_force_N_rms" in out:
-        out["residual_force_rms_bw"] = out["residual_force_N_rms"] / weight
+    if not roots:
+        return out
+    for kind, norm in zip(("force_N", "moment_Nm"), residual_series(model, table, roots)):
+        out[f"residual_{kind}_rms"] = float(np.sqrt(np.mean(norm ** 2)))
+        out[f"residual_{kind}_max"] = float(norm.max())
+    out["residual_force_rms_bw"] = out["residual_force_N_rms"] / weight
     return out

@@ -14,3 +14,20 @@ RAJAGOPAL_TO_ULBS: dict[str, str] = {
     "L.MAnkle": "ankle_medial_l", "R.Heel": "heel_r", "L.Heel": "heel_l", "R.MT5": "mt5_head_r",
     "L.MT5": "mt5_head_l", "R.Toe": "toe_r", "L.Toe": "toe_l",
 }
+
+RAJAGOPAL_RUN_TO_ULBS: dict[str, str] = {
+    "RACR": "acromion_r", "LACR": "acromion_l", "C7": "c7", "CLAV": "jugular_notch",
+    "RASI": "asis_r", "LASI": "asis_l", "RPSI": "psis_r", "LPSI": "psis_l",
+    "RLFC": "knee_lateral_r", "LLFC": "knee_lateral_l", "RMFC": "knee_medial_r", "LMFC": "knee_medial_l",
+    "RLMAL": "ankle_lateral_r", "LLMAL": "ankle_lateral_l", "RMMAL": "ankle_medial_r", "LMMAL": "ankle_medial_l",
+    "RCAL": "heel_r", "LCAL": "heel_l", "RMT5": "mt5_head_r", "LMT5": "mt5_head_l", "RTOE": "toe_r", "LTOE": "toe_l",
+}
+"""Marker names of the Rajagopal2016 running trial -> ULBS-112 landmarks. Its running trial has no
+knee or ankle markers (only the static does): thigh and shank are tracked by the clusters below."""
+
+RAJAGOPAL_RUN_CLUSTERS: dict[str, str] = {
+    **{f"{s}TH{i}": f"femur_{s.lower()}" for s in "RL" for i in (1, 2, 3)},
+    **{f"{s}TB{i}": f"tibia_{s.lower()}" for s in "RL" for i in (1, 2, 3)},
+}
+"""Thigh and shank marker clusters of the running trial -> the ULBS-112 body each is fixed to (their
+locations on the body are read from the static trial after scaling)."""

@@ -15,8 +15,8 @@ import pytest
 from builder import layout
 from builder.biosim.dynamics import process_sequence
 from builder.biosim.kinematics import KinematicsSettings, run_kinematics
+from builder.biosim.record import read_record
 from builder.biosim.storage import read_storage
-from builder.sources.deepmimic import embedded_motion, read_deepmimic
 from builder.sources.gaitkit import gaitkit_example, read_gaitkit
 from builder.sources.timing import resample
 
@@ -26,10 +26,10 @@ CONTACT_N = 20.0
 @pytest.fixture(scope="module", params=["deepmimic", "gaitkit"])
 def walk_folder(request, anny_body, tmp_path_factory):
     """The walk's sequence folder after kinematics and dynamics, and its record."""
-    if request.param == "gaitkit":
-        (walk,) = read_gaitkit(gaitkit_example())
-    else:
-        (walk,) = read_deepmimic(embedded_motion("walk"), cycles=4)
+    if request.param == "deepmimic":   # shared with the GRF tests
+        folder = request.getfixturevalue("embedded_walk")
+        return folder, read_record(folder / layout.RECORD)
+    (walk,) = read_gaitkit(gaitkit_example())
     walk = resample(walk, 30.0)
     out = tmp_path_factory.mktemp("walk")
     run_kinematics(walk, out, KinematicsSettings(), body=anny_body)

@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from helpers.paths import RAJAGOPAL_MODEL, require_reference
 from helpers.paths import RAJAGOPAL_PIPELINE as PIPELINE
 
@@ -34,33 +32,19 @@ class Walk:
     measured_xml: Path
     mass: float
     events: dict[str, list[tuple[float, float]]]   # measured (heel strike, toe off) per foot "r"/"l"
+    grf: Path = MEASURED_GRF                        # the force-plate data
+    window: tuple[float, float] = MEASURED_WINDOW   # s: the span compared with the plates
 
 
 def measured_events(threshold: float = 20.0) -> dict[str, list[tuple[float, float]]]:
-    """Contact intervals of each foot on the plates (vertical force above ``threshold`` N)."""
-    from builder.biosim.storage import read_storage
+    """Contact intervals of each foot on the walk's plates (vertical force above ``threshold`` N)."""
+    from builder.biosim.grf_validation import read_force_plates
 
-    grf = read_storage(MEASURED_GRF)
-    events = {}
-    for side in "rl":
-        on = grf.column(f"ground_force_{side}_vy") > threshold
-        edges = np.diff(on.astype(int))
-        starts = grf.time[1:][edges == 1]
-        ends = grf.time[1:][edges == -1]
-        events[side] = [(s, e) for s in starts for e in ends[ends > s][:1]]
-    return events
+    return read_force_plates(MEASURED_GRF).contact_intervals(threshold)
 
 
 def subject_mass() -> float:
-    from builder.biosim.storage import read_storage
-
-    grf = read_storage(MEASURED_GRF)
-    events = measured_events()
-    start = events["l"][0][0]
-    end = min(s for s, _ in events["r"] if s > start)
-    keep = (grf.time >= start) & (grf.time < end)
-    vertical = grf.column("ground_force_r_vy") + grf.column("ground_force_l_vy")
-    return float(vertical[keep].mean() / GRAVITY)
+    return trial_mass(MEASURED_GRF, treadmill=False)
 
 
 @functools.cache
@@ -111,59 +95,194 @@ def _measured_loads_xml(ik: Path, out: Path) -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial of the Rajagopal pipeline as ULBS-112 sees it."""
+
+    static: str                         # ExpData file names
+    motion: str
+    grf: str
+    loads: str                          # the trial's ExternalLoads file in ID/
+    markers: dict[str, str]             # trial marker -> ULBS-112 landmark
+    clusters: dict[str, str]            # trial marker -> body it is added to after scaling
+    window: tuple[float, float]         # s: compared with the force plates over this span
+    ik_range: tuple[float, float] | None = None    # s: IK only here (None: whole trial)
+    treadmill: bool = False
+    height: float = 1.80                # m (the scale setups' 1800 mm)
+
+
+def _trial_specs() -> dict[str, TrialSpec]:
+    from builder.musculoskeletal.reference_markers import (
+        RAJAGOPAL_RUN_CLUSTERS,
+        RAJAGOPAL_RUN_TO_ULBS,
+        RAJAGOPAL_TO_ULBS,
+    )
+
+    return {
+        "walk": TrialSpec("static_walk_1.trc", "motion_capture_walk.trc", "grf_walk.mot", "grf_walk.xml",
+                          RAJAGOPAL_TO_ULBS, {}, MEASURED_WINDOW),
+        # treadmill run at ~3.8 m/s: two right strides (heel strikes 0.868, 1.552, 2.230 s) with
+        # 0.25 s of kinematics either side for the filters
+        "run": TrialSpec("static_run.trc", "motion_capture_run.trc", "grf_run.mot", "grf_run.xml",
+                         RAJAGOPAL_RUN_TO_ULBS, RAJAGOPAL_RUN_CLUSTERS, (0.86, 2.24), ik_range=(0.6, 2.5),
+                         treadmill=True),
+    }
+
+
+def trial_mass(grf_path: Path, treadmill: bool) -> float:
+    """Subject mass (kg): mean measured vertical GRF / g over whole strides on the plates (treadmill:
+    first to last right heel strike; overground: the one step fully on the plates, left heel strike
+    to the next right heel strike)."""
+    from builder.biosim.grf_validation import read_force_plates
+
+    plates = read_force_plates(grf_path)
+    vertical = plates.force[:, :, 1].sum(axis=1)
+    events = plates.contact_intervals(threshold=20.0)
+    strikes = {side: [s for s, _ in events[side]] for side in "rl"}
+    if treadmill:
+        start, end = strikes["r"][0], strikes["r"][-1]
+    else:
+        start = strikes["l"][0]
+        end = min(s for s in strikes["r"] if s > start)
+    keep = (plates.time >= start) & (plates.time < end)
+    return float(vertical[keep].mean() / GRAVITY)
+
+
+def _renamed_trc(source: Path, out: Path, names: dict[str, str]) -> Path:
+    lines = source.read_text().splitlines()
+    lines[3] = "\t".join(names.get(token.strip(), token) for token in lines[3].split("\t"))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _add_clusters(model_path: Path, static: Path, static_range: tuple[float, float], clusters: dict[str, str],
+                  root: Path) -> None:
+    """Fix the ``clusters`` markers to their bodies where the scaled model's static pose puts them."""
+    from builder.biosim.ik import run_ik
+    from builder.biosim.opensim_model import opensim, read_coordinates
+    from builder.trc import read_trc
+
+    osim = opensim()
+    pose = root / "static_pose.mot"
+    run_ik(model_path, static, pose, time_range=static_range)
+    model = osim.Model(str(model_path))
+    _, q = read_coordinates(model, pose)
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    for j in range(coords.getSize()):
+        coords.get(j).setValue(state, float(q.mean(axis=0)[j]), False)
+    model.realizePosition(state)
+    trc = read_trc(static)
+    keep = (trc.times >= static_range[0]) & (trc.times <= static_range[1])
+    local = {name: model.getGround().findStationLocationInAnotherFrame(
+        state, osim.Vec3(*trc.data[keep, trc.names.index(name)].mean(axis=0)), model.getBodySet().get(body))
+        for name, body in clusters.items()}
+    for name, body in clusters.items():
+        model.addMarker(osim.Marker(name, model.getBodySet().get(body), local[name]))
+    model.finalizeConnections()
+    model.printToXML(str(model_path))
+
+
 @functools.cache
-def prepare_ulbs_walk(root: Path) -> Walk:
-    """ULBS-112 scaled to the walking subject (1.80 m, mass as above) and IK of the whole trial,
-    with the trial's markers renamed to our landmarks (the mapping of tests/biosim/test_scale_ik.py)."""
+def prepare_ulbs_trial(root: Path, trial: str = "walk") -> Walk:
+    """ULBS-112 scaled to the subject of a Rajagopal trial (``"walk"`` or ``"run"``: static trial,
+    1.80 m, mass from the plates) and IK of the trial, with its markers renamed to our landmarks."""
     require_reference(PIPELINE)
     from builder.biosim.ik import run_ik
     from builder.biosim.scale import scale_model
     from builder.musculoskeletal.cache import default_model_path
-    from builder.musculoskeletal.reference_markers import RAJAGOPAL_TO_ULBS
 
+    spec = _trial_specs()[trial]
     root.mkdir(parents=True, exist_ok=True)
-    renamed = {}
-    for name in ("static_walk_1.trc", "motion_capture_walk.trc"):
-        lines = (PIPELINE / "ExpData" / name).read_text().splitlines()
-        lines[3] = "\t".join(RAJAGOPAL_TO_ULBS.get(token.strip(), token) for token in lines[3].split("\t"))
-        renamed[name] = root / name
-        renamed[name].write_text("\n".join(lines) + "\n")
-    mass = subject_mass()
-    model = scale_model(default_model_path(), renamed["static_walk_1.trc"], 1.80, mass, root / "subject_ulbs.osim",
-                        time_range=(0.5, 1.0))
-    ik = root / "ik_walk.mot"
-    run_ik(model, renamed["motion_capture_walk.trc"], ik)
-    return Walk(root, model, ik, _measured_loads_xml(ik, root / "grf_measured.xml"), mass, measured_events())
+    static = _renamed_trc(PIPELINE / "ExpData" / spec.static, root / spec.static, spec.markers)
+    motion = _renamed_trc(PIPELINE / "ExpData" / spec.motion, root / spec.motion, spec.markers)
+    grf = PIPELINE / "ExpData" / spec.grf
+    mass = trial_mass(grf, spec.treadmill)
+    static_range = (0.5, 1.0)
+    model = scale_model(default_model_path(), static, spec.height, mass, root / "subject_ulbs.osim",
+                        time_range=static_range)
+    if spec.clusters:
+        _add_clusters(model, static, static_range, spec.clusters, root)
+    ik = root / f"ik_{trial}.mot"
+    run_ik(model, motion, ik, time_range=spec.ik_range)
+    loads = (PIPELINE / "ID" / spec.loads).read_text()
+    loads = re.sub(r"<datafile>.*?</datafile>", f"<datafile>{grf}</datafile>", loads)
+    loads = re.sub(r"<external_loads_model_kinematics_file>.*?</external_loads_model_kinematics_file>",
+                   f"<external_loads_model_kinematics_file>{ik}</external_loads_model_kinematics_file>", loads)
+    (root / "grf_measured.xml").write_text(loads)
+    from builder.biosim.grf_validation import read_force_plates
+
+    plates = read_force_plates(grf)
+    return Walk(root, model, ik, root / "grf_measured.xml", mass, plates.contact_intervals(threshold=20.0),
+                grf, spec.window)
+
+
+def prepare_ulbs_walk(root: Path) -> Walk:
+    """ULBS-112 scaled to the walking subject and IK of the whole walking trial."""
+    return prepare_ulbs_trial(root, "walk")
 
 
 @dataclass(frozen=True)
 class WalkDynamics:
-    grf: object                # GroundReactions from the physics estimator
+    grf: object                # GroundReactions from the default estimator
     grf_mot: Path
     grf_xml: Path
     id_estimated: object       # InverseDynamicsResult, whole trial, estimated GRF
-    id_estimated_window: object
+    id_estimated_window: object    # over the trial's window (its ``window``)
     id_measured_window: object
     activations: object       # StaticOptimizationResult of the fast solver over the whole trial
 
 
 @functools.cache
 def walk_dynamics(walk: Walk) -> WalkDynamics:
-    """Estimated GRF, ID with estimated and measured GRF, fast SO over the whole trial."""
+    """GRF from the default estimator, ID with estimated and measured GRF, fast SO over the whole trial."""
+    from builder.biosim.dynamics import DynamicsSettings
     from builder.biosim.fast_so import run_fast_static_optimization
-    from builder.biosim.grf import PhysicsGRFEstimator
+    from builder.biosim.grf import make_estimator
     from builder.biosim.inverse_dynamics import run_inverse_dynamics
 
     out = walk.root / "dynamics"
-    grf = PhysicsGRFEstimator().estimate(walk.model, walk.ik)
+    grf = make_estimator(DynamicsSettings().grf_estimator).estimate(walk.model, walk.ik)
     grf.write(out / "grf.mot", out / "grf.xml")
     id_est = run_inverse_dynamics(walk.model, walk.ik, out / "id.sto", out / "grf.xml")
     id_est_w = run_inverse_dynamics(walk.model, walk.ik, out / "id_window.sto", out / "grf.xml",
-                                    time_range=MEASURED_WINDOW)
+                                    time_range=walk.window)
     id_meas_w = run_inverse_dynamics(walk.model, walk.ik, out / "id_measured.sto", walk.measured_xml,
-                                     time_range=MEASURED_WINDOW)
+                                     time_range=walk.window)
     so = run_fast_static_optimization(walk.model, walk.ik, out / "id.sto", out / "so_activations.sto")
     return WalkDynamics(grf, out / "grf.mot", out / "grf.xml", id_est, id_est_w, id_meas_w, so)
+
+
+@dataclass(frozen=True)
+class PlateComparison:
+    grf: object                # GroundReactions of the default estimator
+    agreement: dict            # grf_validation.score_against_plates over the trial's window
+    moment_rmse: dict          # N m/kg: sagittal moments of ID with the estimate vs ID with the plates
+    id_estimated: object       # InverseDynamicsResult over the window
+    contact_file: Path         # the estimate's grf_contact.sto
+    band: dict                 # the same scores of the plates low-passed at the kinematics' cut-off
+
+
+@functools.cache
+def compare_with_plates(walk: Walk) -> PlateComparison:
+    """The default GRF estimator on a trial, against its force plates: the GRF itself and ID with it; and
+    the plates themselves low-passed at the kinematics' cut-off (``inverse_dynamics.CUTOFF_HZ``)."""
+    from builder.biosim.dynamics import DynamicsSettings
+    from builder.biosim.grf import make_estimator
+    from builder.biosim.grf_validation import SAGITTAL_MOMENTS, read_force_plates, score_against_plates
+    from builder.biosim.inverse_dynamics import CUTOFF_HZ, run_inverse_dynamics
+
+    out = walk.root / "plates"
+    plates = read_force_plates(walk.grf)
+    measured = run_inverse_dynamics(walk.model, walk.ik, out / "id_plates.sto", walk.measured_xml,
+                                    time_range=walk.window)
+    grf = make_estimator(DynamicsSettings().grf_estimator).estimate(walk.model, walk.ik)
+    scores, estimated = score_against_plates(grf, plates, walk.model, walk.ik, measured, walk.window, walk.mass,
+                                             out, "default")
+    band, _ = score_against_plates(plates.lowpass(CUTOFF_HZ).reactions(walk.mass * GRAVITY), plates, walk.model,
+                                   walk.ik, measured, walk.window, walk.mass, out, "band")
+    return PlateComparison(grf, scores, {label: scores[label] for label in SAGITTAL_MOMENTS}, estimated,
+                           out / "grf_default_contact.sto", band)
 
 
 SO_CHECK_RANGE = (0.90, 0.99)   # 10 frames of push-off and double support: many muscles active

@@ -1,0 +1,80 @@
+"""Parts of the GRF estimation that need no OpenSim: the stance-lean fit of the ``contact`` estimator and the
+low-pass filtering of force-plate wrenches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from builder.biosim.body_kinematics import lowpass
+from builder.biosim.grf_contact import stance_leans
+from builder.biosim.grf_validation import ForcePlates
+
+
+def _alternating_stances(n: int = 300, stance: int = 40, overlap: int = 8) -> np.ndarray:
+    """Vertical forces (n, 2) of two feet in alternating half-sine stances that overlap by ``overlap`` frames."""
+    vertical = np.zeros((n, 2))
+    start, foot = 0, 0
+    while start + stance <= n:
+        vertical[start:start + stance, foot] = 700.0 * np.sin(np.linspace(0.0, np.pi, stance))
+        start, foot = start + stance - overlap, 1 - foot
+    return vertical
+
+
+def test_stance_leans_recover_the_leans_that_made_the_target():
+    vertical = _alternating_stances()
+    rng = np.random.default_rng(0)
+    truth = np.zeros_like(vertical)
+    for k in range(2):
+        on = np.flatnonzero(vertical[:, k] > 0)
+        for run in np.split(on, np.flatnonzero(np.diff(on) > 1) + 1):
+            tau = np.linspace(-1.0, 1.0, len(run))
+            truth[run, k] = vertical[run, k] * (rng.normal(0.0, 0.05) + rng.normal(0.0, 0.05) * tau)
+    target = truth.sum(axis=1)
+    frames = vertical.sum(axis=1) > 0
+    fitted = stance_leans(vertical, vertical > 0, target, frames, degree=1, ridge=1e-9, scale=700.0)
+    assert np.allclose(fitted, truth, atol=1e-3 * 700.0)
+    assert np.all(fitted[vertical == 0] == 0.0)                 # no force off the floor
+
+
+def test_stance_leans_ridge_shrinks_what_the_target_cannot_tell():
+    """A stance on no fitted frame keeps zero leans; with none at all the forces are zero."""
+    vertical = _alternating_stances()
+    frames = np.zeros(len(vertical), bool)
+    frames[:100] = vertical[:100].sum(axis=1) > 0
+    fitted = stance_leans(vertical, vertical > 0, np.full(len(vertical), 50.0), frames, 1, 1e-3, 700.0)
+    late = np.arange(len(vertical)) > 150
+    assert np.all(fitted[late] == 0.0)
+    assert np.all(stance_leans(vertical, np.zeros_like(vertical), np.ones(len(vertical)), frames, 1, 1e-3,
+                               700.0) == 0.0)
+
+
+@pytest.fixture
+def plates() -> ForcePlates:
+    """Two feet on plates at 1 kHz: a moving COP, forward and lateral forces, a free torque."""
+    t = np.arange(0.0, 1.0, 0.001)
+    force = np.zeros((len(t), 2, 3))
+    cop = np.zeros((len(t), 2, 3))
+    torque = np.zeros((len(t), 2, 3))
+    for k, phase in enumerate((0.0, 0.5)):
+        load = np.clip(np.sin(2 * np.pi * (t - phase)), 0.0, None)
+        force[:, k] = load[:, None] * np.array([80.0, 800.0, -30.0])
+        cop[:, k] = np.stack([0.2 + 0.25 * t, np.zeros_like(t), np.full_like(t, 0.1 - 0.2 * k)], axis=1)
+        torque[:, k, 1] = 5.0 * load
+    return ForcePlates(t, force, cop, torque)
+
+
+def test_lowpassed_plates_carry_the_lowpassed_wrench(plates):
+    """Force and moment about the origin of the filtered plates are the filtered force and moment."""
+    band = plates.lowpass(6.0)
+    moment = np.cross(plates.cop, plates.force) + plates.torque
+    assert np.allclose(band.force, lowpass(plates.force, 1000.0, 6.0))
+    assert np.allclose(np.cross(band.cop, band.force) + band.torque, lowpass(moment, 1000.0, 6.0), atol=1e-9)
+    assert np.all(band.cop[..., 1] == 0.0)                     # on the plates' floor
+
+
+def test_lowpass_above_the_signal_keeps_the_plates(plates):
+    band = plates.lowpass(300.0)
+    loaded = plates.force[:, :, 1] > 100.0
+    assert np.abs(band.cop - plates.cop)[loaded].max() < 2e-3
+    assert np.abs(band.force - plates.force).max() < 0.02 * plates.force.max()
