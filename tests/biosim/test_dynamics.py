@@ -244,8 +244,10 @@ def test_opensim_solver_sequences_get_the_same_audit(walk, dyn, tmp_path):
     assert record.status == "kept", (record.reasons, record.error)
     validity = record.validity
     print("OpenSim SO audit:", validity)
-    assert validity["frames"] == 31 and validity["valid_fraction"] > 0.8
-    # the cut starts and ends mid-step: its edge frames (GRF of a clip this short, filter ends) are masked
+    # the cut starts and ends mid-step: its edge frames (GRF of a clip this short, filter ends) are masked,
+    # the step itself is not (contact estimator: the first 4 and last 4 of 31 frames exceed 0.15 BW residual)
+    valid = read_storage(folder / layout.VALIDITY).column("valid")
+    assert validity["frames"] == 31 and valid[5:-5].all() and validity["valid_fraction"] > 0.7
     assert validity["reserve_share_valid_frames"]["leg_lumbar"] < 0.05 and validity["capacity_median"] > 0.5
     assert np.isnan(validity["reserve_share"]["lumbar"])    # Rajagopal's lumbar joint has actuators, no muscles
     assert validity["moment_error"]["published"] == pytest.approx(validity["moment_error"]["savgol"])
