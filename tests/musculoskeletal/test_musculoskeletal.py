@@ -224,12 +224,11 @@ def test_lower_limb_matches_the_reference_model(model_and_state):
 def test_torso_and_head_keep_the_reference_trunk(model_and_state):
     """Splitting the head off Rajagopal2016's torso keeps that torso's mass, mass centre and inertia
     (about its mass centre) for torso + head together in the default pose."""
-    if not REFERENCE_MODEL.is_file():
-        pytest.skip(f"reference model not found at {REFERENCE_MODEL}")
+    require_reference(RAJAGOPAL_MODEL)
     from builder.biosim.opensim_model import opensim
 
     model, state = model_and_state
-    reference = opensim().Model(str(REFERENCE_MODEL))
+    reference = opensim().Model(str(RAJAGOPAL_MODEL))
     ref_state = reference.initSystem()
     reference.realizePosition(ref_state)
     model.realizePosition(state)
