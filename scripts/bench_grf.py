@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the trial preparation lives there
 
-from dynamics_fixtures import GRAVITY, prepare_ulbs_trial
+from helpers.walk_trial import GRAVITY, prepare_ulbs_trial
 
 from builder import layout
 from builder.biosim.grf import make_estimator

@@ -133,6 +133,24 @@ def _rolling_forwards(cop: np.ndarray, t: np.ndarray, first: int, floor_velocity
     return on_floor + drift
 
 
+def walking_heading(t: np.ndarray, com: np.ndarray, walking: np.ndarray, floor_velocity: np.ndarray,
+                    min_speed: float = 0.2) -> np.ndarray:
+    """Unit direction of progression (T, 2: x, z) of each gait bout (a run of ``walking`` frames): the mean
+    horizontal velocity of the centre of mass ``com`` (T, 3) relative to the floor over the bout, +x where it
+    is slower than ``min_speed`` m/s (walking on the spot) and off the gait bouts. A clip walks along any
+    horizontal direction of its frame (DeepMimic's along +x, the gaitkit walk along -z)."""
+    heading = np.zeros((len(t), 2))
+    heading[:, 0] = 1.0
+    for a, b in _runs(walking):
+        if b <= a:
+            continue
+        velocity = (com[b, [0, 2]] - com[a, [0, 2]]) / (t[b] - t[a]) - floor_velocity[[0, 2]]
+        speed = float(np.hypot(*velocity))
+        if speed >= min_speed:
+            heading[a:b + 1] = velocity / speed
+    return heading
+
+
 @dataclass
 class ContactGRFEstimator(GRFEstimator):
     """Momentum-derived total load, kinematic contact, rollover COP and pendulum horizontal forces."""
@@ -310,30 +328,35 @@ class ContactGRFEstimator(GRFEstimator):
         return cop
 
     # --- horizontal forces ---------------------------------------------------------------------
-    def _horizontal(self, t, kin, vertical, share, cop, total, grounded, walking, gait, lead_in, ground
-                    ) -> np.ndarray:
+    def _horizontal(self, t, kin, vertical, share, cop, total, grounded, walking, gait, lead_in, ground,
+                    floor_velocity) -> np.ndarray:
         """Horizontal forces (T, N, 2: x, z). On ``walking`` frames (every loaded site a foot in a gait stance),
         each foot is an inverted pendulum whose force points from its COP at its gait's virtual pivot
         (``pivot_above_com``). AP: an arriving foot's lean is phased in by ``lead_in`` (T, N), and the momentum
         corrects the feet's sum below ``horizontal_cutoff_hz``; ML: each stance's force gets a lean polynomial
         in stance time, fitted so the sum meets the momentum's (:func:`stance_leans`). Elsewhere the
-        momentum's horizontal force is shared like the vertical one."""
+        momentum's horizontal force is shared like the vertical one. AP and ML are along and across each gait
+        bout's direction of progression (:func:`walking_heading`), whichever way the motion's frame faces."""
         out = share[..., None] * np.where(grounded[:, None], total[:, [0, 2]], 0.0)[:, None, :]
         if not walking.any():
             return out
         pivot = np.where(gait == RUNNING, self.pivot_above_com[1], self.pivot_above_com[0])
         height = np.maximum(kin.com[:, None, 1] + pivot - ground, 0.2)
         lean = (kin.com[:, None, :] - cop) / height[..., None]
+        heading = walking_heading(t, kin.com, walking, floor_velocity)                # (T, 2): x, z
+        across = np.stack([-heading[:, 1], heading[:, 0]], axis=1)                    # +x -> +z
         pendulum = np.where(walking[:, None, None], vertical[..., None] * lean[..., [0, 2]], 0.0)
-        pendulum[..., 0] *= lead_in
-        correction = total[:, 0] - pendulum[..., 0].sum(axis=1)
+        along_pendulum = np.einsum("tnk,tk->tn", pendulum, heading) * lead_in
+        across_pendulum = np.einsum("tnk,tk->tn", pendulum, across)
+        correction = np.einsum("tk,tk->t", total[:, [0, 2]], heading) - along_pendulum.sum(axis=1)
         bridged = np.interp(t, t[walking], correction[walking])
-        anterior = pendulum[..., 0] + share * lowpass(bridged, kin.fps, self.horizontal_cutoff_hz)[:, None]
-        lateral = pendulum[..., 1] + stance_leans(vertical, np.where(walking[:, None], gait, 0),
-                                                  total[:, 2] - pendulum[..., 1].sum(axis=1), walking,
-                                                  self.lean_degree, self.lean_ridge, kin.body_weight)
-        out[walking, :, 0] = anterior[walking]
-        out[walking, :, 1] = lateral[walking]
+        anterior = along_pendulum + share * lowpass(bridged, kin.fps, self.horizontal_cutoff_hz)[:, None]
+        lateral = across_pendulum + stance_leans(
+            vertical, np.where(walking[:, None], gait, 0),
+            np.einsum("tk,tk->t", total[:, [0, 2]], across) - across_pendulum.sum(axis=1), walking,
+            self.lean_degree, self.lean_ridge, kin.body_weight)
+        rotated = anterior[..., None] * heading[:, None, :] + lateral[..., None] * across[:, None, :]
+        out[walking] = rotated[walking]
         return out
 
     @staticmethod
@@ -389,7 +412,7 @@ class ContactGRFEstimator(GRFEstimator):
 
         def horizontal() -> np.ndarray:
             return self._horizontal(t, kin, force[:, :, 1], share, cop, total, grounded, walking, gait, lead_in,
-                                    ground)
+                                    ground, floor_velocity)
 
         force[:, :, [0, 2]] = horizontal()
         # the pendulum stays only where the motion agrees with it: where it leaves more of the momentum's

@@ -26,8 +26,11 @@ class ContactSite:
     """A part of the body that can bear load on the floor: applied to ``body``, labelled ``label`` in
     ``grf.mot``; ``points`` are its markers that can touch the floor (feet: heel, 1st and 5th
     metatarsal heads, toe tip, in that order) or, prefixed ``body:``, body origins. A site other than a
-    foot touches when a point is within ``height`` (m) of the feet's floor and still (or, if it ``rolls``, at
-    any speed)."""
+    foot touches when a point is within ``height`` (m) of the feet's floor and slower than the contact speed
+    (or, if it ``rolls``, at any speed), or within ``resting_height`` and at rest (slower than the still
+    speed): animated clips plant hands and knees on a floor of their own, off the feet's by several cm
+    (DeepMimic's crawl: its hand spheres rest 3-6 cm above its floor while its knees sink 8-12 cm into it;
+    through Anny the planted right hand's knuckle markers rest 5-11 cm above the feet's floor level)."""
 
     label: str
     body: str
@@ -35,6 +38,11 @@ class ContactSite:
     points: tuple[str, ...]
     height: float = 0.06
     rolls: bool = False           # touches at any speed (a trunk rolls over the floor)
+    resting_height: float = 0.0   # m: a point at rest this close to the floor touches it
+
+
+RESTING_HEIGHT = 0.12
+"""m above the feet's floor level within which a hand or knee at rest is planted (see :class:`ContactSite`)."""
 
 
 def default_sites() -> tuple[ContactSite, ...]:
@@ -43,8 +51,10 @@ def default_sites() -> tuple[ContactSite, ...]:
     feet = tuple(ContactSite(s, f"calcn_{s}", "foot", (f"heel_{s}", f"mt1_head_{s}", f"mt5_head_{s}", f"toe_{s}"))
                  for s in SIDES)
     limbs = tuple(site for s in SIDES for site in (
-        ContactSite(f"hand_{s}", f"hand_{s}", "hand", (f"mcp2_{s}", f"mcp5_{s}", f"fingertip3_{s}")),
-        ContactSite(f"knee_{s}", f"tibia_{s}", "knee", (f"patella_{s}", f"tibial_tuberosity_{s}")),
+        ContactSite(f"hand_{s}", f"hand_{s}", "hand", (f"mcp2_{s}", f"mcp5_{s}", f"fingertip3_{s}"),
+                    resting_height=RESTING_HEIGHT),
+        ContactSite(f"knee_{s}", f"tibia_{s}", "knee", (f"patella_{s}", f"tibial_tuberosity_{s}"),
+                    resting_height=RESTING_HEIGHT),
         ContactSite(f"elbow_{s}", f"ulna_{s}", "elbow", (f"olecranon_{s}",))))
     trunk = (ContactSite("pelvis", "pelvis", "pelvis", ("sacrum", "psis_r", "psis_l", "asis_r", "asis_l"), 0.10, True),
              ContactSite("torso", "torso", "torso", ("t8", "c7", "scapula_inferior_r", "scapula_inferior_l",
@@ -125,6 +135,8 @@ def detect_contact(kin: BodyKinematics, sites: tuple[ContactSite, ...], contact_
                 flags[p] = (((above < contact_height) & (speed < contact_speed))
                             | ((above < strike_height) & (speed < strike_speed)) | (above < -strike_height))
             else:
-                flags[p] = (kin.points[p][:, 1] - floor < site.height) & ((speed < contact_speed) | site.rolls)
+                above = kin.points[p][:, 1] - floor
+                flags[p] = (((above < site.height) & ((speed < contact_speed) | site.rolls))
+                            | ((above < site.resting_height) & (speed < still_speed)))
             contact[:, k] |= flags[p]
     return ContactState(contact, flags, floor, floor_velocity)

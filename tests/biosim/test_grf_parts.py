@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from builder.biosim.body_kinematics import lowpass
-from builder.biosim.grf_contact import stance_leans
+from builder.biosim.grf_contact import stance_leans, walking_heading
 from builder.biosim.grf_validation import ForcePlates
 
 
@@ -78,3 +78,21 @@ def test_lowpass_above_the_signal_keeps_the_plates(plates):
     loaded = plates.force[:, :, 1] > 100.0
     assert np.abs(band.cop - plates.cop)[loaded].max() < 2e-3
     assert np.abs(band.force - plates.force).max() < 0.02 * plates.force.max()
+
+
+@pytest.mark.parametrize("direction", [(1.0, 0.0), (0.0, -1.0), (0.6, 0.8)])
+def test_walking_heading_follows_the_progression_whichever_way_the_frame_faces(direction):
+    t = np.arange(90) / 30.0
+    sway = 0.03 * np.sin(2 * np.pi * t)                           # the pelvis' side-to-side sway
+    along, across = np.array(direction), np.array([-direction[1], direction[0]])
+    com = np.zeros((len(t), 3))
+    com[:, [0, 2]] = 1.3 * t[:, None] * along + sway[:, None] * across
+    walking = np.ones(len(t), bool)
+    walking[40:45] = False                                          # two gait bouts
+    heading = walking_heading(t, com, walking, np.zeros(3))
+    assert np.allclose(heading[walking], along, atol=0.02)
+    assert np.allclose(heading[~walking], (1.0, 0.0))
+    on_the_spot = walking_heading(t, com * 0.05, walking, np.zeros(3))          # 6.5 cm/s: no direction
+    assert np.allclose(on_the_spot, (1.0, 0.0))
+    belt = np.array([-1.3 * along[0], 0.0, -1.3 * along[1]])                    # treadmill: the floor moves back
+    assert np.allclose(walking_heading(t, com * 0.0, walking, belt)[walking], along)
