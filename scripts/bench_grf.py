@@ -1,7 +1,7 @@
 """Benchmark: GRF estimators against the force plates of the real Rajagopal walk and run, side by side.
 
 Each trial goes through ULBS-112 as a user's motion would (scaled on its static trial, IK of its
-markers: see tests/dynamics_fixtures.py). Every estimator then estimates the ground reactions from
+markers: builder/biosim/reference_trials.py). Every estimator then estimates the ground reactions from
 the IK coordinates alone; printed per estimator: per-component RMSE (% body weight) and r, the worst
 peak error per stance, the stance COP error, and the RMSE (N m/kg) of the hip/knee/ankle sagittal
 moments of inverse dynamics with the estimate against inverse dynamics with the plates (same model,
@@ -16,21 +16,23 @@ weight, RMS over all frames and over frames with contact.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the trial preparation lives there
-
-from helpers.walk_trial import GRAVITY, prepare_ulbs_trial
-
 from builder import layout
 from builder.biosim.grf import make_estimator
 from builder.biosim.grf_validation import read_force_plates, score_against_plates
-from builder.biosim.inverse_dynamics import CUTOFF_HZ, residual_series, run_inverse_dynamics
+from builder.biosim.inverse_dynamics import (
+    CUTOFF_HZ,
+    residual_series,
+    run_inverse_dynamics,
+)
+from builder.biosim.reference_trials import GRAVITY, prepare_ulbs_trial
+
+PIPELINE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "opensim-models" / "Pipelines" / "Rajagopal"
 
 ROWS = (  # (label, key, scale, format)
     ("vertical RMSE %BW", "vertical_rmse_bw", 100, "{:.1f}"), ("vertical r", "vertical_r", 1, "{:.3f}"),
@@ -107,12 +109,13 @@ def main() -> None:
     parser.add_argument("--estimators", default="physics,contact", help="comma-separated estimator names")
     parser.add_argument("--trials", default="walk,run", help="comma-separated: walk, run (empty: none)")
     parser.add_argument("--embedded", type=Path, default=None, help="a `biohuman kinematics` output folder")
+    parser.add_argument("--pipeline", type=Path, default=PIPELINE, help="the reference Pipelines/Rajagopal folder")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_grf_"))
     estimators = [e for e in args.estimators.split(",") if e]
     for name in (t for t in args.trials.split(",") if t):
-        trial = prepare_ulbs_trial(work / name, name)
+        trial = prepare_ulbs_trial(args.pipeline, work / name, name)
         results = evaluate_trial(trial, estimators, work / name)
         print_table(f"{name}: ULBS-112, {trial.mass:.1f} kg, {trial.window[0]}-{trial.window[1]} s vs force plates",
                     results)

@@ -1,5 +1,5 @@
-"""Parts of the GRF estimation that need no OpenSim: the stance-lean fit of the ``contact`` estimator and the
-low-pass filtering of force-plate wrenches."""
+"""Parts of the GRF estimation that need no OpenSim: the stance-lean fit and the AP lean's phase-in of the
+``contact`` estimator and the low-pass filtering of force-plate wrenches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from builder.biosim.body_kinematics import lowpass
-from builder.biosim.grf_contact import stance_leans, walking_heading
+from builder.biosim.grf_contact import WALKING, ContactGRFEstimator, stance_leans, walking_heading
 from builder.biosim.grf_validation import ForcePlates
 
 
@@ -47,6 +47,25 @@ def test_stance_leans_ridge_shrinks_what_the_target_cannot_tell():
     assert np.all(fitted[late] == 0.0)
     assert np.all(stance_leans(vertical, np.zeros_like(vertical), np.ones(len(vertical)), frames, 1, 1e-3,
                                700.0) == 0.0)
+
+
+def test_landing_foot_lean_phases_in_with_its_load_and_share():
+    """Up to a stance's first load peak a foot's AP lean weighs load / peak, then 1; in a double support the
+    arriving foot's weight is at most its share of the load."""
+    vertical = _alternating_stances()
+    t = np.arange(len(vertical)) / 100.0
+    contact = vertical > 0
+    share = vertical / np.maximum(vertical.sum(axis=1, keepdims=True), 1e-12)
+    gait = np.where(contact, WALKING, 0).astype(np.int8)
+    weight = ContactGRFEstimator._lead_in(t, contact, share, vertical, gait, max_transition=0.2)
+    on = np.flatnonzero(contact[:, 1])
+    stance = on[:np.flatnonzero(np.diff(on) > 1)[0] + 1]    # foot 1's first stance
+    peak = stance[np.argmax(vertical[stance, 1])]
+    rising = stance[stance < peak]
+    expected = np.minimum(vertical[rising, 1] / vertical[peak, 1], np.where(contact[rising, 0], share[rising, 1], 1))
+    np.testing.assert_allclose(weight[rising, 1], expected)
+    assert np.all(weight[stance[stance >= peak], 1] == 1.0)
+    assert np.all(weight[~contact] == 1.0)
 
 
 @pytest.fixture
