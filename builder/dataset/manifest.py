@@ -68,3 +68,14 @@ def verify(root: Path) -> dict:
         raise ShardChecksumError(root, f"{len(problems)} of {len(manifest['files'])} dataset files failed "
                                  "verification:\n" + "\n".join(problems))
     return manifest
+
+
+def split_windows(manifest: dict, split: str, shard_format: str = "webdataset") -> int:
+    """Windows the manifest lists for ``split`` in the shards of ``shard_format``."""
+    return sum(entry.get("windows", 0) for entry in manifest["files"]
+               if entry.get("split") == split and entry.get("format") == shard_format)
+
+
+def content_key(manifest: dict) -> str:
+    """A key that changes whenever any listed file's content (sha256) or the build settings change."""
+    return hashlib.sha256(json.dumps([manifest["settings"], manifest["files"]], sort_keys=True).encode()).hexdigest()[:16]
