@@ -2,9 +2,11 @@
 
 A split is read with ``datasets`` from the dataset folder's WebDataset shards (frames + labels)
 as a map-style dataset, so any window can be fetched by index: the deterministic sampler of
-:mod:`builder.training.window_sampling` and exact resumption rely on that. The Arrow cache
-``datasets`` builds is kept under a key of the manifest's checksums, so a rebuilt folder is never
-served from the cache of an earlier build, and the windows read must be the manifest's count. Batches come from
+:mod:`builder.training.window_sampling` and exact resumption rely on that. Before reading, the
+shards are checked against ``manifest.json`` (sizes always, sha256 with ``verify_checksums``; a
+missing, truncated or unlisted shard is refused, naming it), the Arrow cache ``datasets`` builds is
+kept under a key of the manifest's checksums, so a rebuilt folder is never served from the cache
+of an earlier build, and the windows read must be the manifest's count. Batches come from
 :func:`biohuman10m.collate.collate_windows`: per-frame arrays (B, T, ...), ``frames`` (B, T, H, W, 3)
 uint8 and metadata lists.
 """
@@ -21,7 +23,7 @@ import torch
 
 from biohuman10m.errors import InputError, MissingInputError
 from biohuman10m.layout import MANIFEST, WEBDATASET_DIR
-from builder.dataset.manifest import ShardChecksumError, content_key, read_manifest, split_windows
+from builder.dataset.manifest import ShardChecksumError, check_files, content_key, split_windows
 
 
 def dataset_root(dataset_path: str | os.PathLike) -> Path:
@@ -47,14 +49,17 @@ def arrow_cache_dir(manifest: dict) -> Path:
 
 class WindowDataset(torch.utils.data.Dataset):
     """Map-style windows of one split of a built dataset; items are raw WebDataset samples
-    (``json``, ``<array>.npy``, ``frames.mp4``) that ``biohuman10m.collate.collate_windows`` decodes and stacks."""
+    (``json``, ``<array>.npy``, ``frames.mp4``) that ``biohuman10m.collate.collate_windows`` decodes and stacks.
+    ``verify_checksums``: also compare every shard's sha256 with the manifest (reads all shards once);
+    sizes, missing and unlisted shards are always checked.
+    """
 
-    def __init__(self, dataset_path: str | os.PathLike, split: str) -> None:
+    def __init__(self, dataset_path: str | os.PathLike, split: str, verify_checksums: bool = False) -> None:
         import datasets
 
         self.path, self.split = Path(dataset_path), split
         root = dataset_root(dataset_path)
-        manifest = read_manifest(root)
+        manifest = check_files(root, ("webdataset",), checksums=verify_checksums)
         expected = split_windows(manifest, split)
         if not expected:
             splits = sorted({e["split"] for e in manifest["files"] if e.get("format") == "webdataset"})

@@ -267,9 +267,12 @@ def _move(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, to
 
 
 def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os.PathLike | None,
-          output_dir: str | os.PathLike) -> dict[str, float]:
+          output_dir: str | os.PathLike, verify_checksums: bool = False) -> dict[str, float]:
     """Train (resuming from ``output_dir``'s newest checkpoint), save the model and its card, and
-    return the final evaluation metrics (on every process; computed by the main process)."""
+    return the final evaluation metrics (on every process; computed by the main process).
+
+    The dataset's shards are checked against its manifest before training starts (sizes, missing
+    and unlisted shards; every sha256 too with ``verify_checksums``)."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.utils import ProjectConfiguration
 
@@ -286,7 +289,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
     )
     try:
-        return _run(accelerator, config, Path(dataset_path), output_dir)
+        return _run(accelerator, config, Path(dataset_path), output_dir, verify_checksums)
     finally:
         accelerator.end_training()
         if accelerator.num_processes == 1:  # let a later train() in this process configure Accelerate anew
@@ -296,7 +299,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
             GradientState._reset_state()
 
 
-def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path) -> dict[str, Any]:
+def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
+         verify_checksums: bool = False) -> dict[str, Any]:
     """The training loop of :func:`train` under an existing ``accelerator``."""
     from accelerate.utils import set_seed
     from transformers import get_scheduler
@@ -313,7 +317,7 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     encoder = getattr(model.hmr, "encoder", None)  # the PromptHMR adapter has none of its own
     if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
         encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
-    train_set = WindowDataset(dataset_path, config.train_split)
+    train_set = WindowDataset(dataset_path, config.train_split, verify_checksums=verify_checksums)
     sampler = EpochBatchSampler(train_set.sources, config.per_device_batch_size, config.seed,
                                 num_replicas=accelerator.num_processes, rank=accelerator.process_index,
                                 subsample=config.subsample)
