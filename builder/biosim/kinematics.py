@@ -56,6 +56,7 @@ class KinematicsSettings:
     max_joint_shift_m: float | None = 0.02  # joint centres move at most this far onto the body's (None: all the way)
     fps: float | None = None            # resample sequences to this rate when reading files
     on_nan: str = "split"               # "split": cut at NaN frames; "error": reject the file
+    allow_pickle: bool = False          # read the formats that are pickles (3DPW, EMDB, H3.6M, MotionPRO)
 
     def to_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
@@ -152,7 +153,7 @@ def iter_inputs(inputs: Iterable[str | os.PathLike], settings: KinematicsSetting
     for item in map(Path, inputs):
         for path in find_motion_files(item) if item.is_dir() else [item]:
             try:
-                yield path, read_motion(path, fps=settings.fps, on_nan=settings.on_nan)
+                yield path, read_motion(path, fps=settings.fps, on_nan=settings.on_nan, allow_pickle=settings.allow_pickle)
             except (MotionSourceError, ValueError, OSError) as error:
                 yield path, error
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from builder.cli import add_workers_argument
+from builder.sources.command import add_allow_pickle_argument
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=float, help="resample every sequence to this frame rate")
     parser.add_argument("--on-nan", choices=("split", "error"), default="split",
                         help="cut sequences at NaN frames (split) or reject such files (error)")
+    add_allow_pickle_argument(parser)
     parser.add_argument("--force", action="store_true", help="redo sequences that are already done")
     add_workers_argument(parser, "sequences")
     parser.set_defaults(func=run)
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model,
                                   marker_weights=args.marker_weights, align_joint_centres=not args.no_align_joints,
-                                  max_joint_shift_m=args.max_joint_shift, fps=args.fps, on_nan=args.on_nan)
+                                  max_joint_shift_m=args.max_joint_shift, fps=args.fps, on_nan=args.on_nan,
+                                  allow_pickle=args.allow_pickle)
     status = run_folder(args.inputs, args.out, settings, force=args.force, workers=args.workers)
     counts = Counter(status.values())
     print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")

@@ -35,10 +35,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("--fps", type=float, default=None, help="resample to this frame rate")
     convert.add_argument("--on-nan", choices=("split", "error"), default="split",
                          help="cut sequences at NaN frames (default) or reject them")
+    add_allow_pickle_argument(convert)
     plot = actions.add_parser("plot", help="PNG of hip/knee flexion and root path of each sequence of a motion")
     plot.add_argument("path", help="motion file or embedded clip name (e.g. walk)")
     plot.add_argument("-o", "--out", required=True, type=Path, help="output folder (<sequence_id>.png per sequence)")
+    add_allow_pickle_argument(plot)
     parser.set_defaults(func=run)
+
+
+def add_allow_pickle_argument(parser: argparse.ArgumentParser) -> None:
+    """``--allow-pickle``: read the formats that are pickles (3DPW, EMDB, Human3.6M MoSh, MotionPRO)."""
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="read the motion formats that are Python pickles (3DPW, EMDB, Human3.6M MoSh fits, "
+                             "MotionPRO smpl.npy); loading a pickle can run code: only for files from the "
+                             "datasets' official releases")
 
 
 def _inputs(name: str) -> list[Path]:
@@ -71,14 +81,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "plot":
         for path in _inputs(args.path):
-            for sequence in read_motion(path):
+            for sequence in read_motion(path, allow_pickle=args.allow_pickle):
                 print(plot_sequence(sequence, args.out / f"{sequence.sequence_id}.png"))
         return 0
     inputs = _inputs(args.path)
     converted, failures = [], {}
     for path in tqdm(inputs, desc="motion files", unit="file", disable=len(inputs) < 2):
         try:
-            converted.extend(_write(read_motion(path, fps=args.fps, on_nan=args.on_nan), args.out))
+            converted.extend(_write(read_motion(path, fps=args.fps, on_nan=args.on_nan, allow_pickle=args.allow_pickle),
+                                    args.out))
         except MotionSourceError as error:
             logger.error("%s", error)
             failures[str(path)] = error.problem
