@@ -24,7 +24,7 @@ from builder.biosim.grf import make_estimator
 from builder.biosim.inverse_dynamics import generalized_force_label, run_inverse_dynamics
 from builder.biosim.opensim_model import load_model
 from builder.biosim.postprocess import SmoothingSettings, smooth_activations
-from builder.biosim.record import SequenceRecord
+from builder.biosim.record import SequenceRecord, as_stored
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
@@ -55,6 +55,26 @@ class DynamicsSettings:
         if self.solver == "opensim" and self.smoothing.method == "sequence":
             raise ValueError("smoothing inside the optimisation needs the fast solver; "
                              "use the savgol smoothing method with the OpenSim solver")
+
+
+def changed_settings(record: SequenceRecord, settings: DynamicsSettings) -> list[str]:
+    """The settings (dotted names for nested ones) in which ``record`` was made differently from ``settings``.
+
+    Empty when the record was made with ``settings``, or holds no settings (the record of a worker that
+    crashed: such sequences rerun on request, ``retry_failed``). The dynamics resume reruns a sequence
+    whose list is not empty.
+    """
+    if not record.settings:
+        return []
+    old, new = _flat(record.settings), _flat(as_stored(dataclasses.asdict(settings)))
+    return sorted(name for name in {*old, *new} if old.get(name) != new.get(name))
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
 
 
 def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = None) -> SequenceRecord:

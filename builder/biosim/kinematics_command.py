@@ -58,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
                                   allow_pickle=args.allow_pickle)
     status = run_folder(args.inputs, args.out, settings, force=args.force, workers=args.workers)
     counts = Counter(status.values())
-    print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
+    print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed"
+          + (f", {counts['conflict']} conflicts (id taken by another input; --force replaces)" if counts["conflict"]
+             else ""))
     for sequence_id, state in sorted(status.items()):
         if state == "failed":
             print(f"  failed: {sequence_id} (see {args.out / 'sequences' / sequence_id / 'record.json'})")
-    return 1 if counts["failed"] else 0
+        elif state == "conflict":
+            print(f"  conflict: {sequence_id} ({args.out / 'sequences' / sequence_id} holds another input's results)")
+    return 1 if counts["failed"] or counts["conflict"] else 0

@@ -36,11 +36,11 @@ from biohuman10m.layout import (
     WEBDATASET_DIR,
 )
 from builder import layout
-from builder.io import write_text_atomic
+from builder.io import sha256_of, write_text_atomic
 
 from builder.biosim.validity_report import validity_counts
 from .figures import write_figures
-from .manifest import ShardChecksumError, file_entry, sha256_of, write_manifest
+from .manifest import ShardChecksumError, file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
 from .shards import (
     ParquetShardWriter,

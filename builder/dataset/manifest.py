@@ -9,21 +9,13 @@ from pathlib import Path
 
 from biohuman10m.errors import InputError, MissingInputError
 from biohuman10m.layout import MANIFEST, PARQUET_DIR, WEBDATASET_DIR
-from builder.io import write_text_atomic
+from builder.io import sha256_of, write_text_atomic
 
 FORMAT_VERSION = 1
 
 
 class ShardChecksumError(InputError):
     """Data files of a dataset folder are missing, or their size or sha256 differs from the manifest."""
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entry(root: Path, path: Path, **fields) -> dict:

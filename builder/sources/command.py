@@ -10,14 +10,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from builder.io import write_text_atomic
+from biohuman10m.errors import MissingInputError
+from builder.io import inside, write_text_atomic
 
 from .deepmimic import embedded_motions
 from .errors import MotionSourceError
+from .ids import unique_ids
 from .motion import MotionSequence
 from .motion_file import save_motion
 from .preview import plot_sequence
-from .read import FORMATS, find_motion_files, read_motion
+from .read import FORMATS, MOTION_SUFFIXES, find_motion_files, read_motion
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,11 @@ def add_allow_pickle_argument(parser: argparse.ArgumentParser) -> None:
 def _inputs(name: str) -> list[Path]:
     path = Path(name)
     if path.is_dir() and not (path / "smpl.npy").is_file():
-        return find_motion_files(path)
+        files = find_motion_files(path)
+        if not files:
+            raise MissingInputError(path, f"holds no motion files ({', '.join(MOTION_SUFFIXES)} of a supported "
+                                    "format; `biohuman sources list` names the formats)")
+        return files
     if not path.exists() and name in embedded_motions():
         return [embedded_motions()[name]]
     return [path]
@@ -66,7 +72,7 @@ def _write(sequences: list[MotionSequence], out: Path) -> list[Path]:
             raise MotionSourceError(out, f"{len(sequences)} sequences to write; give a folder as --out")
         save_motion(sequences[0], out)
         return [out]
-    paths = [out / f"{sequence.sequence_id}.npz" for sequence in sequences]
+    paths = [inside(out, f"{sequence.sequence_id}.npz") for sequence in sequences]
     for sequence, path in zip(sequences, paths):
         save_motion(sequence, path)
     return paths
@@ -82,17 +88,17 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "plot":
         for path in _inputs(args.path):
             for sequence in read_motion(path, allow_pickle=args.allow_pickle):
-                print(plot_sequence(sequence, args.out / f"{sequence.sequence_id}.png"))
+                print(plot_sequence(sequence, inside(args.out, f"{sequence.sequence_id}.png")))
         return 0
     inputs = _inputs(args.path)
-    converted, failures = [], {}
+    sequences, failures = [], {}
     for path in tqdm(inputs, desc="motion files", unit="file", disable=len(inputs) < 2):
         try:
-            converted.extend(_write(read_motion(path, fps=args.fps, on_nan=args.on_nan, allow_pickle=args.allow_pickle),
-                                    args.out))
+            sequences.extend(read_motion(path, fps=args.fps, on_nan=args.on_nan, allow_pickle=args.allow_pickle))
         except MotionSourceError as error:
             logger.error("%s", error)
             failures[str(path)] = error.problem
+    converted = _write(unique_ids(sequences), args.out) if sequences else []
     if failures and args.out.suffix != ".npz":
         write_text_atomic(args.out / FAILURES_FILE, json.dumps(failures, indent=2) + "\n")
     print(f"wrote {len(converted)} sequence file(s); {len(failures)} input(s) failed")

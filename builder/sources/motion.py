@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,17 @@ import numpy as np
 from biohuman10m.vocabulary import SMPL_POSE_DIM
 
 GENDERS = ("neutral", "male", "female")
+SEQUENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+"""A sequence id (it names the sequence's output folder): ASCII letters, digits, ``.``, ``_`` and ``-``, starting
+with a letter or digit, at most 200 characters, and no ``..``; so never a path, absolute or relative."""
+
+
+def check_sequence_id(sequence_id: str) -> str:
+    """``sequence_id`` if it matches :data:`SEQUENCE_ID`; a ``ValueError`` saying why otherwise."""
+    if not isinstance(sequence_id, str) or not SEQUENCE_ID.fullmatch(sequence_id) or ".." in sequence_id:
+        raise ValueError(f"sequence id {sequence_id!r} is not a plain name (letters, digits, '.', '_', '-'; "
+                         "starting with a letter or digit; no '..', no '/'; at most 200 characters)")
+    return sequence_id
 
 
 @dataclass
@@ -45,6 +57,10 @@ class MotionSequence:
 
     def __post_init__(self) -> None:
         where = f"{self.source_path or self.sequence_id}"
+        try:
+            check_sequence_id(self.sequence_id)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
         self.poses = np.asarray(self.poses, dtype=np.float32)
         self.trans = np.asarray(self.trans, dtype=np.float32)
         self.betas = np.asarray(self.betas, dtype=np.float32).reshape(-1)

@@ -134,3 +134,27 @@ def test_hanging_sequence_is_killed_after_the_timeout(walk, tmp_path):
     assert run_dynamics(root, SETTINGS, workers=1, timeout_s=3.0) == {"failed": 1}
     assert time.monotonic() - started < 60
     assert "timed out" in _record(root, "hangs").error
+
+
+def test_changed_settings_redo_the_sequences_made_with_other_ones(built, tmp_path, capsys):
+    import dataclasses
+    import shutil
+
+    from builder.biosim.runner import find_sequences, select_pending
+    from builder.cli import main
+
+    root, _ = built
+    folders = find_sequences(root)
+    assert select_pending(folders, settings=SETTINGS) == []
+    with_settings = [f for f in folders if read_record(f / layout.RECORD).settings]   # not the crashed workers'
+    assert len(with_settings) >= 4
+    assert select_pending(folders, settings=dataclasses.replace(SETTINGS, cutoff_hz=8.0)) == with_settings
+
+    shutil.copytree(root / "sequences" / "good_a", tmp_path / "sequences" / "good_a")
+    record = tmp_path / "sequences" / "good_a" / layout.RECORD
+    stamp = record.stat().st_mtime_ns
+    argv = ["dynamics", str(tmp_path), "--workers", "1", "--grf-estimator", "helpers.walk_trial:FaultInjectingEstimator",
+            "--reserve-max-control", "30"]
+    assert main(argv) == 0 and record.stat().st_mtime_ns == stamp   # the same settings: skipped
+    assert main([*argv, "--cutoff-hz", "8"]) == 0   # before: skipped too, keeping the 6 Hz labels
+    assert read_record(record).settings["cutoff_hz"] == 8.0 and read_record(record).status == "kept"
