@@ -18,6 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                  help="where to write the results (default: <video>_biohuman/)")
     parser.add_argument("--overlap", type=int, default=0, help="frames shared between neighbouring windows")
     parser.add_argument("--no-overlay", action="store_true", help="skip the overlay video")
+    parser.add_argument("--min-box-fraction", type=float, default=0.5,
+                        help="stop unless at least this share of the frames has a usable person box (default 0.5); "
+                             "frames without one get NaN rows")
     parser.set_defaults(func=run)
 
 
@@ -25,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from .video_prediction import predict_video
 
     out = args.out or args.video.with_name(f"{args.video.stem}_biohuman")
-    result = predict_video(args.model, args.video, args.boxes, out, overlap=args.overlap, overlay=not args.no_overlay)
+    result = predict_video(args.model, args.video, args.boxes, out, overlap=args.overlap, overlay=not args.no_overlay,
+                           min_box_fraction=args.min_box_fraction)
     for kind, path in result.files.items():
         print(f"{kind:8s} {path}")
     return 0
