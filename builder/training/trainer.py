@@ -41,6 +41,7 @@ from builder.evaluation.window_data import WindowDataset, model_inputs
 from builder.io import write_text_atomic
 
 from . import config_path
+from .config_schema import dataclass_types, keyword_types, validated
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,10 @@ class TrainConfig:
     report_to: str = "tensorboard"
 
     def __post_init__(self) -> None:
+        """Coerce every value to its declared type (see :mod:`builder.training.config_schema`) and check
+        ``model_config`` against the model's config class and ``processor`` against the video processor."""
+        for key, value in validated(vars(self), dataclass_types(type(self)), "", TrainConfigError).items():
+            setattr(self, key, value)
         if self.model not in MODEL_CLASSES:
             raise TrainConfigError(None, f"unknown model {self.model!r}; choose one of {sorted(MODEL_CLASSES)}")
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
@@ -114,17 +119,15 @@ class TrainConfig:
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise TrainConfigError(None, f"{name} must be at least 1, got {getattr(self, name)}")
-        self.adam_betas = tuple(self.adam_betas)
+        self.model_config = validated(self.model_config, model_config_types(self.model), "model_config",
+                                      TrainConfigError)
+        self.processor = validated(self.processor, processor_types(), "processor", TrainConfigError)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str | os.PathLike | None = None) -> TrainConfig:
         """The config of ``values``; errors name ``source`` (the file they came from)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TrainConfigError(source, f"unknown keys {unknown}; known keys: {sorted(known)}")
         try:
-            return cls(**values)
+            return cls(**validated(values, dataclass_types(cls), "", TrainConfigError))
         except TrainConfigError as error:
             raise TrainConfigError(source, error.problem) from None
 
@@ -167,6 +170,22 @@ def model_class(kind: str):
     """The model class of a model kind (see :data:`MODEL_CLASSES`)."""
     module_name, _, class_name = MODEL_CLASSES[kind].partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def model_config_types(kind: str) -> dict[str, Any]:
+    """``{key: type}`` of the ``model_config`` keys of a model kind (its config class's parameters)."""
+    from transformers import PretrainedConfig
+
+    return keyword_types(model_class(kind).config_class, PretrainedConfig)
+
+
+def processor_types() -> dict[str, Any]:
+    """``{key: type}`` of the ``processor`` keys (the video processor's own parameters)."""
+    from transformers.image_processing_utils import BaseImageProcessor
+
+    from modeling_biohuman.image_processing_biohuman import BioHumanVideoProcessor
+
+    return keyword_types(BioHumanVideoProcessor, BaseImageProcessor)
 
 
 def build_model_and_processor(config: TrainConfig):
