@@ -39,11 +39,12 @@ from builder.biosim.record import SequenceRecord, read_record
 from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
 from builder.body import BodySurface, make_body, marker_trajectories, measure_subject
 from builder.body.skeleton import SMPL_TO_OPENSIM
-from biohuman10m.errors import MissingInputError
+from biohuman10m.errors import InputError, MissingInputError
 from builder.io import sha256_of, write_text_atomic
 from builder.markers import MARKER_NAMES
 from builder.sources import MotionSequence, MotionSourceError, read_motion, save_motion
 from builder.sources.ids import path_suffix, unique_ids
+from builder.sources.plausibility import body_height_problem, root_speed_problem
 from builder.sources.read import MOTION_SUFFIXES, find_motion_files
 from builder.sources.validate import make_id
 from builder.trc import MarkerTrajectories, write_trc
@@ -110,13 +111,16 @@ def resume_action(folder: Path, key: dict) -> tuple[str, str]:
 
 
 def check_sequence(sequence: MotionSequence) -> None:
-    """ValueError naming the sequence's file unless it has >= 2 frames and finite poses/translations."""
+    """:class:`InputError` naming the sequence's file unless it has >= 2 frames, finite poses/translations and
+    a root speed a human can reach (:mod:`builder.sources.plausibility`)."""
     where = sequence.source_path or sequence.sequence_id
     if sequence.num_frames < 2:
-        raise ValueError(f"{where}: {sequence.num_frames} frame(s); inverse kinematics needs at least 2")
+        raise InputError(where, f"{sequence.num_frames} frame(s); inverse kinematics needs at least 2")
     bad = ~(np.isfinite(sequence.poses).all(1) & np.isfinite(sequence.trans).all(1))
     if bad.any():
-        raise ValueError(f"{where}: NaN/inf pose or translation at {bad.sum()} frame(s), first {np.flatnonzero(bad)[0]}")
+        raise InputError(where, f"NaN/inf pose or translation at {bad.sum()} frame(s), first {np.flatnonzero(bad)[0]}")
+    if problem := root_speed_problem(sequence.trans, sequence.fps):
+        raise InputError(where, problem)
 
 
 def to_opensim(points: np.ndarray) -> np.ndarray:
@@ -148,6 +152,8 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
     write_trc(folder / layout.MARKERS_TRC, MarkerTrajectories(sequence.times, list(MARKER_NAMES), markers),
               rate=sequence.fps)
     subject = measure_subject(body)
+    if problem := body_height_problem(subject.height):
+        raise InputError(sequence.source_path or sequence.sequence_id, problem)
     static_markers, static_joints = to_opensim(subject.static_markers), to_opensim(subject.static_joints)
     lift = np.array([0.0, -static_markers[:, 1].min(), 0.0])  # stand on the floor (y = 0)
     static = MarkerTrajectories(np.arange(STATIC_FRAMES) / STATIC_RATE, list(MARKER_NAMES),
@@ -297,6 +303,7 @@ _BODIES: dict[str, BodySurface] = {}
 def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings, resume: dict | None = None) -> str:
     """Run one sequence, recording a failure instead of raising; returns "done" or "failed"."""
     try:
+        check_sequence(sequence)   # before the body is built: an absurd motion fails fast
         shape = sequence.betas.tobytes().hex() if settings.smpl_model else sorted((sequence.body_phenotype or {}).items())
         key = f"{settings.smpl_model}:{sequence.gender}:{shape}"
         if key not in _BODIES:

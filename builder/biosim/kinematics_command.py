@@ -8,7 +8,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from builder.cli import add_workers_argument
+from builder.cli import add_workers_argument, frame_rate
 from builder.sources.command import add_allow_pickle_argument
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the scaled model's joint centres instead of moving them onto the body's")
     parser.add_argument("--max-joint-shift", type=float, default=0.02,
                         help="m; joint centres move at most this far towards the body's (default 0.02)")
-    parser.add_argument("--fps", type=float, help="resample every sequence to this frame rate")
+    parser.add_argument("--fps", type=frame_rate, help="resample every sequence to this frame rate")
     parser.add_argument("--on-nan", choices=("split", "error"), default="split",
                         help="cut sequences at NaN frames (split) or reject such files (error)")
     add_allow_pickle_argument(parser)

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from biohuman10m.errors import InputError
-from builder.cli import add_argument
+from builder.cli import add_argument, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_argument(parser, "-o", "--out", type=Path, required=True, old=("--output-dir",),
                  help="output folder (<name>/ per model, report.md for several)")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-windows", type=int, help="evaluate only the first N windows")
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--max-windows", type=positive_int, help="evaluate only the first N windows")
     parser.add_argument("--muscles", nargs="+", help="muscles whose curves are plotted (default: a standard set)")
     parser.add_argument("--verify-checksums", action="store_true",
                         help="compare every shard's sha256 with manifest.json first (sizes are always checked)")

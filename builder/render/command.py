@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import layout
-from builder.cli import add_argument
+from builder.cli import add_argument, positive_int
 from builder.io import sha256_of, write_text_atomic
 from builder.render.camera import CameraConfig
 from builder.render.renderer import BodyRenderer
@@ -103,7 +103,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mesh", type=Path, help="posed mesh .npz (vertices, faces, fps); one folder only")
     parser.add_argument("--smpl-model", type=Path, help="SMPL model file to use instead of the Anny body")
     parser.add_argument("--seed", type=int, default=0, help="global seed (mixed with each sequence id)")
-    parser.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("WIDTH", "HEIGHT"))
+    parser.add_argument("--size", type=positive_int, nargs=2, default=(256, 256), metavar=("WIDTH", "HEIGHT"))
     parser.add_argument("--backgrounds", type=Path, help="folder of background images (.png/.jpg)")
     parser.add_argument("--min-visible", type=float, default=RenderConfig.min_visible,
                         help="fraction of the body inside the image for a box to count as visible")

@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from biohuman10m.errors import MissingInputError
+from builder.cli import frame_rate
 from builder.io import inside, write_text_atomic
 
 from .deepmimic import embedded_motions
@@ -34,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument("path", help="motion file, folder of motion files, or embedded clip name (e.g. walk)")
     convert.add_argument("-o", "--out", required=True, type=Path,
                          help="output .npz (one sequence) or folder (<sequence_id>.npz per sequence)")
-    convert.add_argument("--fps", type=float, default=None, help="resample to this frame rate")
+    convert.add_argument("--fps", type=frame_rate, default=None, help="resample to this frame rate")
     convert.add_argument("--on-nan", choices=("split", "error"), default="split",
                          help="cut sequences at NaN frames (default) or reject them")
     add_allow_pickle_argument(convert)

@@ -10,6 +10,8 @@ import numpy as np
 
 from biohuman10m.vocabulary import SMPL_POSE_DIM
 
+from .plausibility import frame_rate_problem
+
 GENDERS = ("neutral", "male", "female")
 SEQUENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 """A sequence id (it names the sequence's output folder): ASCII letters, digits, ``.``, ``_`` and ``-``, starting
@@ -70,8 +72,8 @@ class MotionSequence:
             raise ValueError(f"{where}: trans must have shape ({len(self.poses)}, 3), got {self.trans.shape}")
         if self.gender not in GENDERS:
             raise ValueError(f"{where}: unknown gender {self.gender!r}; expected one of {GENDERS}")
-        if not self.fps or not np.isfinite(self.fps) or self.fps <= 0:
-            raise ValueError(f"{where}: frame rate must be a positive number, got {self.fps!r}")
+        if problem := frame_rate_problem(self.fps):
+            raise ValueError(f"{where}: {problem}")
         if self.frame_valid is None:
             self.frame_valid = np.ones(len(self.poses), dtype=bool)
         if self.boxes is not None and len(self.boxes) != len(self.poses):
