@@ -46,9 +46,33 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def frame_rate(text: str) -> float:
+    """An argparse type: a frame rate (Hz) in :data:`builder.sources.plausibility.FRAME_RATE_RANGE_HZ`."""
+    from builder.sources.plausibility import frame_rate_problem
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if problem := frame_rate_problem(value):
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 def add_workers_argument(parser: argparse.ArgumentParser, what: str, old: Sequence[str] = ()) -> None:
-    """``--workers N``: ``what`` run in N parallel processes (default: :func:`default_workers`)."""
-    add_argument(parser, "--workers", type=int, default=default_workers(), old=old,
+    """``--workers N``: ``what`` run in N >= 1 parallel processes (default: :func:`default_workers`)."""
+    add_argument(parser, "--workers", type=positive_int, default=default_workers(), old=old,
                  help=f"{what} run in this many parallel processes (default: the CPU cores available, "
                       f"{default_workers()} here)")
 

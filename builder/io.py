@@ -1,12 +1,15 @@
-"""Atomic file writing: a file either exists complete or not at all."""
+"""Atomic file writing (a file either exists complete or not at all) and output paths kept inside their folder."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from biohuman10m.errors import InputError
 
 
 def _umask() -> int:
@@ -44,3 +47,23 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def inside(folder: str | os.PathLike, *names: str) -> Path:
+    """``folder / names...``, refused (:class:`InputError`) unless it lies strictly inside ``folder`` once
+    ``..`` is resolved (a name such as ``../x`` or ``/x`` must never make a stage write elsewhere)."""
+    root = Path(folder)
+    path = root.joinpath(*names)
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    if absolute == base or not absolute.is_relative_to(base):
+        raise InputError(path, f"would lie outside the output folder {root}; refused")
+    return path
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

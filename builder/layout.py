@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from builder.io import inside
+
 MOTION = "motion.npz"            # SMPL poses (T,72), trans (T,3), betas, gender, fps, times, frame_valid
 MARKERS_TRC = "markers.trc"      # 87 virtual markers, OpenSim frame (Y up, X forward), metres
 STATIC_TRC = "static.trc"        # neutral-pose static frame for scaling
@@ -26,9 +28,10 @@ VIDEO = "video.mp4"              # RGB video (H.264), one frame per motion frame
 BOXES = "boxes.npy"              # (T,4) person boxes x0,y0,x1,y1 in pixels (NaN = none)
 BOX_VISIBLE = "box_visible.npy"  # (T,) bool, person visible enough to be labelled
 CAMERA = "camera.npz"            # K (3,3), R (T,3,3), t (T,3), image size
+RENDER_SETTINGS = "render.json"  # the render settings and input sha256 the video was made with (resume key)
 RECORD = "record.json"           # sources, settings, timings, errors, kept/dropped and why
 
 
 def sequence_dir(out_dir: Path, sequence_id: str) -> Path:
-    """Output folder of one sequence."""
-    return Path(out_dir) / "sequences" / sequence_id
+    """Output folder of one sequence (refused unless it lies inside ``out_dir/sequences``)."""
+    return inside(Path(out_dir) / "sequences", sequence_id)

@@ -17,7 +17,7 @@ import logging
 import time
 from pathlib import Path
 
-from builder.cli import add_argument, add_workers_argument
+from builder.cli import add_argument, add_workers_argument, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +92,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                  help="where the default dataset is built (default: ./biohuman10m; from the project root, "
                       "the package folder, so that load_dataset('biohuman10m') works there)")
     add_workers_argument(parser, "BioSim and dataset sequences")
-    parser.add_argument("--window-stride", type=int, default=16, help="frames between window starts")
-    parser.add_argument("--max-steps", type=int, help="override the training steps of both methods")
+    parser.add_argument("--window-stride", type=positive_int, default=16, help="frames between window starts")
+    parser.add_argument("--max-steps", type=positive_int, help="override the training steps of both methods")
     parser.add_argument("--clips", nargs="+", help="embedded clips to use (default: all)")
-    parser.add_argument("--subjects", type=int, help="number of Anny subjects to use (default: all five)")
+    parser.add_argument("--subjects", type=positive_int, help="number of Anny subjects to use (default: all five)")
     parser.set_defaults(func=_run)
 
 

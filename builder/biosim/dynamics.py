@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
+from biohuman10m.errors import InputError, MissingInputError
 from builder import layout
 from builder.biosim.grf import make_estimator
 from builder.biosim.inverse_dynamics import generalized_force_label, run_inverse_dynamics
 from builder.biosim.opensim_model import load_model
 from builder.biosim.postprocess import SmoothingSettings, smooth_activations
-from builder.biosim.record import SequenceRecord
+from builder.biosim.record import SequenceRecord, as_stored
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
+from builder.sources.plausibility import frame_rate_problem, root_speed_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,50 @@ class DynamicsSettings:
                              "use the savgol smoothing method with the OpenSim solver")
 
 
+def changed_settings(record: SequenceRecord, settings: DynamicsSettings) -> list[str]:
+    """The settings (dotted names for nested ones) in which ``record`` was made differently from ``settings``.
+
+    Empty when the record was made with ``settings``, or holds no settings (the record of a worker that
+    crashed: such sequences rerun on request, ``retry_failed``). The dynamics resume reruns a sequence
+    whose list is not empty.
+    """
+    if not record.settings:
+        return []
+    old, new = _flat(record.settings), _flat(as_stored(dataclasses.asdict(settings)))
+    return sorted(name for name in {*old, *new} if old.get(name) != new.get(name))
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
+
+
+ROOT_TRANSLATIONS = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
+"""The IK coordinates of the root's position (metres)."""
+
+
+def check_build_folder(out_dir: str | Path) -> None:
+    """:class:`MissingInputError` unless ``<out_dir>/sequences`` holds a sequence with IK results."""
+    root = Path(out_dir) / "sequences"
+    if not root.is_dir():
+        raise MissingInputError(out_dir, "no 'sequences' folder; run `biohuman kinematics -o` into it first")
+    if not any((folder / layout.IK_MOT).is_file() for folder in root.iterdir()):
+        raise MissingInputError(root, f"no sequence has IK results ({layout.IK_MOT}); run `biohuman kinematics` first")
+
+
+def check_ik_motion(ik_path: Path) -> None:
+    """:class:`InputError` naming ``ik_path`` unless its frame rate and root speed are a human's."""
+    table = read_storage(ik_path)
+    if len(table.time) < 2:
+        return
+    fps = 1.0 / float(np.median(np.diff(table.time)))
+    problem = frame_rate_problem(fps) or root_speed_problem(table.columns(list(ROOT_TRANSLATIONS)), fps)
+    if problem:
+        raise InputError(ik_path, problem)
+
+
 def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = None) -> SequenceRecord:
     """Run the dynamics stages of one sequence folder; always writes ``record.json`` unless killed."""
     seq_dir = Path(seq_dir)
@@ -69,6 +115,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         (seq_dir / stale).unlink(missing_ok=True)
     try:
         record.marker_error = _marker_error(seq_dir / layout.IK_REPORT)
+        check_ik_motion(ik)
         started = time.perf_counter()
         grf = make_estimator(settings.grf_estimator, **settings.grf_options).estimate(model, ik)
         grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML, seq_dir / layout.GRF_CONTACT)

@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from builder.biosim.dynamics import DynamicsSettings
+    from builder.biosim.dynamics import DynamicsSettings, check_build_folder
     from builder.biosim.postprocess import SmoothingSettings
     from builder.biosim.validity import ValidityThresholds
     from builder.biosim.runner import run_dynamics
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         thresholds=ValidityThresholds(args.max_marker_error, args.max_unexplained_moment, args.max_residual_force,
                                       args.max_residual_moment, args.min_valid_fraction),
         smoothing=SmoothingSettings(args.smoothing, args.smoothness_s, args.savgol_window_s, args.savgol_order))
+    check_build_folder(args.out_dir)
     counts = run_dynamics(args.out_dir, settings, workers=args.workers, address=args.address,
                           force=args.force, retry_failed=args.retry_failed, timeout_s=args.timeout)
     log.info("dynamics: %s", dict(counts))

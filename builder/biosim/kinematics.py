@@ -6,6 +6,12 @@ Per sequence, into ``layout.sequence_dir(out_dir, sequence_id)``: ``motion.npz``
 ``ANATOMICAL_STATIC_POSE``, its joint centres moved onto the body's and its markers placed), ``ik.mot`` and ``ik_report.json`` (per-frame
 RMS and max marker error, written last: its presence marks the stage done). A failure writes
 ``record.json`` with status ``failed`` and the reason; the dynamics stage writes the final record.
+
+Resume: ``ik_report.json`` keeps the settings the sequence ran with, its input file and that file's
+sha256 (:func:`resume_key`). A sequence is skipped only while all three match; changed settings or
+a changed input file redo it, and another input file that gives the same id is a conflict that is
+refused (``--force`` replaces it) so that no input's results silently replace another's. Ids that
+collide within one run get suffixes (:mod:`builder.sources.ids`).
 """
 
 from __future__ import annotations
@@ -33,10 +39,14 @@ from builder.biosim.record import SequenceRecord, read_record
 from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
 from builder.body import BodySurface, make_body, marker_trajectories, measure_subject
 from builder.body.skeleton import SMPL_TO_OPENSIM
-from builder.io import write_text_atomic
+from biohuman10m.errors import InputError, MissingInputError
+from builder.io import sha256_of, write_text_atomic
 from builder.markers import MARKER_NAMES
 from builder.sources import MotionSequence, MotionSourceError, read_motion, save_motion
-from builder.sources.read import find_motion_files
+from builder.sources.ids import path_suffix, unique_ids
+from builder.sources.plausibility import body_height_problem, root_speed_problem
+from builder.sources.read import MOTION_SUFFIXES, find_motion_files
+from builder.sources.validate import make_id
 from builder.trc import MarkerTrajectories, write_trc
 
 log = logging.getLogger(__name__)
@@ -56,19 +66,61 @@ class KinematicsSettings:
     max_joint_shift_m: float | None = 0.02  # joint centres move at most this far onto the body's (None: all the way)
     fps: float | None = None            # resample sequences to this rate when reading files
     on_nan: str = "split"               # "split": cut at NaN frames; "error": reject the file
+    allow_pickle: bool = False          # read the formats that are pickles (3DPW, EMDB, H3.6M, MotionPRO)
 
     def to_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
 
 
+RESUME_IGNORED = ("allow_pickle",)
+"""Settings that do not change the results (a finished sequence is not redone when they change)."""
+
+
+def resume_key(sequence: MotionSequence, settings: KinematicsSettings, input_sha256: str | None) -> dict:
+    """What a finished sequence must match to be skipped: the settings, the input file and its sha256."""
+    values = {k: v for k, v in settings.to_dict().items() if k not in RESUME_IGNORED}
+    return json.loads(json.dumps({"settings": values, "source": str(sequence.source_path or ""),
+                                  "input_sha256": input_sha256}))
+
+
+def resume_action(folder: Path, key: dict) -> tuple[str, str]:
+    """``("run" | "skip" | "conflict", why)`` for a sequence folder and the :func:`resume_key` of its input.
+
+    Reports written before keys were stored are judged by the settings and source path they record.
+    """
+    try:
+        report = json.loads((folder / layout.IK_REPORT).read_text())
+    except FileNotFoundError:
+        return "run", "not done"
+    except ValueError:
+        return "run", "unreadable IK report"
+    stored = report.get("resume") or {"settings": report.get("settings") or {}, "source": report.get("source_path"),
+                                      "input_sha256": None}
+    old = {k: v for k, v in stored["settings"].items() if k not in RESUME_IGNORED}
+    changed = sorted(k for k in {*old, *key["settings"]} if old.get(k) != key["settings"].get(k))
+    same_input = stored["input_sha256"] == key["input_sha256"] if stored["input_sha256"] else None
+    if stored["source"] != key["source"] and not same_input:
+        return "conflict", (f"holds the results of {stored['source']}, and {key['source']} gives the same sequence "
+                            "id; use another --out, or --force to replace them")
+    if changed:
+        return "run", "settings changed (" + ", ".join(f"{k}: {old.get(k)!r} -> {key['settings'].get(k)!r}"
+                                                     for k in changed) + ")"
+    if same_input is False:
+        return "run", f"{key['source']} changed since it was run"
+    return "skip", "done with these settings"
+
+
 def check_sequence(sequence: MotionSequence) -> None:
-    """ValueError naming the sequence's file unless it has >= 2 frames and finite poses/translations."""
+    """:class:`InputError` naming the sequence's file unless it has >= 2 frames, finite poses/translations and
+    a root speed a human can reach (:mod:`builder.sources.plausibility`)."""
     where = sequence.source_path or sequence.sequence_id
     if sequence.num_frames < 2:
-        raise ValueError(f"{where}: {sequence.num_frames} frame(s); inverse kinematics needs at least 2")
+        raise InputError(where, f"{sequence.num_frames} frame(s); inverse kinematics needs at least 2")
     bad = ~(np.isfinite(sequence.poses).all(1) & np.isfinite(sequence.trans).all(1))
     if bad.any():
-        raise ValueError(f"{where}: NaN/inf pose or translation at {bad.sum()} frame(s), first {np.flatnonzero(bad)[0]}")
+        raise InputError(where, f"NaN/inf pose or translation at {bad.sum()} frame(s), first {np.flatnonzero(bad)[0]}")
+    if problem := root_speed_problem(sequence.trans, sequence.fps):
+        raise InputError(where, problem)
 
 
 def to_opensim(points: np.ndarray) -> np.ndarray:
@@ -82,13 +134,16 @@ def is_done(folder: Path) -> bool:
 
 
 def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, settings: KinematicsSettings,
-                   body: BodySurface | None = None) -> dict:
-    """Part 1 for one sequence; returns the IK report (also written to ``ik_report.json``)."""
+                   body: BodySurface | None = None, resume: dict | None = None) -> dict:
+    """Part 1 for one sequence; returns the IK report (also written to ``ik_report.json``, with
+    ``resume``: the :func:`resume_key` it was run for)."""
     from builder.musculoskeletal import default_model_path
 
     check_sequence(sequence)
     folder = layout.sequence_dir(Path(out_dir), sequence.sequence_id)
     folder.mkdir(parents=True, exist_ok=True)
+    for earlier in (layout.IK_REPORT, layout.RECORD):   # a half-redone folder must not count as done
+        (folder / earlier).unlink(missing_ok=True)
     timings = {}
     started = time.perf_counter()
     body = body or make_body(sequence, settings.smpl_model)
@@ -97,6 +152,8 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
     write_trc(folder / layout.MARKERS_TRC, MarkerTrajectories(sequence.times, list(MARKER_NAMES), markers),
               rate=sequence.fps)
     subject = measure_subject(body)
+    if problem := body_height_problem(subject.height):
+        raise InputError(sequence.source_path or sequence.sequence_id, problem)
     static_markers, static_joints = to_opensim(subject.static_markers), to_opensim(subject.static_joints)
     lift = np.array([0.0, -static_markers[:, 1].min(), 0.0])  # stand on the floor (y = 0)
     static = MarkerTrajectories(np.arange(STATIC_FRAMES) / STATIC_RATE, list(MARKER_NAMES),
@@ -131,8 +188,8 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
         source_path=str(sequence.source_path or ""), body=getattr(body, "topology", type(body).__name__),
         height_m=subject.height, mass_kg=subject.mass, joint_centre_shifts_m=shifts, joint_centre_offsets_m=offsets,
         settings=settings.to_dict(), timings_s=timings,
+        resume=resume or resume_key(sequence, settings, None),
     )
-    (folder / layout.RECORD).unlink(missing_ok=True)  # an earlier failure no longer holds
     write_text_atomic(folder / layout.IK_REPORT, json.dumps(report, indent=1) + "\n")
     return report
 
@@ -146,51 +203,87 @@ def record_failure(out_dir: Path, sequence_id: str, error: Exception, settings: 
                    ).write(folder / layout.RECORD)
 
 
+def input_files(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """The motion files of ``inputs`` (files, or folders searched recursively); a folder holding none is an error."""
+    for item in map(Path, inputs):
+        if not item.is_dir():
+            yield item
+            continue
+        files = find_motion_files(item)
+        if not files:
+            raise MissingInputError(item, f"holds no motion files ({', '.join(MOTION_SUFFIXES)} of a supported "
+                                    "format; `biohuman sources list` names the formats)")
+        yield from files
+
+
 def iter_inputs(inputs: Iterable[str | os.PathLike], settings: KinematicsSettings
                 ) -> Iterator[tuple[Path, list[MotionSequence] | Exception]]:
     """``(file, sequences or the error reading it)`` for every motion file in ``inputs`` (files or folders)."""
-    for item in map(Path, inputs):
-        for path in find_motion_files(item) if item.is_dir() else [item]:
-            try:
-                yield path, read_motion(path, fps=settings.fps, on_nan=settings.on_nan)
-            except (MotionSourceError, ValueError, OSError) as error:
-                yield path, error
+    for path in input_files(inputs):
+        try:
+            yield path, read_motion(path, fps=settings.fps, on_nan=settings.on_nan, allow_pickle=settings.allow_pickle)
+        except (MotionSourceError, ValueError, OSError) as error:
+            yield path, error
+
+
+def _failure_id(path: Path, taken: dict[str, str]) -> str:
+    """The id under which an unreadable file's failure is recorded (its sanitised name, made unique)."""
+    name = make_id(path.stem) or "unnamed"
+    return name if name not in taken else name + path_suffix(path)
 
 
 def run_folder(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, settings: KinematicsSettings,
                force: bool = False, workers: int = 1) -> dict[str, str]:
-    """Part 1 over motion files and folders; returns ``{sequence_id: "done"|"skipped"|"failed"}``.
+    """Part 1 over motion files and folders; returns ``{sequence_id: "done"|"skipped"|"failed"|"conflict"}``.
 
-    Resumable: sequences already done are skipped (unless ``force``). A bad file or a failing
-    sequence gets a ``failed`` record.json with the reason, and the run goes on. With
-    ``workers > 1`` sequences run in that many processes (each builds its body surfaces once).
+    Resumable (see the module docstring): sequences done with the same settings and input are
+    skipped (unless ``force``), the others redone; ``conflict``: the id's folder holds another input's
+    results, left as they are. A bad file or a failing sequence gets a ``failed`` record.json with
+    the reason, and the run goes on. With ``workers > 1`` sequences run in that many processes (each
+    builds its body surfaces once). Raises :class:`MissingInputError` when there is no input at all.
     """
-    out_dir = Path(out_dir)
+    out_dir, inputs = Path(out_dir), list(inputs)
     status: dict[str, str] = {}
-    pending: list[MotionSequence] = []
-    for path, sequences in iter_inputs(inputs, settings):
-        if not isinstance(sequences, list):
-            sequence_id = path.stem if path.stem not in status else f"{path.parent.name}_{path.stem}"
-            log.warning("%s", sequences)
-            record_failure(out_dir, sequence_id, sequences, settings, path)
+    sequences: list[MotionSequence] = []
+    digests: dict[Path, str] = {}
+    for path, result in iter_inputs(inputs, settings):
+        if not isinstance(result, list):
+            sequence_id = _failure_id(path, status)
+            log.warning("%s", result)
+            record_failure(out_dir, sequence_id, result, settings, path)
             status[sequence_id] = "failed"
             continue
-        for sequence in sequences:
-            if not force and is_done(layout.sequence_dir(out_dir, sequence.sequence_id)):
-                status[sequence.sequence_id] = "skipped"
-            else:
-                pending.append(sequence)
-    log.info("%d sequences to run, %d already done, %d unreadable files", len(pending),
-             sum(s == "skipped" for s in status.values()), sum(s == "failed" for s in status.values()))
+        digests[path] = sha256_of(path) if path.is_file() else None
+        sequences.extend(result)
+    if not status and not sequences:
+        raise MissingInputError(", ".join(map(str, inputs)) or None, "no motion input given")
+    pending: list[tuple[MotionSequence, dict]] = []
+    for sequence in unique_ids(sequences):
+        key = resume_key(sequence, settings, digests.get(Path(sequence.source_path or "")))
+        folder = layout.sequence_dir(out_dir, sequence.sequence_id)
+        action, why = ("run", "forced") if force else resume_action(folder, key)
+        if action == "skip":
+            status[sequence.sequence_id] = "skipped"
+        elif action == "conflict":
+            log.error("%s: %s", folder, why)
+            status[sequence.sequence_id] = "conflict"
+        else:
+            if why not in ("not done", "forced"):
+                log.warning("%s: %s; redoing it", folder, why)
+            pending.append((sequence, key))
+    log.info("%d sequences to run, %d already done, %d unreadable files, %d conflicts", len(pending),
+             sum(s == "skipped" for s in status.values()), sum(s == "failed" for s in status.values()),
+             sum(s == "conflict" for s in status.values()))
     with tqdm(total=len(pending), desc="biosim kinematics", unit="seq") as progress:
         if workers <= 1:
-            for sequence in pending:
+            for sequence, key in pending:
                 progress.set_postfix_str(sequence.sequence_id)
-                status[sequence.sequence_id] = _run_one(sequence, out_dir, settings)
+                status[sequence.sequence_id] = _run_one(sequence, out_dir, settings, key)
                 progress.update()
         else:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {pool.submit(_run_one, sequence, out_dir, settings): sequence for sequence in pending}
+                futures = {pool.submit(_run_one, sequence, out_dir, settings, key): sequence
+                           for sequence, key in pending}
                 for future in as_completed(futures):
                     sequence = futures[future]
                     try:
@@ -207,14 +300,15 @@ _BODIES: dict[str, BodySurface] = {}
 """Body surfaces built in this process, by gender (and shape for SMPL): reused across sequences."""
 
 
-def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings) -> str:
+def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettings, resume: dict | None = None) -> str:
     """Run one sequence, recording a failure instead of raising; returns "done" or "failed"."""
     try:
+        check_sequence(sequence)   # before the body is built: an absurd motion fails fast
         shape = sequence.betas.tobytes().hex() if settings.smpl_model else sorted((sequence.body_phenotype or {}).items())
         key = f"{settings.smpl_model}:{sequence.gender}:{shape}"
         if key not in _BODIES:
             _BODIES[key] = make_body(sequence, settings.smpl_model)
-        report = run_kinematics(sequence, out_dir, settings, body=_BODIES[key])
+        report = run_kinematics(sequence, out_dir, settings, body=_BODIES[key], resume=resume)
         log.info("%s: IK marker error RMS %.1f mm (mean), max %.1f mm", sequence.sequence_id,
                  1000 * report["rms_mean_m"], 1000 * report["max_max_m"])
         return "done"

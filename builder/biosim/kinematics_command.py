@@ -8,7 +8,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from builder.cli import add_workers_argument
+from builder.cli import add_workers_argument, frame_rate
+from builder.sources.command import add_allow_pickle_argument
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the scaled model's joint centres instead of moving them onto the body's")
     parser.add_argument("--max-joint-shift", type=float, default=0.02,
                         help="m; joint centres move at most this far towards the body's (default 0.02)")
-    parser.add_argument("--fps", type=float, help="resample every sequence to this frame rate")
+    parser.add_argument("--fps", type=frame_rate, help="resample every sequence to this frame rate")
     parser.add_argument("--on-nan", choices=("split", "error"), default="split",
                         help="cut sequences at NaN frames (split) or reject such files (error)")
+    add_allow_pickle_argument(parser)
     parser.add_argument("--force", action="store_true", help="redo sequences that are already done")
     add_workers_argument(parser, "sequences")
     parser.set_defaults(func=run)
@@ -52,11 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings = KinematicsSettings(smpl_model=args.smpl_model, model_path=args.model,
                                   marker_weights=args.marker_weights, align_joint_centres=not args.no_align_joints,
-                                  max_joint_shift_m=args.max_joint_shift, fps=args.fps, on_nan=args.on_nan)
+                                  max_joint_shift_m=args.max_joint_shift, fps=args.fps, on_nan=args.on_nan,
+                                  allow_pickle=args.allow_pickle)
     status = run_folder(args.inputs, args.out, settings, force=args.force, workers=args.workers)
     counts = Counter(status.values())
-    print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed")
+    print(f"kinematics: {counts['done']} done, {counts['skipped']} skipped (already done), {counts['failed']} failed"
+          + (f", {counts['conflict']} conflicts (id taken by another input; --force replaces)" if counts["conflict"]
+             else ""))
     for sequence_id, state in sorted(status.items()):
         if state == "failed":
             print(f"  failed: {sequence_id} (see {args.out / 'sequences' / sequence_id / 'record.json'})")
-    return 1 if counts["failed"] else 0
+        elif state == "conflict":
+            print(f"  conflict: {sequence_id} ({args.out / 'sequences' / sequence_id} holds another input's results)")
+    return 1 if counts["failed"] or counts["conflict"] else 0

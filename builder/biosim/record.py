@@ -44,6 +44,11 @@ class SequenceRecord:
         write_text_atomic(path, text + "\n")
 
 
+def as_stored(value):
+    """``value`` as ``record.json`` stores it (nested dicts and lists, non-finite floats as strings)."""
+    return json.loads(json.dumps(_finite(value), default=_jsonable, allow_nan=False))
+
+
 def read_record(path: str | os.PathLike) -> SequenceRecord | None:
     """The record at ``path``, or None if absent or unreadable (an unreadable record is not done)."""
     try:

@@ -4,7 +4,8 @@ Failure isolation: locally every sequence runs in its own child process (forked 
 that has OpenSim imported), so a crash, even a segfault inside OpenSim, only ends that child; the
 parent then writes the sequence's ``failed`` record. On Ray, tasks run with ``max_retries=0`` and a
 crashed worker surfaces as a ``RayError`` for that sequence only. Resumable: a sequence whose
-``record.json`` exists is done and skipped (``failed`` ones too, unless ``retry_failed``).
+``record.json`` exists is done and skipped (``failed`` ones too, unless ``retry_failed``) while it was made
+with the same settings (:func:`builder.biosim.dynamics.changed_settings`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from builder import layout
-from builder.biosim.dynamics import DynamicsSettings, process_sequence
+from builder.biosim.dynamics import DynamicsSettings, changed_settings, process_sequence
 from builder.biosim.record import SequenceRecord, read_record
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,17 @@ def find_sequences(out_dir: str | os.PathLike) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / layout.IK_MOT).is_file())
 
 
-def select_pending(seq_dirs: list[Path], force: bool = False, retry_failed: bool = False) -> list[Path]:
-    """The sequences still to run: no readable record, or a failed one with ``retry_failed``."""
+def select_pending(seq_dirs: list[Path], force: bool = False, retry_failed: bool = False,
+                   settings: DynamicsSettings | None = None) -> list[Path]:
+    """The sequences still to run: no readable record, one made with other ``settings``, or a failed one
+    with ``retry_failed``."""
     pending = []
     for seq_dir in seq_dirs:
         record = None if force else read_record(seq_dir / layout.RECORD)
-        if record is None or (retry_failed and record.status == "failed"):
+        changed = changed_settings(record, settings) if record is not None and settings is not None else []
+        if changed:
+            log.warning("%s: made with other settings (%s); redoing it", seq_dir.name, ", ".join(changed))
+        if record is None or changed or (retry_failed and record.status == "failed"):
             pending.append(seq_dir)
     return pending
 
@@ -50,7 +56,7 @@ def run_dynamics(out_dir: str | os.PathLike, settings: DynamicsSettings | None =
     """Process every pending sequence of ``out_dir``; returns the count of each final status."""
     settings = settings or DynamicsSettings()
     seq_dirs = find_sequences(out_dir)
-    pending = select_pending(seq_dirs, force, retry_failed)
+    pending = select_pending(seq_dirs, force, retry_failed, settings)
     log.info("%d sequences, %d to run", len(seq_dirs), len(pending))
     for seq_dir in pending:  # a crash must not leave an old verdict behind
         (seq_dir / layout.RECORD).unlink(missing_ok=True)

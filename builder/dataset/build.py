@@ -5,7 +5,9 @@ the dataset folder drawn in :mod:`biohuman10m.layout`.
 
 Resumable: each sequence's windows are encoded once into ``.build/<settings>/<id>.tar``
 (atomically); a re-run reuses them and re-packs the shards, which depend only on those
-caches, so an interrupted and resumed build gives the same bytes as an uninterrupted one.
+caches, so an interrupted and resumed build gives the same bytes as an uninterrupted one. A cached
+sequence is reused only while the sha256 of each of its input files, its split and the sha256 of
+its cached tar are those recorded with it; otherwise it is encoded again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from biohuman10m.card import CardInputs, dataset_card, webdataset_card
+from biohuman10m.errors import InputError, MissingInputError
 from biohuman10m.features import label_features
 from biohuman10m.layout import (
     CACHE_DIR,
@@ -33,11 +36,11 @@ from biohuman10m.layout import (
     WEBDATASET_DIR,
 )
 from builder import layout
-from builder.io import write_text_atomic
+from builder.io import sha256_of, write_text_atomic
 
 from builder.biosim.validity_report import validity_counts
 from .figures import write_figures
-from .manifest import file_entry, write_manifest
+from .manifest import ShardChecksumError, file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
 from .shards import (
     ParquetShardWriter,
@@ -76,18 +79,17 @@ def discover(sequences_root: Path) -> list[tuple[Path, dict]]:
     """``(folder, record)`` of every sequence under ``sequences_root/sequences``, sorted by id."""
     base = Path(sequences_root) / "sequences"
     if not base.is_dir():
-        raise FileNotFoundError(f"{base}: no sequences folder; expected BioSim outputs in <root>/sequences/<id>/")
+        raise MissingInputError(base, "no sequences folder; expected BioSim outputs in <root>/sequences/<id>/")
     found = [(folder, read_record(folder)) for folder in sorted(base.iterdir())
              if folder.is_dir() and not folder.name.startswith(".")]
     if not found:
-        raise FileNotFoundError(f"{base}: holds no sequence folders")
+        raise MissingInputError(base, "holds no sequence folders")
     return found
 
 
 def _fingerprint(folder: Path) -> dict:
-    """Size and modification time of a sequence's input files (a changed file invalidates its cache)."""
-    return {name: [(path := folder / name).stat().st_size, path.stat().st_mtime_ns]
-            for name in (*window_inputs(), layout.RECORD) if (folder / name).exists()}
+    """sha256 of a sequence's input files (a changed file invalidates its cached windows)."""
+    return {name: sha256_of(folder / name) for name in (*window_inputs(), layout.RECORD) if (folder / name).exists()}
 
 
 def _cache_dir(out: Path, config: BuildConfig) -> Path:
@@ -97,11 +99,12 @@ def _cache_dir(out: Path, config: BuildConfig) -> Path:
 
 def encode_sequence(folder: Path, record: dict, split: str, window: WindowConfig, cache: Path) -> dict:
     """Encode one sequence's windows into ``cache/<id>.tar`` (once) and return its summary."""
-    summary_path = cache / f"{record['sequence_id']}.json"
+    summary_path, tar_path = cache / f"{record['sequence_id']}.json", cache / f"{record['sequence_id']}.tar"
     fingerprint = _fingerprint(folder)
-    if summary_path.exists():
+    if summary_path.exists() and tar_path.is_file():
         summary = json.loads(summary_path.read_text())
-        if summary["split"] == split and summary["fingerprint"] == json.loads(json.dumps(fingerprint)):
+        if (summary["split"], summary["fingerprint"], summary.get("tar_sha256")) == (split, fingerprint,
+                                                                                      sha256_of(tar_path)):
             return summary
     labels = load_labels(folder, with_activations=bool(record["kept"]))
     windows = 0
@@ -112,10 +115,11 @@ def encode_sequence(folder: Path, record: dict, split: str, window: WindowConfig
             windows += 1
             yield item.key, window_members(item, window)
 
-    write_tar(cache / f"{record['sequence_id']}.tar", samples())
+    write_tar(tar_path, samples())
     summary = {"sequence_id": record["sequence_id"], "source": record["source"], "subject": str(record["subject"]),
                "split": split, "windows": windows, "frames": labels.num_frames,
-               "muscle_frames": int(labels.muscle_valid.sum()), "fingerprint": fingerprint}
+               "muscle_frames": int(labels.muscle_valid.sum()), "fingerprint": fingerprint,
+               "tar_sha256": sha256_of(tar_path)}
     write_text_atomic(summary_path, json.dumps(summary, sort_keys=True))
     return summary
 
@@ -142,9 +146,15 @@ def _pack(out: Path, cache: Path, summaries: list[dict], config: BuildConfig) ->
         tars = TarShardWriter(out / WEBDATASET_DIR, split, config.shard_bytes)
         parquet = ParquetShardWriter(out / PARQUET_DIR, split, config.parquet_rows, features)
         for summary in tqdm(chosen, desc=f"shards {split}", unit="seq"):
-            for key, members in iter_tar(cache / f"{summary['sequence_id']}.tar"):
+            cached = cache / f"{summary['sequence_id']}.tar"
+            count = 0
+            for key, members in iter_tar(cached):
                 tars.add(key, members)
                 parquet.add(key, members)
+                count += 1
+            if count != summary["windows"]:
+                raise ShardChecksumError(cached, f"holds {count} windows, {summary['windows']} were encoded into it "
+                                         "(changed during the build?); run the build again")
         tars.flush()
         parquet.flush()
         entries += [file_entry(out, path, split=split, format="webdataset", windows=n) for path, n in tars.written]
@@ -201,7 +211,7 @@ def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config:
         assignment = read_splits(config.splits_file)
         unknown = [r["sequence_id"] for r in records if r["sequence_id"] not in assignment]
         if unknown:
-            raise ValueError(f"{config.splits_file}: no split for {len(unknown)} sequences, e.g. {unknown[:3]}")
+            raise InputError(config.splits_file, f"no split for {len(unknown)} sequences, e.g. {unknown[:3]}")
     else:
         assignment = assign_splits((r["sequence_id"], r["source"], r["subject"]) for r in records)
     write_splits(out / SPLITS_FILE, {r["sequence_id"]: assignment[r["sequence_id"]] for r in records},
@@ -211,7 +221,8 @@ def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config:
             if record["kept"] or (config.keep_dropped and all((folder / n).is_file() for n in window_inputs(False)))]
     keys = Counter(folder.name.replace(".", "_") for folder, _, _ in jobs)
     if duplicated := [k for k, n in keys.items() if n > 1]:
-        raise ValueError(f"sequence ids collide once dots are replaced for WebDataset keys: {duplicated[:3]}")
+        raise InputError(sequences_root, f"sequence ids collide once dots are replaced for WebDataset keys: "
+                         f"{duplicated[:3]}")
     logger.info("%d sequences, %d to window (%d dropped by BioSim filtering)", len(records), len(jobs),
                 sum(not r["kept"] for r in records))
     cache = _cache_dir(out, config)

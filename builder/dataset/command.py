@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from biohuman10m.layout import DEFAULT_DATASET_DIR
-from builder.cli import add_argument, add_workers_argument
+from builder.cli import add_argument, add_workers_argument, frame_rate, positive_int
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -39,7 +39,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                           help="motion files or folders (default: the embedded default motions)")
     add_argument(pipeline, "--biosim-out", type=Path, required=True, old=("--work",),
                  help="BioSim output folder (sequences/<id>/ inside)")
-    pipeline.add_argument("--fps", type=float, default=30.0, help="resample motions to this rate (default 30)")
+    pipeline.add_argument("--fps", type=frame_rate, default=30.0, help="resample motions to this rate (default 30)")
     _add_dataset_options(pipeline, workers_old=("--biosim-workers",))
     pipeline.set_defaults(func=run_pipeline)
 
@@ -59,13 +59,13 @@ def _add_dataset_options(parser: argparse.ArgumentParser, workers_old: tuple[str
     parser.add_argument("-o", "--out", type=Path,
                         help="dataset folder (default: ./biohuman10m, so that load_dataset('biohuman10m') works "
                              "from the folder the command ran in; from the project root that is the package folder)")
-    parser.add_argument("--window", type=int, default=32, help="frames per window (default 32)")
-    parser.add_argument("--stride", type=int, default=32, help="frames between window starts (default 32)")
+    parser.add_argument("--window", type=positive_int, default=32, help="frames per window (default 32)")
+    parser.add_argument("--stride", type=positive_int, default=32, help="frames between window starts (default 32)")
     parser.add_argument("--frames", choices=("full", "crop"), default="full", help="full frames or person crops")
-    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--crop-size", type=positive_int, default=256)
     parser.add_argument("--image-format", choices=("mp4", "jpg"), default="mp4")
     parser.add_argument("--shard-size", type=parse_size, default="256MiB", help="max bytes per tar shard")
-    parser.add_argument("--parquet-rows", type=int, default=8192, help="windows per Parquet file")
+    parser.add_argument("--parquet-rows", type=positive_int, default=8192, help="windows per Parquet file")
     parser.add_argument("--keep-dropped", action="store_true",
                         help="also store poses of sequences BioSim dropped (muscle_mask False)")
     parser.add_argument("--splits", type=Path, help="reuse a stored splits.json")

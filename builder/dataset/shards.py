@@ -22,6 +22,7 @@ from biohuman10m.features import METADATA, frame_member
 from biohuman10m.frames import encode_jpeg, encode_mp4
 
 from builder.io import atomic_path
+from .manifest import ShardChecksumError
 from .windows import Window, WindowConfig
 
 Members = dict[str, bytes]
@@ -72,18 +73,23 @@ def write_tar(path: Path, samples: Iterable[tuple[str, Members]]) -> None:
 
 
 def iter_tar(path: Path) -> Iterator[tuple[str, Members]]:
-    """``(key, members)`` samples of a WebDataset tar, in file order."""
+    """``(key, members)`` samples of a WebDataset tar, in file order; a truncated or corrupt tar raises
+    :class:`~builder.dataset.manifest.ShardChecksumError` (a tar cut at a block boundary ends early
+    instead: callers compare the count with what they wrote)."""
     key, members = None, {}
-    with tarfile.open(path, mode="r") as archive:
-        for info in archive:
-            if not info.isfile():
-                continue
-            name_key, _, suffix = info.name.partition(".")
-            if name_key != key and members:
-                yield key, members
-                members = {}
-            key = name_key
-            members[suffix] = archive.extractfile(info).read()
+    try:
+        with tarfile.open(path, mode="r") as archive:
+            for info in archive:
+                if not info.isfile():
+                    continue
+                name_key, _, suffix = info.name.partition(".")
+                if name_key != key and members:
+                    yield key, members
+                    members = {}
+                key = name_key
+                members[suffix] = archive.extractfile(info).read()
+    except (tarfile.TarError, EOFError) as error:
+        raise ShardChecksumError(path, f"truncated or corrupt tar ({type(error).__name__}: {error})") from None
     if members:
         yield key, members
 

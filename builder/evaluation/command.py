@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from biohuman10m.errors import InputError
-from builder.cli import add_argument
+from builder.cli import add_argument, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,9 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_argument(parser, "-o", "--out", type=Path, required=True, old=("--output-dir",),
                  help="output folder (<name>/ per model, report.md for several)")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-windows", type=int, help="evaluate only the first N windows")
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--max-windows", type=positive_int, help="evaluate only the first N windows")
     parser.add_argument("--muscles", nargs="+", help="muscles whose curves are plotted (default: a standard set)")
+    parser.add_argument("--verify-checksums", action="store_true",
+                        help="compare every shard's sha256 with manifest.json first (sizes are always checked)")
     parser.set_defaults(func=run)
 
 
@@ -42,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
     muscles = tuple(args.muscles) if args.muscles else None
     if len(args.model) == 1:
         results = {names[0]: evaluate(args.model[0], args.dataset, args.out / names[0], args.split,
-                                      args.batch_size, args.max_windows, muscles)}
+                                      args.batch_size, args.max_windows, muscles, args.verify_checksums)}
     else:
         results, report = evaluate_methods(dict(zip(names, args.model)), args.dataset, args.out, args.split,
-                                           args.batch_size, args.max_windows, with_mean=False, curve_muscles=muscles)
+                                           args.batch_size, args.max_windows, with_mean=False, curve_muscles=muscles,
+                                           verify_checksums=args.verify_checksums)
     print(muscle_table_markdown(results))
     if len(args.model) > 1:
         print(f"report: {report}")

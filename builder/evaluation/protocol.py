@@ -177,10 +177,11 @@ def evaluate_model(model: torch.nn.Module, processor, dataset_path: str | os.Pat
 
 def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, output_dir: str | os.PathLike,
              split: str = "test", batch_size: int = 8, max_windows: int | None = None,
-             curve_muscles: tuple[str, ...] | None = None) -> dict[str, Any]:
+             curve_muscles: tuple[str, ...] | None = None, verify_checksums: bool = False) -> dict[str, Any]:
     """Evaluate a saved model folder (or :data:`MEAN_PREDICTOR`) on ``split`` and write to ``output_dir``:
     ``metrics.json``, ``metrics.md`` (tables), ``per_muscle.csv``, ``predictions.npz`` and
-    ``curves_<sequence>.png`` (predicted vs ground-truth activations). Returns the metrics."""
+    ``curves_<sequence>.png`` (predicted vs ground-truth activations). Returns the metrics.
+    The shards are checked against the manifest first (every sha256 too with ``verify_checksums``)."""
     from builder.prediction.checkpoint_loading import load_model_and_processor, model_folder
     from .report import (
         muscle_table_markdown,
@@ -188,9 +189,9 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
         write_per_muscle_csv,
     )
 
+    dataset = WindowDataset(dataset_path, split, verify_checksums=verify_checksums)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    dataset = WindowDataset(dataset_path, split)
     if str(model_path) == MEAN_PREDICTOR:
         predictor: Predictor = MeanActivationPredictor.fit(dataset_path)
         card = None
@@ -218,7 +219,8 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
 def evaluate_methods(models: dict[str, str | os.PathLike], dataset_path: str | os.PathLike,
                      output_dir: str | os.PathLike, split: str = "test", batch_size: int = 8,
                      max_windows: int | None = None, with_mean: bool = True,
-                     curve_muscles: tuple[str, ...] | None = None) -> tuple[dict[str, dict[str, Any]], Path]:
+                     curve_muscles: tuple[str, ...] | None = None,
+                     verify_checksums: bool = False) -> tuple[dict[str, dict[str, Any]], Path]:
     """Evaluate several models (display name -> model folder; ``MEAN_PREDICTOR`` allowed) on the same
     windows, plus the mean-activation baseline when ``with_mean``, each into ``output_dir/<name>/``,
     and write the comparison report ``output_dir/report.md``. Returns ``(metrics by name, report path)``."""
@@ -229,6 +231,7 @@ def evaluate_methods(models: dict[str, str | os.PathLike], dataset_path: str | o
     if with_mean and MEAN_PREDICTOR not in models.values():
         models["Mean activation"] = MEAN_PREDICTOR
     folders = {name: output_dir / name.replace("/", "_") for name in models}
-    results = {name: evaluate(path, dataset_path, folders[name], split, batch_size, max_windows, curve_muscles)
-               for name, path in models.items()}
+    results = {name: evaluate(path, dataset_path, folders[name], split, batch_size, max_windows, curve_muscles,
+                              verify_checksums=verify_checksums and index == 0)
+               for index, (name, path) in enumerate(models.items())}
     return results, write_report(folders, output_dir)

@@ -2,7 +2,11 @@
 
 A split is read with ``datasets`` from the dataset folder's WebDataset shards (frames + labels)
 as a map-style dataset, so any window can be fetched by index: the deterministic sampler of
-:mod:`builder.training.window_sampling` and exact resumption rely on that. Batches come from
+:mod:`builder.training.window_sampling` and exact resumption rely on that. Before reading, the
+shards are checked against ``manifest.json`` (sizes always, sha256 with ``verify_checksums``; a
+missing, truncated or unlisted shard is refused, naming it), the Arrow cache ``datasets`` builds is
+kept under a key of the manifest's checksums, so a rebuilt folder is never served from the cache
+of an earlier build, and the windows read must be the manifest's count. Batches come from
 :func:`biohuman10m.collate.collate_windows`: per-frame arrays (B, T, ...), ``frames`` (B, T, H, W, 3)
 uint8 and metadata lists.
 """
@@ -18,33 +22,53 @@ import numpy as np
 import torch
 
 from biohuman10m.errors import InputError, MissingInputError
-from biohuman10m.layout import WEBDATASET_DIR
+from biohuman10m.layout import MANIFEST, WEBDATASET_DIR
+from builder.dataset.manifest import ShardChecksumError, check_files, content_key, split_windows
 
 
-def webdataset_folder(dataset_path: str | os.PathLike) -> Path:
-    """The folder of a built dataset that holds its WebDataset shards and their card."""
+def dataset_root(dataset_path: str | os.PathLike) -> Path:
+    """The built dataset folder (the one holding ``manifest.json``) of ``dataset_path``: that folder
+    or its WebDataset sub-folder."""
     root = Path(dataset_path)
     if not root.is_dir():
         raise MissingInputError(root, "dataset folder not found")
-    folder = root / WEBDATASET_DIR if (root / WEBDATASET_DIR).is_dir() else root
-    if not any(folder.glob("*.tar")):
-        raise MissingInputError(root, "no WebDataset shards (.tar); build it with `biohuman dataset build`")
-    return folder
+    if root.name == WEBDATASET_DIR and not (root / MANIFEST).is_file() and (root.parent / MANIFEST).is_file():
+        root = root.parent
+    if not any((root / WEBDATASET_DIR).glob("*.tar")):
+        raise MissingInputError(root, "no WebDataset shards (webdataset/*.tar); build it with `biohuman dataset build`")
+    return root
+
+
+def arrow_cache_dir(manifest: dict) -> Path:
+    """Where ``datasets`` keeps the Arrow tables of a build: one folder per content key of its manifest
+    (under ``HF_DATASETS_CACHE``), so that a rebuilt or changed folder gets a cache of its own."""
+    import datasets
+
+    return Path(datasets.config.HF_DATASETS_CACHE) / "biohuman10m" / content_key(manifest)
 
 
 class WindowDataset(torch.utils.data.Dataset):
     """Map-style windows of one split of a built dataset; items are raw WebDataset samples
-    (``json``, ``<array>.npy``, ``frames.mp4``) that ``biohuman10m.collate.collate_windows`` decodes and stacks."""
+    (``json``, ``<array>.npy``, ``frames.mp4``) that ``biohuman10m.collate.collate_windows`` decodes and stacks.
+    ``verify_checksums``: also compare every shard's sha256 with the manifest (reads all shards once);
+    sizes, missing and unlisted shards are always checked.
+    """
 
-    def __init__(self, dataset_path: str | os.PathLike, split: str) -> None:
+    def __init__(self, dataset_path: str | os.PathLike, split: str, verify_checksums: bool = False) -> None:
         import datasets
 
         self.path, self.split = Path(dataset_path), split
-        folder = webdataset_folder(dataset_path)
-        if not any(folder.glob(f"{split}-*.tar")):
-            raise InputError(folder, f"split {split!r} has no shards (have: "
-                             f"{sorted({p.name.rsplit('-', 1)[0] for p in folder.glob('*.tar')})})")
-        self.table = datasets.load_dataset(str(folder), split=split)
+        root = dataset_root(dataset_path)
+        manifest = check_files(root, ("webdataset",), checksums=verify_checksums)
+        expected = split_windows(manifest, split)
+        if not expected:
+            splits = sorted({e["split"] for e in manifest["files"] if e.get("format") == "webdataset"})
+            raise InputError(root, f"split {split!r} has no windows (have: {splits})")
+        self.table = datasets.load_dataset(str(root / WEBDATASET_DIR), split=split,
+                                           cache_dir=str(arrow_cache_dir(manifest)))
+        if len(self.table) != expected:
+            raise ShardChecksumError(root / WEBDATASET_DIR, f"split {split!r} read as {len(self.table)} windows, "
+                                     f"{MANIFEST} lists {expected}")
         self.metadata: list[dict[str, Any]] = list(self.table.select_columns(["json"])["json"])
 
     def __len__(self) -> int:

@@ -2,7 +2,8 @@
 
 Accepted: a ``save_pretrained`` folder, or a training output folder holding one in ``model/``.
 A folder whose weights do not fit its ``config.json`` (a checkpoint from another config), a
-model of another type, or one trained for another muscle set is refused with the reason.
+model of another type, one trained for another muscle set, or whose weights file is truncated,
+corrupt or holds NaN/inf values is refused with the reason, naming the file.
 """
 
 from __future__ import annotations
@@ -30,6 +31,24 @@ def model_folder(path: str | os.PathLike) -> Path:
     return path
 
 
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+"""The weights file names ``from_pretrained`` reads, in the order it looks for them."""
+
+
+def weights_file(folder: Path) -> Path:
+    """The weights file of a model folder (the folder itself when it has none), for error messages."""
+    return next((folder / name for name in WEIGHTS_FILES if (folder / name).is_file()), folder)
+
+
+def check_finite_weights(model: torch.nn.Module, source: Path) -> None:
+    """Raise :class:`InputError` naming ``source`` if any parameter or buffer holds NaN or inf."""
+    tensors = dict(model.named_parameters()) | dict(model.named_buffers())
+    bad = [name for name, value in tensors.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if bad:
+        raise InputError(source, f"{len(bad)} of {len(tensors)} weight tensors hold NaN or inf (e.g. {bad[0]}); "
+                         "the file is corrupt: download or save the model again")
+
+
 def load_model_and_processor(path: str | os.PathLike, device: str | torch.device = "cpu"):
     """``(model, processor)`` of a saved folder, the model in eval mode on ``device``."""
     from transformers import AutoConfig, AutoModel
@@ -53,8 +72,14 @@ def load_model_and_processor(path: str | os.PathLike, device: str | torch.device
     if muscles != NUM_MUSCLES or pose_dim != SMPL_POSE_DIM:
         raise InputError(folder, f"checkpoint predicts {muscles} muscles and {pose_dim}-D poses; this "
                          f"library's vocabulary has {NUM_MUSCLES} muscles and {SMPL_POSE_DIM}-D SMPL poses")
+    from safetensors import SafetensorError
+
+    weights = weights_file(folder)
     try:
         model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
+    except (SafetensorError, OSError, EOFError) as error:
+        raise InputError(weights, f"cannot be read, truncated or corrupt ({str(error).splitlines()[0]}); download "
+                         "or save the model again") from None
     except (RuntimeError, ValueError) as error:
         raise InputError(folder, "the weights do not match config.json, a checkpoint saved from another "
                          f"config? ({str(error).splitlines()[0]})") from None
@@ -63,6 +88,7 @@ def load_model_and_processor(path: str | os.PathLike, device: str | torch.device
         detail = "; ".join(f"{k}: {sorted(map(str, v))[:3]}" for k, v in problems.items())
         raise InputError(folder, "the weights do not match config.json, a checkpoint saved from another "
                          f"config? ({detail})")
+    check_finite_weights(model, weights)
     if (folder / "preprocessor_config.json").is_file():
         processor = BioHumanVideoProcessor.from_pretrained(folder)
     else:

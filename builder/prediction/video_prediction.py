@@ -3,7 +3,11 @@ activations per frame, exported as OpenSim .sto/.mot, CSV, a muscle-group plot a
 
 Person boxes come from the user (a file with one ``x0, y0, x1, y1`` pixel row per frame, NaN where
 nobody is visible): BioHuman bundles no offline person detector, so without boxes it stops with a
-message saying how to provide them.
+message saying how to provide them. A box is usable when it is finite, has a positive width and
+height and overlaps the image (the processor's rule). Fewer usable boxes than ``min_box_fraction``
+(default :data:`MIN_BOX_FRACTION`) of the frames stop the prediction; fewer than all give a warning
+counting each problem, and those frames get NaN (no prediction) in every export. A model whose
+outputs are not finite on frames with a usable box is refused, naming its weights file.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 import torch
 
 from biohuman10m.errors import InputError, MissingInputError
-from .checkpoint_loading import load_model_and_processor
+from .checkpoint_loading import load_model_and_processor, model_folder, weights_file
 from modeling_biohuman.inference import predict_window_batches, stack_windows
 from .exports import (
     plot_muscle_groups,
@@ -32,6 +36,8 @@ from .exports import (
 logger = logging.getLogger(__name__)
 
 BOX_FILE_FORMATS = (".npy", ".csv", ".txt", ".json")
+MIN_BOX_FRACTION = 0.5
+"""Share of a video's frames that must have a usable person box for a prediction (``--min-box-fraction``)."""
 NO_BOXES_MESSAGE = ("no person boxes given: pass a box file with one 'x0, y0, x1, y1' row per video frame in "
                     "pixels (NaN where no person is visible), as .npy, .csv/.txt or .json (e.g. "
                     "`biohuman predict VIDEO --boxes boxes.csv --model MODEL`). BioHuman ships no offline "
@@ -43,9 +49,9 @@ class VideoPrediction:
     """Per-frame predictions of one video and the files written for them."""
 
     times: np.ndarray            # (T,) seconds
-    poses: np.ndarray            # (T, 72) SMPL axis-angle
-    activations: np.ndarray      # (T, 112) in [0, 1]
-    has_box: np.ndarray          # (T,) frames with a usable person box (others are predicted as masked)
+    poses: np.ndarray            # (T, 72) SMPL axis-angle; NaN rows where no usable box
+    activations: np.ndarray      # (T, 112) in [0, 1]; NaN rows where no usable box
+    has_box: np.ndarray          # (T,) frames with a usable person box (the others have no prediction)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -81,6 +87,33 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
         raise InputError(path, f"boxes must be one row of 4 numbers (x0, y0, x1, y1) per frame, got shape "
                          f"{boxes.shape}")
     return boxes
+
+
+def box_problems(boxes: np.ndarray, width: int, height: int) -> dict[str, np.ndarray]:
+    """Per problem, the (T,) frames whose pixel box has it: ``NaN or inf``, ``x1 <= x0 or y1 <= y0`` (inverted
+    or zero size) and ``outside the image``; a frame with none of them has a usable box."""
+    finite = np.isfinite(boxes).all(axis=1)
+    safe = np.nan_to_num(boxes)
+    empty = finite & ((safe[:, 2] <= safe[:, 0]) | (safe[:, 3] <= safe[:, 1]))
+    outside = finite & ~empty & ((safe[:, 0] >= width) | (safe[:, 2] <= 0) | (safe[:, 1] >= height) | (safe[:, 3] <= 0))
+    return {"NaN or inf": ~finite, "x1 <= x0 or y1 <= y0": empty, "outside the image": outside}
+
+
+def check_boxes(boxes: np.ndarray, width: int, height: int, source: str | os.PathLike,
+                min_fraction: float = MIN_BOX_FRACTION) -> np.ndarray:
+    """The (T,) usable-box mask; raises :class:`InputError` naming ``source`` when fewer than ``min_fraction``
+    of the frames are usable, and warns (counting each problem) when some are not."""
+    problems = box_problems(boxes, width, height)
+    usable = ~np.any(list(problems.values()), axis=0)
+    if usable.all():
+        return usable
+    counts = ", ".join(f"{name}: {int(mask.sum())}" for name, mask in problems.items() if mask.any())
+    if usable.mean() < min_fraction:
+        raise InputError(source, f"only {int(usable.sum())} of {len(boxes)} frames have a usable person box ({counts}; "
+                         f"image {width}x{height}); at least {min_fraction:.0%} are needed (--min-box-fraction)")
+    logger.warning("%s: %d of %d frames have no usable person box (%s); they get no prediction (NaN rows in the "
+                   "outputs)", source, int((~usable).sum()), len(boxes), counts)
+    return usable
 
 
 class StreamedWindows:
@@ -156,13 +189,16 @@ class StreamedWindows:
 
 def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
                   boxes: str | os.PathLike | np.ndarray | None, output_dir: str | os.PathLike,
-                  overlap: int = 0, batch_size: int = 8, overlay: bool = True) -> VideoPrediction:
+                  overlap: int = 0, batch_size: int = 8, overlay: bool = True,
+                  min_box_fraction: float = MIN_BOX_FRACTION) -> VideoPrediction:
     """Predict pose and activations for every frame of ``video_path`` and write the export files.
 
     ``boxes``: (T, 4) pixel boxes or a box file (:func:`read_boxes`); their count must equal the
     video's frame count. Windows of the model's ``window_length`` run in order (``overlap`` frames
     shared between neighbours) and are merged in sequence order. The video is decoded and cropped
     as the windows advance (:class:`StreamedWindows`), so memory does not grow with its length.
+    Boxes are checked first (:func:`check_boxes` with ``min_box_fraction``); frames without a usable
+    box get NaN rows.
     """
     from builder.video import iter_rgb_frames, probe_video
 
@@ -177,6 +213,7 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
     if len(boxes) != info.num_frames:
         raise InputError(box_source, f"{len(boxes)} boxes for the {info.num_frames} frames of {video_path}; "
                          "give exactly one box row per frame (NaN rows where no person is visible)")
+    usable = check_boxes(boxes, info.width, info.height, box_source, min_box_fraction)
     model, processor = load_model_and_processor(model_path)
     windows = StreamedWindows(video_path, boxes, processor, model.config.window_length)
     try:
@@ -186,9 +223,14 @@ def predict_video(model_path: str | os.PathLike, video_path: str | os.PathLike,
     finally:
         windows.close()
     times = windows.times
-    has_box = windows.has_box
+    has_box = windows.has_box & usable
     poses = output.pose[0].float().numpy()
     activations = output.muscle_activations[0].float().numpy()
+    broken = has_box & ~(np.isfinite(poses).all(axis=1) & np.isfinite(activations).all(axis=1))
+    if broken.any():
+        raise InputError(weights_file(model_folder(model_path)), f"the model gives NaN or inf for {int(broken.sum())} "
+                         f"of {int(has_box.sum())} frames with a usable box: its weights are corrupt?")
+    poses[~has_box], activations[~has_box] = np.nan, np.nan
     times = np.where(np.isfinite(times), times, np.arange(len(times)) / info.fps)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

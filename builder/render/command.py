@@ -4,20 +4,24 @@ Each SEQUENCE_DIR holds ``motion.npz``. A sequence from a video-bearing source (
 ``video_path``) gets its source frames aligned with the motion (builder.sources.video_sources);
 any other sequence, or every one with ``--synthetic``, gets its body (Anny, or the user's
 SMPL model with ``--smpl-model``) rendered. ``--mesh`` renders a ready posed mesh instead
-(.npz with ``vertices`` (T, V, 3), ``faces`` (F, 3), ``fps``). Folders whose video already
-exists are skipped unless ``--force``.
+(.npz with ``vertices`` (T, V, 3), ``faces`` (F, 3), ``fps``). A folder is skipped (unless ``--force``)
+while its video exists and its ``render.json`` records the same settings and the same sha256 of its
+input (``motion.npz`` or the mesh) as this run; otherwise it is rendered again.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from builder import layout
-from builder.cli import add_argument
+from builder.cli import add_argument, positive_int
+from builder.io import sha256_of, write_text_atomic
 from builder.render.camera import CameraConfig
 from builder.render.renderer import BodyRenderer
 from builder.render.sequence import RenderConfig, render_sequence
@@ -70,6 +74,28 @@ def sequence_video(seq_dir: Path, config: RenderConfig, seed: int, renderer: Bod
     return f"{seq_dir}: {len(vertices)} frames rendered, {int(result.visible.sum())} with a visible box", renderer
 
 
+def render_key(seq_dir: Path, args: argparse.Namespace, config: RenderConfig) -> dict:
+    """What a rendered folder must match to be skipped: the settings and the sha256 of its input."""
+    source = args.mesh or seq_dir / layout.MOTION
+    settings = {**dataclasses.asdict(config), "background_images": [sha256_of(p) for p in config.background_images],
+                "seed": args.seed, "synthetic": args.synthetic, "on_missing": args.on_missing,
+                "smpl_model": str(args.smpl_model) if args.smpl_model else None}
+    key = {"settings": settings, "input": source.name, "input_sha256": sha256_of(source) if source.is_file() else None}
+    return json.loads(json.dumps(key, default=str))
+
+
+def is_rendered(seq_dir: Path, key: dict) -> bool:
+    """Whether ``seq_dir`` holds a video made for ``key`` (:func:`render_key`)."""
+    try:
+        stored = json.loads((seq_dir / layout.RENDER_SETTINGS).read_text())
+    except (OSError, ValueError):
+        stored = None
+    if (seq_dir / layout.VIDEO).is_file() and stored != key:
+        log.warning("%s: its video was made with other settings or input (or before they were recorded); "
+                    "rendering it again", seq_dir)
+    return (seq_dir / layout.VIDEO).is_file() and stored == key
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("render", help="video, person boxes and camera of sequences: aligned source frames or the rendered body",
                                    description=__doc__.split("\n\n")[1])
@@ -77,7 +103,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mesh", type=Path, help="posed mesh .npz (vertices, faces, fps); one folder only")
     parser.add_argument("--smpl-model", type=Path, help="SMPL model file to use instead of the Anny body")
     parser.add_argument("--seed", type=int, default=0, help="global seed (mixed with each sequence id)")
-    parser.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("WIDTH", "HEIGHT"))
+    parser.add_argument("--size", type=positive_int, nargs=2, default=(256, 256), metavar=("WIDTH", "HEIGHT"))
     parser.add_argument("--backgrounds", type=Path, help="folder of background images (.png/.jpg)")
     parser.add_argument("--min-visible", type=float, default=RenderConfig.min_visible,
                         help="fraction of the body inside the image for a box to count as visible")
@@ -104,19 +130,24 @@ def _run(args: argparse.Namespace) -> int:
     renderer = None
     try:
         for seq_dir in args.sequence_dirs:
-            if (seq_dir / layout.VIDEO).exists() and not args.force:
-                log.info("%s: %s exists, skipped", seq_dir, layout.VIDEO)
+            key = render_key(seq_dir, args, config)
+            if not args.force and is_rendered(seq_dir, key):
+                log.info("%s: rendered with these settings, skipped", seq_dir)
                 continue
+            for earlier in (layout.RENDER_SETTINGS, layout.VIDEO):   # a half-redone folder must not count as done
+                (seq_dir / earlier).unlink(missing_ok=True)
             if not args.mesh:
                 summary, renderer = sequence_video(seq_dir, config, args.seed, renderer, args.smpl_model,
                                                    args.synthetic, args.on_missing)
-                print(summary)
-                continue
-            mesh = _load_npz(args.mesh, ("vertices", "faces", "fps"))
-            renderer = renderer or BodyRenderer(width, height)  # GL only when something is rendered
-            result = render_sequence(mesh["vertices"], mesh["faces"], float(mesh["fps"]), seq_dir, seq_dir.name,
-                                     args.seed, config, renderer)
-            print(f"{seq_dir}: {len(mesh['vertices'])} frames rendered, {int(result.visible.sum())} with a visible box")
+            else:
+                mesh = _load_npz(args.mesh, ("vertices", "faces", "fps"))
+                renderer = renderer or BodyRenderer(width, height)  # GL only when something is rendered
+                result = render_sequence(mesh["vertices"], mesh["faces"], float(mesh["fps"]), seq_dir, seq_dir.name,
+                                         args.seed, config, renderer)
+                summary = (f"{seq_dir}: {len(mesh['vertices'])} frames rendered, {int(result.visible.sum())} with a "
+                           "visible box")
+            write_text_atomic(seq_dir / layout.RENDER_SETTINGS, json.dumps(key, indent=1) + "\n")
+            print(summary)
     finally:
         if renderer is not None:
             renderer.close()

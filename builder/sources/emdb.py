@@ -22,14 +22,11 @@ from .validate import checked_sequence, make_id
 FPS = 30.0
 
 
-def is_emdb(data: object) -> bool:
-    return isinstance(data, dict) and "smpl" in data and "good_frames_mask" in data
-
-
-def read_emdb(path: str | Path, up_axis: str = "y") -> list[MotionSequence]:
-    """One :class:`MotionSequence` from an EMDB ``*_data.pkl``; bad frames are marked invalid."""
+def read_emdb(path: str | Path, up_axis: str = "y", allow_pickle: bool = False) -> list[MotionSequence]:
+    """One :class:`MotionSequence` from an EMDB ``*_data.pkl`` (a pickle: only with ``allow_pickle``); bad
+    frames are marked invalid."""
     path = Path(path)
-    data = load_pickle(path)
+    data = load_pickle(path, allow_pickle, "EMDB")
     require(data, ("gender", "name", "good_frames_mask", "smpl"), path, "EMDB sequence")
     smpl = data["smpl"]
     require(smpl, ("poses_root", "poses_body", "trans", "betas"), path, "EMDB 'smpl'")

@@ -29,11 +29,6 @@ MOSH_FPS = 200.0
 VIDEO_FPS = 50.0
 
 
-def is_h36m_mosh(data: object) -> bool:
-    return (isinstance(data, dict) and {"poses", "trans", "betas"} <= set(data)
-            and isinstance(data["poses"], np.ndarray) and not {"cam_poses", "campose_valid"} & set(data))
-
-
 def _camera(cameras: Path, subject: str, camera_id: str) -> dict[str, np.ndarray]:
     try:
         calibration = json.loads(Path(cameras).read_text())
@@ -47,10 +42,12 @@ def _camera(cameras: Path, subject: str, camera_id: str) -> dict[str, np.ndarray
 
 
 def read_h36m(path: str | Path, fps: float = MOSH_FPS, cameras: str | Path | None = None,
-              camera_id: str | None = None, video_root: str | Path | None = None) -> list[MotionSequence]:
-    """One :class:`MotionSequence` from a Human3.6M MoSh pickle (world frame, Z up -> Y up)."""
+              camera_id: str | None = None, video_root: str | Path | None = None,
+              allow_pickle: bool = False) -> list[MotionSequence]:
+    """One :class:`MotionSequence` from a Human3.6M MoSh pickle (world frame, Z up -> Y up; only with
+    ``allow_pickle``)."""
     path = Path(path)
-    data = load_pickle(path)
+    data = load_pickle(path, allow_pickle, "Human3.6M MoSh")
     if isinstance(data, dict) and "new_poses" in data:
         raise MotionSourceError(path, "camera-aligned MoSh file (new_poses); read the world-frame file without '_cam'")
     require(data, ("poses", "trans", "betas"), path, "Human3.6M MoSh")

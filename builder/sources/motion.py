@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,20 @@ import numpy as np
 
 from biohuman10m.vocabulary import SMPL_POSE_DIM
 
+from .plausibility import frame_rate_problem
+
 GENDERS = ("neutral", "male", "female")
+SEQUENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+"""A sequence id (it names the sequence's output folder): ASCII letters, digits, ``.``, ``_`` and ``-``, starting
+with a letter or digit, at most 200 characters, and no ``..``; so never a path, absolute or relative."""
+
+
+def check_sequence_id(sequence_id: str) -> str:
+    """``sequence_id`` if it matches :data:`SEQUENCE_ID`; a ``ValueError`` saying why otherwise."""
+    if not isinstance(sequence_id, str) or not SEQUENCE_ID.fullmatch(sequence_id) or ".." in sequence_id:
+        raise ValueError(f"sequence id {sequence_id!r} is not a plain name (letters, digits, '.', '_', '-'; "
+                         "starting with a letter or digit; no '..', no '/'; at most 200 characters)")
+    return sequence_id
 
 
 @dataclass
@@ -45,6 +59,10 @@ class MotionSequence:
 
     def __post_init__(self) -> None:
         where = f"{self.source_path or self.sequence_id}"
+        try:
+            check_sequence_id(self.sequence_id)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
         self.poses = np.asarray(self.poses, dtype=np.float32)
         self.trans = np.asarray(self.trans, dtype=np.float32)
         self.betas = np.asarray(self.betas, dtype=np.float32).reshape(-1)
@@ -54,8 +72,8 @@ class MotionSequence:
             raise ValueError(f"{where}: trans must have shape ({len(self.poses)}, 3), got {self.trans.shape}")
         if self.gender not in GENDERS:
             raise ValueError(f"{where}: unknown gender {self.gender!r}; expected one of {GENDERS}")
-        if not self.fps or not np.isfinite(self.fps) or self.fps <= 0:
-            raise ValueError(f"{where}: frame rate must be a positive number, got {self.fps!r}")
+        if problem := frame_rate_problem(self.fps):
+            raise ValueError(f"{where}: {problem}")
         if self.frame_valid is None:
             self.frame_valid = np.ones(len(self.poses), dtype=bool)
         if self.boxes is not None and len(self.boxes) != len(self.poses):

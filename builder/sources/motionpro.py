@@ -23,12 +23,13 @@ DEFAULT_FPS = 30.0
 SMPL_FILE = "smpl.npy"
 
 
-def read_motionpro(path: str | Path, fps: float | None = None) -> list[MotionSequence]:
-    """One :class:`MotionSequence` from a MotionPRO ``smpl.npy`` (or its sequence folder)."""
+def read_motionpro(path: str | Path, fps: float | None = None, allow_pickle: bool = False) -> list[MotionSequence]:
+    """One :class:`MotionSequence` from a MotionPRO ``smpl.npy`` (or its sequence folder); the file is a
+    pickled dictionary, read only with ``allow_pickle``."""
     path = Path(path)
     if path.is_dir():
         path = path / SMPL_FILE
-    data = load_npy_object(path)
+    data = load_npy_object(path, allow_pickle, "MotionPRO smpl.npy")
     require(data, ("global_orient", "body_pose", "transl", "betas"), path, "MotionPRO smpl.npy")
     root = array(data["global_orient"], path, "global_orient", (None, 3))
     poses = np.concatenate([root, array(data["body_pose"], path, "body_pose").reshape(len(root), -1)], axis=1)

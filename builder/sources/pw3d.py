@@ -25,10 +25,6 @@ FPS = 30.0
 KEYPOINT_CONFIDENCE = 0.3
 
 
-def is_3dpw(data: object) -> bool:
-    return isinstance(data, dict) and "poses" in data and ("cam_poses" in data or "campose_valid" in data)
-
-
 def keypoint_boxes(keypoints: np.ndarray, min_confidence: float = KEYPOINT_CONFIDENCE) -> np.ndarray:
     """(N, 4) boxes x0, y0, x1, y1 around keypoints (N, 3, K) with confidence above the threshold; NaN if < 2."""
     xy, confidence = keypoints[:, :2], keypoints[:, 2]
@@ -40,10 +36,10 @@ def keypoint_boxes(keypoints: np.ndarray, min_confidence: float = KEYPOINT_CONFI
     return boxes
 
 
-def read_3dpw(path: str | Path, up_axis: str = "auto") -> list[MotionSequence]:
-    """One :class:`MotionSequence` per actor of a 3DPW sequence file."""
+def read_3dpw(path: str | Path, up_axis: str = "auto", allow_pickle: bool = False) -> list[MotionSequence]:
+    """One :class:`MotionSequence` per actor of a 3DPW sequence file (a pickle: only with ``allow_pickle``)."""
     path = Path(path)
-    data = load_pickle(path)
+    data = load_pickle(path, allow_pickle, "3DPW")
     require(data, ("sequence", "poses", "trans", "betas"), path, "3DPW sequence")
     genders = data.get("genders", data.get("gender"))
     if genders is None:

@@ -11,15 +11,15 @@ from .amass import is_amass, read_amass
 from .bedlam import is_bedlam_labels, read_bedlam
 from .bvh import read_bvh
 from .deepmimic import read_deepmimic
-from .emdb import is_emdb, read_emdb
+from .emdb import read_emdb
 from .errors import MotionSourceError
 from .gaitkit import is_gaitkit_trial, read_gaitkit
-from .h36m import is_h36m_mosh, read_h36m
-from .loaders import load_pickle, npz_keys
+from .h36m import read_h36m
+from .loaders import npz_keys, pickle_strings
 from .motion import MotionSequence
 from .motion_file import is_motion_file, load_motion
 from .motionpro import SMPL_FILE, read_motionpro
-from .pw3d import is_3dpw, read_3dpw
+from .pw3d import read_3dpw
 from .timing import resample, split_valid
 from .validate import MIN_FRAMES, reject_nan
 
@@ -33,6 +33,14 @@ _READERS: dict[str, Reader] = {
     "gaitkit": read_gaitkit,
 }
 MOTION_SUFFIXES = (".npz", ".pkl", ".bvh", ".txt", ".json", ".npy")
+PICKLE_FORMATS = ("3dpw", "emdb", "h36m", "motionpro")
+"""Formats that are pickles by nature: read only with ``allow_pickle=True`` (see :mod:`.loaders`)."""
+_PICKLE_NAMES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("emdb", frozenset({"smpl", "good_frames_mask"})), ("3dpw", frozenset({"poses", "cam_poses"})),
+    ("3dpw", frozenset({"poses", "campose_valid"})), ("h36m", frozenset({"poses", "trans", "betas"})),
+    ("h36m", frozenset({"new_poses"})),   # a camera-aligned MoSh file: its reader explains why it is not read
+)
+"""Pickle format -> names its files contain (found by :func:`.loaders.pickle_strings`, without unpickling)."""
 
 
 def _json_motion_format(path: Path) -> str | None:
@@ -74,31 +82,31 @@ def detect_format(path: str | os.PathLike) -> str:
                 return name
         raise MotionSourceError(path, f"unrecognised .npz motion (keys {sorted(keys)})")
     if suffix == ".pkl":
-        data = load_pickle(path)
-        for name, test in (("emdb", is_emdb), ("3dpw", is_3dpw), ("h36m", is_h36m_mosh)):
-            if test(data):
+        names = pickle_strings(path)
+        for name, needed in _PICKLE_NAMES:
+            if needed <= names:
                 return name
-        if isinstance(data, dict) and "new_poses" in data:
-            return "h36m"  # a camera-aligned MoSh file: its reader explains why it is not read
-        keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise MotionSourceError(path, f"unrecognised pickle (not EMDB, 3DPW or Human3.6M MoSh; found {keys})")
+        raise MotionSourceError(path, "unrecognised pickle (not EMDB, 3DPW or Human3.6M MoSh; the names in it: "
+                                      f"{sorted(names)[:12]})")
     raise MotionSourceError(path, f"unsupported motion file type {suffix or '(none)'!r}")
 
 
 def read_motion(path: str | os.PathLike, fps: float | None = None, on_nan: str = "split",
-                min_frames: int = MIN_FRAMES) -> list[MotionSequence]:
+                min_frames: int = MIN_FRAMES, allow_pickle: bool = False) -> list[MotionSequence]:
     """All usable SMPL sequences of a motion file, in SMPL's Y-up world.
 
     Sequences are cut at invalid frames (flagged by the dataset or NaN) into ``<id>_part<k>``
     runs of at least ``min_frames`` frames; with ``on_nan="error"`` a NaN pose or translation
     raises instead. With ``fps`` every sequence is resampled to that rate. Raises
     :class:`MotionSourceError` naming the file and the problem for any bad input, including a
-    file with nothing usable left.
+    file with nothing usable left. Files of :data:`PICKLE_FORMATS` are read only with ``allow_pickle``.
     """
     if on_nan not in ("split", "error"):
         raise ValueError(f"on_nan must be 'split' or 'error', got {on_nan!r}")
     path = Path(path)
-    sequences = _READERS[detect_format(path)](path)
+    file_format = detect_format(path)
+    reader = _READERS[file_format]
+    sequences = reader(path, allow_pickle=allow_pickle) if file_format in PICKLE_FORMATS else reader(path)
     out = []
     for sequence in sequences:
         if on_nan == "error":
@@ -134,7 +142,8 @@ def find_motion_files(folder: str | os.PathLike) -> list[Path]:
 
 
 def iter_motion_folder(folder: str | os.PathLike, fps: float | None = None, on_nan: str = "split",
-                       min_frames: int = MIN_FRAMES) -> Iterator[tuple[Path, list[MotionSequence] | MotionSourceError]]:
+                       min_frames: int = MIN_FRAMES, allow_pickle: bool = False,
+                       ) -> Iterator[tuple[Path, list[MotionSequence] | MotionSourceError]]:
     """``(path, sequences)`` for each motion file under ``folder``, or ``(path, error)`` if it failed.
 
     A bad file does not stop the run: its :class:`MotionSourceError` is yielded (and logged) so
@@ -142,7 +151,7 @@ def iter_motion_folder(folder: str | os.PathLike, fps: float | None = None, on_n
     """
     for path in find_motion_files(folder):
         try:
-            yield path, read_motion(path, fps=fps, on_nan=on_nan, min_frames=min_frames)
+            yield path, read_motion(path, fps=fps, on_nan=on_nan, min_frames=min_frames, allow_pickle=allow_pickle)
         except MotionSourceError as error:
             logger.warning("skipping %s", error)
             yield path, error

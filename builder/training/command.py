@@ -30,6 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                  help="run folder: checkpoints, logs, final model")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (VALUE parsed as YAML), e.g. --set max_steps=10")
+    parser.add_argument("--verify-checksums", action="store_true",
+                        help="compare every shard's sha256 with manifest.json before training (sizes are always checked)")
     parser.set_defaults(func=run)
 
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from .trainer import TrainConfig, train
 
     config = TrainConfig.from_name_or_path(args.config, overrides=args.set)
-    metrics = train(config, args.dataset, args.out)
+    metrics = train(config, args.dataset, args.out, verify_checksums=args.verify_checksums)
     if metrics:
         print(json.dumps({"muscle": metrics["muscle"], "pose": metrics.get("pose")}, indent=2))
     return 0

@@ -41,6 +41,7 @@ from builder.evaluation.window_data import WindowDataset, model_inputs
 from builder.io import write_text_atomic
 
 from . import config_path
+from .config_schema import dataclass_types, keyword_types, validated
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,10 @@ class TrainConfig:
     report_to: str = "tensorboard"
 
     def __post_init__(self) -> None:
+        """Coerce every value to its declared type (see :mod:`builder.training.config_schema`) and check
+        ``model_config`` against the model's config class and ``processor`` against the video processor."""
+        for key, value in validated(vars(self), dataclass_types(type(self)), "", TrainConfigError).items():
+            setattr(self, key, value)
         if self.model not in MODEL_CLASSES:
             raise TrainConfigError(None, f"unknown model {self.model!r}; choose one of {sorted(MODEL_CLASSES)}")
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
@@ -114,17 +119,15 @@ class TrainConfig:
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise TrainConfigError(None, f"{name} must be at least 1, got {getattr(self, name)}")
-        self.adam_betas = tuple(self.adam_betas)
+        self.model_config = validated(self.model_config, model_config_types(self.model), "model_config",
+                                      TrainConfigError)
+        self.processor = validated(self.processor, processor_types(), "processor", TrainConfigError)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str | os.PathLike | None = None) -> TrainConfig:
         """The config of ``values``; errors name ``source`` (the file they came from)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TrainConfigError(source, f"unknown keys {unknown}; known keys: {sorted(known)}")
         try:
-            return cls(**values)
+            return cls(**validated(values, dataclass_types(cls), "", TrainConfigError))
         except TrainConfigError as error:
             raise TrainConfigError(source, error.problem) from None
 
@@ -167,6 +170,22 @@ def model_class(kind: str):
     """The model class of a model kind (see :data:`MODEL_CLASSES`)."""
     module_name, _, class_name = MODEL_CLASSES[kind].partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def model_config_types(kind: str) -> dict[str, Any]:
+    """``{key: type}`` of the ``model_config`` keys of a model kind (its config class's parameters)."""
+    from transformers import PretrainedConfig
+
+    return keyword_types(model_class(kind).config_class, PretrainedConfig)
+
+
+def processor_types() -> dict[str, Any]:
+    """``{key: type}`` of the ``processor`` keys (the video processor's own parameters)."""
+    from transformers.image_processing_utils import BaseImageProcessor
+
+    from modeling_biohuman.image_processing_biohuman import BioHumanVideoProcessor
+
+    return keyword_types(BioHumanVideoProcessor, BaseImageProcessor)
 
 
 def build_model_and_processor(config: TrainConfig):
@@ -267,9 +286,12 @@ def _move(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, to
 
 
 def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os.PathLike | None,
-          output_dir: str | os.PathLike) -> dict[str, float]:
+          output_dir: str | os.PathLike, verify_checksums: bool = False) -> dict[str, float]:
     """Train (resuming from ``output_dir``'s newest checkpoint), save the model and its card, and
-    return the final evaluation metrics (on every process; computed by the main process)."""
+    return the final evaluation metrics (on every process; computed by the main process).
+
+    The dataset's shards are checked against its manifest before training starts (sizes, missing
+    and unlisted shards; every sha256 too with ``verify_checksums``)."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.utils import ProjectConfiguration
 
@@ -286,7 +308,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
     )
     try:
-        return _run(accelerator, config, Path(dataset_path), output_dir)
+        return _run(accelerator, config, Path(dataset_path), output_dir, verify_checksums)
     finally:
         accelerator.end_training()
         if accelerator.num_processes == 1:  # let a later train() in this process configure Accelerate anew
@@ -296,7 +318,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, dataset_path: str | os
             GradientState._reset_state()
 
 
-def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path) -> dict[str, Any]:
+def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
+         verify_checksums: bool = False) -> dict[str, Any]:
     """The training loop of :func:`train` under an existing ``accelerator``."""
     from accelerate.utils import set_seed
     from transformers import get_scheduler
@@ -313,7 +336,7 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     encoder = getattr(model.hmr, "encoder", None)  # the PromptHMR adapter has none of its own
     if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
         encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
-    train_set = WindowDataset(dataset_path, config.train_split)
+    train_set = WindowDataset(dataset_path, config.train_split, verify_checksums=verify_checksums)
     sampler = EpochBatchSampler(train_set.sources, config.per_device_batch_size, config.seed,
                                 num_replicas=accelerator.num_processes, rank=accelerator.process_index,
                                 subsample=config.subsample)

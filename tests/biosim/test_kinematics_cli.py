@@ -29,6 +29,8 @@ BAD_FILES = {  # file -> what its recorded reason must say
     "one_frame.npz": "1 frame",
     "wrong_shape.npz": "(T, 72)",
     "robot.npz": "unknown gender 'robot'",
+    "fps_1000.npz": "frame rate 1000 Hz is outside the plausible 1-500 Hz",   # before: kept, a 39 ms walk
+    "trans_1e6.npz": "faster than a human can",                               # before: "done", RMS 1.4e9 mm
 }
 
 
@@ -51,6 +53,8 @@ def motion_folder(tmp_path_factory) -> Path:
             frame_valid=np.ones(1, bool))
     variant("wrong_shape.npz", poses=walk.poses[:, :69])
     variant("robot.npz", gender=np.str_("robot"))
+    variant("fps_1000.npz", fps=np.float64(1000.0), times=np.arange(walk.num_frames) / 1000.0)
+    variant("trans_1e6.npz", trans=walk.trans * 1e6, sequence_id=np.str_("trans_1e6"))
     return folder
 
 
@@ -100,3 +104,21 @@ def test_killed_run_leaves_nothing_that_looks_finished(motion_folder, tmp_path):
     assert is_done(folder)
     report = json.loads((folder / layout.IK_REPORT).read_text())
     assert report["rms_mean_m"] < 0.02
+
+
+def test_empty_unsupported_and_absurd_arguments_exit_non_zero(tmp_path, capsys):
+    """Before: an empty or unsupported folder ran with "0 done" and exit 0, and --workers -3 was accepted."""
+    empty, unsupported = tmp_path / "empty", tmp_path / "notes"
+    empty.mkdir()
+    unsupported.mkdir()
+    (unsupported / "readme.md").write_text("no motion here")
+    for folder in (empty, unsupported):
+        assert main(["kinematics", str(folder), "-o", str(tmp_path / "out")]) == 2
+        assert f"{folder}: holds no motion files" in capsys.readouterr().err
+    for option, problem in (("--workers=-3", "--workers: must be at least 1, got -3"),
+                            ("--workers=two", "--workers: 'two' is not a whole number"),
+                            ("--fps=1000", "--fps: frame rate 1000 Hz is outside the plausible 1-500 Hz")):
+        with pytest.raises(SystemExit) as stop:
+            main(["kinematics", str(empty), "-o", str(tmp_path / "out"), option])
+        assert stop.value.code == 2 and problem in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ import pytest
 from helpers.walk_trial import cut_walk_sequence
 
 from builder import layout
-from builder.biosim.dynamics import DynamicsSettings
+from builder.biosim.dynamics import DynamicsSettings, process_sequence
 from builder.biosim.record import read_record
 from builder.biosim.runner import run_dynamics
 from builder.biosim.static_optimization import ReserveSpec
@@ -134,3 +134,60 @@ def test_hanging_sequence_is_killed_after_the_timeout(walk, tmp_path):
     assert run_dynamics(root, SETTINGS, workers=1, timeout_s=3.0) == {"failed": 1}
     assert time.monotonic() - started < 60
     assert "timed out" in _record(root, "hangs").error
+
+
+def test_changed_settings_redo_the_sequences_made_with_other_ones(built, tmp_path, capsys):
+    import dataclasses
+    import shutil
+
+    from builder.biosim.runner import find_sequences, select_pending
+    from builder.cli import main
+
+    root, _ = built
+    folders = find_sequences(root)
+    assert select_pending(folders, settings=SETTINGS) == []
+    with_settings = [f for f in folders if read_record(f / layout.RECORD).settings]   # not the crashed workers'
+    assert len(with_settings) >= 4
+    assert select_pending(folders, settings=dataclasses.replace(SETTINGS, cutoff_hz=8.0)) == with_settings
+
+    shutil.copytree(root / "sequences" / "good_a", tmp_path / "sequences" / "good_a")
+    record = tmp_path / "sequences" / "good_a" / layout.RECORD
+    stamp = record.stat().st_mtime_ns
+    argv = ["dynamics", str(tmp_path), "--workers", "1", "--grf-estimator", "helpers.walk_trial:FaultInjectingEstimator",
+            "--reserve-max-control", "30"]
+    assert main(argv) == 0 and record.stat().st_mtime_ns == stamp   # the same settings: skipped
+    assert main([*argv, "--cutoff-hz", "8"]) == 0   # before: skipped too, keeping the 6 Hz labels
+    assert read_record(record).settings["cutoff_hz"] == 8.0 and read_record(record).status == "kept"
+
+
+def _at_1000_fps(table):
+    table.time = table.time[0] + np.arange(len(table.time)) / 1000.0
+
+
+def _moved_by_1e6(table):
+    for name in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
+        table.data[:, table.labels.index(name)] *= 1e6
+
+
+@pytest.mark.parametrize("change, problem", [(_at_1000_fps, "frame rate 1000 Hz is outside the plausible 1-500 Hz"),
+                                             (_moved_by_1e6, "faster than a human can")])
+def test_absurd_motion_is_refused_not_simulated(walk, tmp_path, change, problem):
+    """Before: a walk declared at 1000 fps was kept with a pelvis residual of 332 body weights."""
+    seq = cut_walk_sequence(walk, tmp_path, "absurd")
+    table = read_storage(seq / layout.IK_MOT)
+    change(table)
+    (seq / layout.IK_MOT).write_text(format_storage(table))
+    record = process_sequence(seq, SETTINGS)
+    assert record.status == "failed" and f"{seq / layout.IK_MOT}: " in record.error and problem in record.error
+    assert not (seq / layout.ACTIVATIONS).exists() and not (seq / layout.GRF_MOT).exists()
+
+
+def test_a_folder_without_ik_results_exits_non_zero(tmp_path, capsys):
+    """Before: a traceback (no sequences folder) or "0 done" with exit 0 (an empty one)."""
+    from builder.cli import main
+
+    assert main(["dynamics", str(tmp_path)]) == 2
+    assert f"{tmp_path}: no 'sequences' folder" in capsys.readouterr().err
+    (tmp_path / "sequences" / "half_done").mkdir(parents=True)
+    assert main(["dynamics", str(tmp_path)]) == 2
+    assert "no sequence has IK results" in capsys.readouterr().err

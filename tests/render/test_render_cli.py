@@ -1,5 +1,7 @@
 """`biohuman render` and `biohuman preview` end to end on a posed mesh."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,6 +9,7 @@ from PIL import Image
 from builder import layout
 from builder.cli import main
 from builder.render.preview import contact_sheet
+from builder.render.sequence import sequence_seed
 from builder.video import check_frame_count
 
 
@@ -21,8 +24,17 @@ def test_render_then_preview_contact_sheet(walking_body, tmp_path, capsys):
     assert boxes.shape == (10, 4) and visible.dtype == bool and visible.all()
     assert (boxes[:, 0] >= -0.5).all() and (boxes[:, 2] <= 127.5).all() and (boxes[:, 3] <= 95.5).all()
     video_time = (seq_dir / layout.VIDEO).stat().st_mtime_ns
-    assert main(["render", str(seq_dir), "--mesh", str(mesh)]) == 0  # done folders are skipped
+    argv = ["render", str(seq_dir), "--mesh", str(mesh), "--size", "128", "96"]
+    assert main([*argv, "--seed", "5"]) == 0  # done with these settings and this mesh: skipped
     assert (seq_dir / layout.VIDEO).stat().st_mtime_ns == video_time
+    assert main([*argv, "--seed", "6"]) == 0  # another seed: rendered again (it used to be skipped)
+    assert json.loads((seq_dir / layout.RENDER_SETTINGS).read_text())["settings"]["seed"] == 6
+    video_time = (seq_dir / layout.VIDEO).stat().st_mtime_ns
+    np.savez(mesh, vertices=vertices[10:20], faces=faces, fps=fps)   # the input changed
+    assert main([*argv, "--seed", "5"]) == 0
+    assert (seq_dir / layout.VIDEO).stat().st_mtime_ns != video_time
+    camera = np.load(seq_dir / layout.CAMERA)
+    assert int(camera["seed"]) == sequence_seed(5, seq_dir.name)
 
     assert main(["preview", str(seq_dir), "--frames", "6", "--columns", "3", "--tile-width", "128"]) == 0
     sheet = Image.open(seq_dir / "preview.png")

@@ -97,7 +97,7 @@ def test_folder_run_records_failures_and_continues(tmp_path):
                                      "global_orient": np.zeros((4, 3)), "transl": np.zeros((4, 3))}, allow_pickle=True)
     np.savez(motionpro / "pressure.npz", pressure=np.zeros((4, 160, 120), np.uint8))  # not a motion: skipped
     np.save(motionpro / "keypoints.npy", np.zeros((4, 24, 3)))
-    results = {path.name: outcome for path, outcome in iter_motion_folder(tmp_path)}
+    results = {path.name: outcome for path, outcome in iter_motion_folder(tmp_path, allow_pickle=True)}
     assert set(results) == {"good.npz", "gender.npz", "broken.npz", "walk.txt", "smpl.npy"}
     assert results["smpl.npy"][0].sequence_id == "motionpro_0729_csy_walk_01"
     assert isinstance(results["gender.npz"], MotionSourceError) and "unknown gender" in results["gender.npz"].problem

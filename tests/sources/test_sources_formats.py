@@ -119,7 +119,7 @@ def test_3dpw_sequence_pickle_two_actors_with_camera(tmp_path, walk):
             "campose_valid": [valid, np.ones(n, bool)], "poses2d": [keypoints, keypoints], "img_frame_ids": np.arange(n)}
     path.write_bytes(pickle.dumps(data, protocol=2))
     assert detect_format(path) == "3dpw"
-    sequences = read_motion(path)
+    sequences = read_motion(path, allow_pickle=True)
     assert [s.sequence_id for s in sequences] == ["3dpw_downtown_walking_00_actor0_part0",
                                                   "3dpw_downtown_walking_00_actor0_part1", "3dpw_downtown_walking_00_actor1"]
     first, second, other = sequences
@@ -145,7 +145,7 @@ def test_3dpw_world_up_is_detected_from_the_poses(tmp_path, walk):
     path.write_bytes(pickle.dumps({"sequence": "seq", "betas": [np.zeros(10)], "poses": [poses], "trans": [trans],
                                    "genders": ["f"], "cam_poses": cam_poses, "cam_intrinsics": K,
                                    "campose_valid": [np.ones(n, bool)]}))
-    sequence = read_motion(path)[0]
+    sequence = read_motion(path, allow_pickle=True)[0]
     assert body_up(sequence)[1] > 0.95
     np.testing.assert_allclose(project(sequence.trans + J0, sequence.camera), project(walk.trans + J0,
                                {"K": K, "R": R, "t": t}), atol=1e-3)
@@ -169,7 +169,7 @@ def test_emdb_pickle_with_bad_frames_boxes_and_camera(tmp_path, walk):
     path = folder / "P3_31_outdoor_workout_data.pkl"
     path.write_bytes(pickle.dumps(data))
     assert detect_format(path) == "emdb"
-    first, second = read_motion(path)
+    first, second = read_motion(path, allow_pickle=True)
     assert first.sequence_id == "emdb_P3_31_outdoor_workout_part0" and first.subject == "P3"
     assert (first.num_frames, second.num_frames) == (20, n - 21) and first.video_path == folder / "images"
     assert np.isnan(first.boxes[5]).all() and np.isfinite(first.boxes[4]).all()
@@ -222,7 +222,7 @@ def test_h36m_mosh_pickle_with_camera_and_video(tmp_path, walk):
     path.parent.mkdir(parents=True)
     path.write_bytes(pickle.dumps({"poses": poses, "betas": np.zeros(10), "trans": trans}, protocol=2))
     assert detect_format(path) == "h36m"
-    sequence = read_motion(path)[0]
+    sequence = read_motion(path, allow_pickle=True)[0]
     assert sequence.sequence_id == "h36m_S9_Walking_1" and sequence.fps == 200.0 and sequence.gender == "neutral"
     np.testing.assert_allclose(sequence.trans, walk.trans, atol=1e-5)
     K, R, t = a_camera(1)
@@ -230,7 +230,8 @@ def test_h36m_mosh_pickle_with_camera_and_video(tmp_path, walk):
     cameras.write_text(json.dumps({"intrinsics": {"54138969": {"calibration_matrix": K.tolist()}},
                                    "extrinsics": {"S9": {"54138969": {"R": (R[0] @ Z_UP.as_matrix().T).tolist(),
                                                                       "t": (t[0][:, None] * 1000).tolist()}}}}))
-    with_camera = read_h36m(path, cameras=cameras, camera_id="54138969", video_root=tmp_path / "h36m")
+    with_camera = read_h36m(path, cameras=cameras, camera_id="54138969", video_root=tmp_path / "h36m",
+                            allow_pickle=True)
     assert len(with_camera) == 1
     sequence = with_camera[0]
     assert sequence.video_path == tmp_path / "h36m" / "S9" / "Videos" / "Walking 1.54138969.mp4"
@@ -240,7 +241,7 @@ def test_h36m_mosh_pickle_with_camera_and_video(tmp_path, walk):
     aligned = path.parent / "Walking 1_cam0_aligned.pkl"
     aligned.write_bytes(pickle.dumps({"new_poses": poses, "betas": np.zeros(10)}))
     with pytest.raises(MotionSourceError, match="camera-aligned"):
-        read_motion(aligned)
+        read_motion(aligned, allow_pickle=True)
 
 
 def test_motionpro_smpl_npy_folder(tmp_path, walk):
@@ -252,7 +253,7 @@ def test_motionpro_smpl_npy_folder(tmp_path, walk):
     n = walk.num_frames
     np.save(folder / "bbox.npy", np.column_stack([np.arange(n), np.tile([1.0, 2, 30, 40, 0.9, 0.99, 0], (n, 1))]))
     assert detect_format(folder) == "motionpro" and detect_format(folder / "smpl.npy") == "motionpro"
-    sequence = read_motion(folder)[0]
+    sequence = read_motion(folder, allow_pickle=True)[0]
     assert sequence.sequence_id == "motionpro_0729_csy_walk_01" and sequence.subject == "csy"
     assert sequence.fps == 30.0 and sequence.video_path == folder / "color"
     np.testing.assert_allclose(sequence.boxes[3], [1, 2, 30, 40])

@@ -53,7 +53,7 @@ def test_3dpw(tmp_path):
     pkl = tmp_path / "sequenceFiles" / "test" / f"{name}.pkl"
     pkl.parent.mkdir(parents=True)
     pkl.write_bytes(pickle.dumps(data, protocol=2))
-    (sequence,) = read_3dpw(pkl, up_axis="y")
+    (sequence,) = read_3dpw(pkl, up_axis="y", allow_pickle=True)
     export_source_video(sequence, tmp_path / "out")
     assert shown(tmp_path / "out") == list(range(n))
     visible = np.load(tmp_path / "out" / layout.BOX_VISIBLE)
@@ -71,7 +71,7 @@ def test_emdb(tmp_path):
             "camera": {"intrinsics": np.eye(3), "extrinsics": camera_4x4(n), "width": W, "height": H},
             "bboxes": {"bboxes": np.tile([2.0, 2.0, 12.0, 20.0], (n, 1)), "invalid_idxs": np.array([2])}}
     (folder / "P3_29_outdoor_stairs_up_data.pkl").write_bytes(pickle.dumps(data))
-    (sequence,) = read_emdb(folder / "P3_29_outdoor_stairs_up_data.pkl")
+    (sequence,) = read_emdb(folder / "P3_29_outdoor_stairs_up_data.pkl", allow_pickle=True)
     export_source_video(sequence, tmp_path / "out")
     assert shown(tmp_path / "out") == list(range(n))
     assert np.load(tmp_path / "out" / layout.BOX_VISIBLE).tolist() == [True, True, False, True, True, True]
@@ -89,7 +89,8 @@ def test_human36m(tmp_path):
     video = tmp_path / "videos" / "S9" / "Videos" / "Walking 1.54138969.mp4"
     video.parent.mkdir(parents=True)
     write_video(video, [frame(i) for i in range(10)], 50)
-    (sequence,) = read_h36m(mosh, cameras=cameras, camera_id="54138969", video_root=tmp_path / "videos")
+    (sequence,) = read_h36m(mosh, cameras=cameras, camera_id="54138969", video_root=tmp_path / "videos",
+                            allow_pickle=True)
     export_source_video(sequence, tmp_path / "out")  # 200 Hz MoSh motion over a 50 fps video
     check_frame_count(tmp_path / "out" / layout.VIDEO, 40)
     assert shown(tmp_path / "out") == [i // 4 for i in range(40)]
@@ -122,7 +123,7 @@ def test_motionpro(tmp_path):
     detections = np.zeros((n, 6))
     detections[:, 0], detections[:, 1:5], detections[:, 5] = np.arange(n), [1, 2, 30, 22], 0.9
     np.save(folder / "bbox.npy", detections)
-    (sequence,) = read_motionpro(folder)
+    (sequence,) = read_motionpro(folder, allow_pickle=True)
     export_source_video(sequence, tmp_path / "out")
     assert shown(tmp_path / "out") == list(range(n))
     assert np.load(tmp_path / "out" / layout.BOX_VISIBLE).all()

@@ -95,7 +95,7 @@ def test_every_shipped_config_builds_its_model(path):
 
 
 def test_config_errors_are_clear(tmp_path, tiny_dataset):
-    with pytest.raises(ValueError, match="unknown keys.*learnig_rate"):
+    with pytest.raises(ValueError, match="unknown key 'learnig_rate'; did you mean 'learning_rate'"):
         TrainConfig.from_dict({"learnig_rate": 1e-3})
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [unclosed\n")
@@ -105,6 +105,33 @@ def test_config_errors_are_clear(tmp_path, tiny_dataset):
         TrainConfig(model="resnet")
     with pytest.raises(FileNotFoundError, match="dataset folder not found"):
         train(TrainConfig.from_yaml(TINY), tmp_path / "nowhere", tmp_path / "run")
+
+
+def test_nested_config_typos_and_yaml_1_1_numbers(tmp_path):
+    """A typo inside model_config or processor was silently ignored (the default used), and
+    ``learning_rate: 1e-3`` (a string to YAML 1.1) failed later with an unrelated TypeError."""
+    tiny = TINY.read_text()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(tiny.replace("  hidden_size: 32", "  hiden_size: 32"))
+    with pytest.raises(ValueError, match=r"typo.yaml: unknown key 'model_config.hiden_size'; did you mean "
+                                         r"'hidden_size'\?"):
+        TrainConfig.from_yaml(typo)
+    with pytest.raises(ValueError, match=r"unknown key 'processor.bbox_enlarg'; did you mean 'bbox_enlarge'"):
+        TrainConfig.from_yaml(TINY, overrides=["processor={bbox_enlarg: 1.5}"])
+    with pytest.raises(ValueError, match=r"unknown key 'model_config.motion_hidden_size'"):   # a two_stage key
+        TrainConfig.from_yaml(TINY, overrides=["model_config={motion_hidden_size: 8}"])
+    strings = tmp_path / "strings.yaml"
+    strings.write_text(tiny.replace("learning_rate: 1.0e-3", "learning_rate: 1e-3")
+                       .replace("  hidden_size: 32", "  hidden_size: 32\n  dropout: 5e-2"))
+    config = TrainConfig.from_yaml(strings)
+    assert config.learning_rate == 1e-3 and config.model_config["dropout"] == 0.05
+    model, _ = build_model_and_processor(config)
+    assert model.config.dropout == 0.05
+    assert {group["lr"] for group in parameter_groups(model, config)} == {1e-3, config.hmr_learning_rate}
+    for override, key in (("max_steps=1e-3", "max_steps"), ("learning_rate=fast", "learning_rate"),
+                          ("model_config={hidden_size: wide}", "model_config.hidden_size")):
+        with pytest.raises(ValueError, match=rf"tiny.yaml: {key} = '[^']+': .*\(expected (int|float)\)"):
+            TrainConfig.from_yaml(TINY, overrides=[override])
 
 
 def test_resuming_with_another_config_is_refused(tiny_trained_run, tiny_dataset, tmp_path):
