@@ -35,13 +35,25 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     build.set_defaults(func=run_build)
 
     pipeline = commands.add_parser("pipeline", help="motions -> BioSim -> video -> windows, shards + card")
-    pipeline.add_argument("motions", nargs="*", type=Path,
-                          help="motion files or folders (default: the embedded default motions)")
-    add_argument(pipeline, "--biosim-out", type=Path, required=True, old=("--work",),
-                 help="BioSim output folder (sequences/<id>/ inside)")
+    pipeline.add_argument("motions", nargs="*",
+                          help="motion files or folders, local or fsspec URLs (default: the embedded default motions)")
+    add_argument(pipeline, "--biosim-out", required=True, old=("--work",),
+                 help="BioSim output folder or URL, e.g. s3://bucket/biosim (sequences/<id>/ inside)")
     pipeline.add_argument("--fps", type=float, default=30.0, help="resample motions to this rate (default 30)")
     _add_dataset_options(pipeline, workers_old=("--biosim-workers",))
+    _add_cluster_options(pipeline)
+    pipeline.add_argument("--smpl-model", type=Path, help="SMPL model file or folder (default: the Anny body)")
+    pipeline.add_argument("--seed", type=int, default=0, help="rendering seed (mixed with each sequence id)")
+    pipeline.add_argument("--force", action="store_true", help="redo every stage of every sequence")
+    pipeline.add_argument("--retry-failed", action="store_true", help="rerun sequences whose record says failed")
     pipeline.set_defaults(func=run_pipeline)
+
+    plan = commands.add_parser("plan", help="measure a sample of your motions and project the cost of the full build")
+    plan.add_argument("motions", nargs="+", help="motion files or folders (local or fsspec URLs)")
+    plan.add_argument("--sample", type=int, default=3, help="motion files to measure (default 3, spread evenly)")
+    plan.add_argument("--fps", type=float, default=30.0, help="resample motions to this rate (default 30)")
+    plan.add_argument("--scratch", type=Path, help="where the sample is built (default: a temporary folder)")
+    plan.set_defaults(func=run_plan)
 
     verify = commands.add_parser("verify", help="check every file against manifest.json")
     verify.add_argument("folder", type=Path)
@@ -56,7 +68,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_dataset_options(parser: argparse.ArgumentParser, workers_old: tuple[str, ...] = ()) -> None:
-    parser.add_argument("-o", "--out", type=Path,
+    parser.add_argument("-o", "--out",
                         help="dataset folder (default: ./biohuman10m, so that load_dataset('biohuman10m') works "
                              "from the folder the command ran in; from the project root that is the package folder)")
     parser.add_argument("--window", type=int, default=32, help="frames per window (default 32)")
@@ -74,6 +86,28 @@ def _add_dataset_options(parser: argparse.ArgumentParser, workers_old: tuple[str
                         help="delete the resumable window cache (.build/) once the build has finished")
     parser.add_argument("--push-to-hub", metavar="REPO", help="then upload to this Hub repo id or local path")
     parser.add_argument("--private", action="store_true", help="create the Hub repo private")
+
+
+def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="Ray cluster address (auto, ray://host:10001): run every task on the cluster "
+                                          "(default: local processes)")
+    parser.add_argument("--max-retries", type=int, default=3,
+                        help="Ray re-runs a task whose worker or node died this many times (default 3)")
+    parser.add_argument("--timeout", type=float, help="seconds per task before a local worker is killed")
+    parser.add_argument("--scratch", type=Path,
+                        help="local folder on each worker for staged files and scaled models (default: <tmp>/biohuman)")
+    parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="fsspec option for remote folders, e.g. endpoint_url=http://host:9000 (repeatable)")
+
+
+def _storage_options(args: argparse.Namespace) -> dict:
+    options = {}
+    for item in args.storage_option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--storage-option {item!r}: expected KEY=VALUE")
+        options[key] = value
+    return options
 
 
 def _build_config(args: argparse.Namespace):
@@ -107,12 +141,31 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from .pipeline import run_pipeline as pipeline
+    from builder.biosim.kinematics import KinematicsSettings
 
-    out = args.out or DEFAULT_DATASET_DIR
-    manifest = pipeline(args.motions or None, args.biosim_out, out, _build_config(args), fps=args.fps,
-                        biosim_workers=args.workers)
-    return _report(manifest, out, args)
+    from .engine import engine_for
+    from .pipeline import Pipeline
+    from .sequence_task import KinematicsStage, RenderStage, SequenceStages
+    from .store import Store
+
+    options = _storage_options(args)
+    out = Store.at(args.out or DEFAULT_DATASET_DIR, **options)
+    config = _build_config(args)
+    stages = SequenceStages(kinematics=KinematicsStage(KinematicsSettings(smpl_model=args.smpl_model, fps=args.fps)),
+                            render=RenderStage(seed=args.seed), keep_dropped=config.keep_dropped, force=args.force,
+                            retry_failed=args.retry_failed, scratch=args.scratch,
+                            storage_options=tuple(sorted(options.items())))
+    engine = engine_for(args.address, args.workers, args.timeout, args.max_retries)
+    manifest = Pipeline(stages, config, engine).run(args.motions or None, Store.at(args.biosim_out, **options), out,
+                                                    args.fps)
+    return _report(manifest, out.local_root or out, args)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from .cost import measure_sample
+
+    print(measure_sample(args.motions, args.sample, fps=args.fps, scratch=args.scratch).table())
+    return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -139,7 +139,7 @@ class SequenceStages:
     ``keep_dropped``: render sequences BioSim dropped too (their poses can still be stored);
     ``force``: redo every stage; ``retry_failed``: rerun sequences whose record says failed;
     ``scratch``: local folder for staged files and the per-subject scaled-model cache
-    (default: ``<tmp>/biohuman``).
+    (default: ``<tmp>/biohuman``); ``storage_options``: fsspec options of remote motion files.
     """
 
     kinematics: KinematicsStage = field(default_factory=KinematicsStage)
@@ -149,6 +149,7 @@ class SequenceStages:
     force: bool = False
     retry_failed: bool = False
     scratch: Path | None = None
+    storage_options: tuple[tuple[str, object], ...] = ()
 
     @property
     def scratch_dir(self) -> Path:
@@ -175,7 +176,7 @@ def _read(source: str, stages: SequenceStages) -> list:
     with tempfile.TemporaryDirectory(dir=stages.scratch_dir, prefix="motion.") as folder:
         local = Path(folder) / source.rsplit("/", 1)[-1]
         store, _, name = source.rpartition("/")
-        Store.at(store).download(name, local)
+        Store.at(store, **dict(stages.storage_options)).download(name, local)
         return read_motion(local, fps=settings.fps, on_nan=settings.on_nan)
 
 
@@ -260,7 +261,7 @@ def _render(sequence, folder: Path, stages: SequenceStages, body, vertices: np.n
     stages.render.run(folder, stored, vertices, np.asarray(body.faces), stages.kinematics.settings.smpl_model)
 
 
-def list_motion_files(inputs: list[str | os.PathLike]) -> list[str]:
+def list_motion_files(inputs: list[str | os.PathLike], storage_options: dict | None = None) -> list[str]:
     """Motion files of ``inputs`` (local files or folders, or fsspec URLs of files or folders)."""
     from builder.sources.read import MOTION_SUFFIXES, find_motion_files
 
@@ -269,7 +270,7 @@ def list_motion_files(inputs: list[str | os.PathLike]) -> list[str]:
         if "://" not in item:
             found += [str(p) for p in (find_motion_files(item) if Path(item).is_dir() else [Path(item)])]
             continue
-        store = Store.at(item)
+        store = Store.at(item, **(storage_options or {}))
         if not store.fs.isdir(store.root):
             found.append(item)
             continue

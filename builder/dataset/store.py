@@ -81,7 +81,9 @@ class Store:
         return Store(f"{base}/{key}" if "://" in base else str(Path(base) / key), self.storage_options)
 
     def exists(self, key: str) -> bool:
-        return self.fs.exists(self.path(key))
+        fs = self.fs
+        fs.invalidate_cache(self.path(key).rsplit("/", 1)[0])   # other machines write here too
+        return fs.exists(self.path(key))
 
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self.path(key))
@@ -106,16 +108,19 @@ class Store:
 
     def listdir(self, key: str = "") -> list[str]:
         """Names directly below ``key`` (files and folders), sorted; [] when absent."""
+        fs = self.fs
+        fs.invalidate_cache(self.path(key))   # other machines write here too: never trust a cached listing
         try:
-            entries = self.fs.ls(self.path(key), detail=False)
+            entries = fs.ls(self.path(key), detail=False)
         except FileNotFoundError:
             return []
         return sorted({entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries} - {""})
 
     def glob(self, pattern: str) -> list[str]:
         """Keys matching ``pattern`` (relative to the root), sorted."""
-        root = self.root + "/"
-        return sorted(path[len(root):] for path in self.fs.glob(root + pattern) if path.startswith(root))
+        root, fs = self.root + "/", self.fs
+        fs.invalidate_cache(self.root)
+        return sorted(path[len(root):] for path in fs.glob(root + pattern) if path.startswith(root))
 
     def remove(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -168,7 +173,7 @@ class Store:
         base.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="stage.", dir=base))
         folder = staging / prefix   # the same relative path as in the store: stages find their siblings
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         try:
             present = set(self.listdir(prefix))
             for name in names:

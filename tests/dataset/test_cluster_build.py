@@ -1,0 +1,172 @@
+"""The whole build on a real multi-node Ray cluster with its files on a real S3-compatible server.
+
+A head node and worker nodes, each with its own CPU count (Ray's ``cluster_utils.Cluster``, as Ray's
+own tests start them), run kinematics -> dynamics -> render -> shards for a few short embedded clips
+whose motions, BioSim folders and dataset all live in a bucket of a moto server started here. The
+shards equal, byte for byte, those of a single-process local build of the same motions; a worker node
+removed mid-run loses nothing (Ray re-runs its tasks elsewhere) and a rerun redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.paths import PROJECT_ROOT
+
+from builder import layout
+from builder.dataset.build import BuildConfig
+from builder.dataset.engine import LocalEngine, RayEngine
+from builder.dataset.pipeline import Pipeline
+from builder.dataset.sequence_task import SequenceStages
+from builder.dataset.store import TEMPORARY_MARK, Store
+from builder.dataset.windows import WindowConfig
+
+pytestmark = pytest.mark.slow
+ray = pytest.importorskip("ray")
+pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
+
+CLIPS = (("spinkick", "anny01"), ("kick", "anny02"), ("spinkick", "anny02"))
+FRAMES = 16
+CONFIG = BuildConfig(window=WindowConfig(size=8, stride=8), shard_bytes=150_000, parquet_rows=2)
+
+
+def _write_clips(folder: Path) -> list[Path]:
+    """Short embedded clips (the first ``FRAMES`` frames at 30 fps) as motion files."""
+    from builder.sources.deepmimic import embedded_motions, read_deepmimic
+    from builder.sources.embedded import DEFAULT_SUBJECTS
+    from builder.sources.motion_file import save_motion
+    from builder.sources.timing import resample, take_frames
+
+    subjects = {subject.subject_id: subject for subject in DEFAULT_SUBJECTS}
+    paths = []
+    for clip, subject_id in CLIPS:
+        (motion,) = read_deepmimic(embedded_motions()[clip])
+        motion = take_frames(resample(motion, 30.0), np.arange(FRAMES))
+        subject = subjects[subject_id]
+        sequence_id = f"{clip}__{subject_id}"
+        paths.append(folder / f"{sequence_id}.npz")
+        save_motion(dataclasses.replace(motion, sequence_id=sequence_id, subject=subject_id, gender=subject.gender,
+                                        body_phenotype=dict(subject.phenotype)), paths[-1])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def motions(tmp_path_factory) -> list[Path]:
+    return _write_clips(tmp_path_factory.mktemp("motions"))
+
+
+@pytest.fixture(scope="module")
+def local_build(motions, tmp_path_factory) -> Path:
+    """The reference: every stage in one local worker process, files in local folders."""
+    root = tmp_path_factory.mktemp("local_build")
+    stages = SequenceStages(scratch=root / "scratch")
+    Pipeline(stages, CONFIG, LocalEngine(workers=1)).run(motions, root / "biosim", root / "dataset")
+    return root / "dataset"
+
+
+@pytest.fixture(scope="module")
+def bucket() -> dict:
+    """A real S3 API (moto's server) on a free local port, with one bucket; the fsspec options to reach it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one log line per request otherwise
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
+    Store.at("s3://biohuman", **options).fs.mkdir("biohuman")
+    yield options
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node that runs no task and two worker nodes of one CPU each; the driver connected."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    ray.init(address=cluster.address, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}})
+    yield cluster, workers
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def _upload(paths: list[Path], store: Store) -> str:
+    for path in paths:
+        store.upload(path, path.name)
+    return store.url
+
+
+def _stages(scratch: Path, options: dict) -> SequenceStages:
+    return SequenceStages(scratch=scratch, storage_options=tuple(sorted(options.items())))
+
+
+def test_cluster_build_on_s3_equals_the_local_build(cluster, bucket, motions, local_build, tmp_path):
+    motions_url = _upload(motions, Store.at("s3://biohuman/motions", **bucket))
+    work, out = Store.at("s3://biohuman/run1/biosim", **bucket), Store.at("s3://biohuman/run1/dataset", **bucket)
+    pipeline = Pipeline(_stages(tmp_path / "scratch", bucket), CONFIG, RayEngine(cluster[0].address))
+    manifest = pipeline.run([motions_url], work, out)
+
+    assert manifest["counts"]["splits"], "the cluster build must hold windows"
+    names = [entry["path"] for entry in manifest["files"]] + ["manifest.json"]
+    assert sum(name.endswith(".tar") for name in names) >= 2 and sum(name.endswith(".parquet") for name in names) >= 2
+    for name in names:
+        assert out.read_bytes(name) == (local_build / name).read_bytes(), f"{name} differs from the local build"
+    assert sorted(out.glob("webdataset/*.tar")) == sorted(p.relative_to(local_build).as_posix()
+                                                          for p in local_build.glob("webdataset/*.tar"))
+    assert not [key for key in work.glob("**") + out.glob("**") if TEMPORARY_MARK in key]
+    assert not list((tmp_path / "scratch").glob("stage.*")), "staged copies must be removed"
+
+
+def _records(work: Store) -> dict[str, str]:
+    return {key: work.info(key)["ETag"] for key in work.glob(f"sequences/*/{layout.RECORD}")}
+
+
+def test_killed_worker_node_loses_nothing_and_a_rerun_does_only_what_is_missing(cluster, bucket, motions, tmp_path):
+    head, _ = cluster
+    motions_url = _upload(motions, Store.at("s3://biohuman/motions", **bucket))
+    work = Store.at("s3://biohuman/run2/biosim", **bucket)
+    victim = head.add_node(num_cpus=1)
+    killed = threading.Event()
+
+    def kill_when_work_is_under_way() -> None:
+        deadline = time.monotonic() + 600
+        while not work.glob(f"sequences/*/{layout.IK_REPORT}") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        head.remove_node(victim, allow_graceful=False)   # the node's raylet and workers die by SIGKILL
+        killed.set()
+
+    killer = threading.Thread(target=kill_when_work_is_under_way, daemon=True)
+    killer.start()
+    pipeline = Pipeline(_stages(tmp_path / "scratch", bucket), CONFIG, RayEngine(head.address, max_retries=3))
+    counts = pipeline.simulate([motions_url], work)
+    killer.join(timeout=60)
+    assert killed.is_set(), "the worker node was never removed"
+
+    records = _records(work)
+    assert sum(counts.values()) == len(CLIPS) == len(records), (counts, records)
+    assert set(counts) <= {"kept", "dropped", "failed"} and counts.get("kept", 0) >= 1
+    for sequence_id in (f"{clip}__{subject}" for clip, subject in CLIPS):
+        present = set(work.listdir(f"sequences/{sequence_id}"))
+        assert layout.RECORD in present
+        if counts.get("failed", 0) == 0:
+            assert layout.VIDEO in present or layout.ACTIVATIONS not in present
+
+    assert pipeline.simulate([motions_url], work) == counts   # nothing missing: nothing redone
+    assert _records(work) == records
+    redo = f"sequences/{CLIPS[0][0]}__{CLIPS[0][1]}"
+    for name in (layout.RECORD, layout.VIDEO):   # a sequence that lost its dynamics verdict and video
+        work.remove(f"{redo}/{name}")
+    assert pipeline.simulate([motions_url], work) == counts
+    after = _records(work)
+    assert {key for key in after if after[key] != records.get(key)} == {f"{redo}/{layout.RECORD}"}
