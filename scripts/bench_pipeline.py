@@ -2,7 +2,7 @@
 """Frames per second per core of every build stage and end to end: the code before the pipeline rework
 and this checkout, side by side, on the same embedded clips in one run.
 
-The "before" figures come from a git worktree of ``--baseline`` (default: the last commit before the
+The "before" figures come from the files of ``--baseline`` (``git archive``) (default: the last commit before the
 rework) driven the way its ``biohuman dataset pipeline`` ran: kinematics with the body built once per
 subject and the model scaled for every sequence, dynamics, then the render command building and posing
 the body again, then the dataset build. The "after" figures come from this checkout's per-sequence task
@@ -10,7 +10,10 @@ the body again, then the dataset build. The "after" figures come from this check
 subject). Both run in a child process on one thread and count CPU seconds (all threads of the process,
 so the figures are per core even on a busy machine). Usage:
 
-    python scripts/bench_pipeline.py [--clips walk kick ...] [--subjects 2] [--baseline REF]
+    python scripts/bench_pipeline.py [--clips walk kick ...] [--subjects 2] [--views 3] [--baseline REF]
+
+The third column renders ``--views`` views of every simulated sequence (each a dataset sequence of its
+own): the end-to-end figure counts dataset frames per core-second of every stage.
 """
 
 from __future__ import annotations
@@ -61,16 +64,19 @@ print(json.dumps({"cpu_s": cpu, "frames": frames}))
 '''
 
 AFTER = r'''
-import json, sys
+import json, os, sys
 from pathlib import Path
+from builder.biosim.kinematics import KinematicsSettings
 from builder.dataset.cost import measure_sample
-estimate = measure_sample(sys.argv[1:-1], sample=len(sys.argv) - 2, fps=None, scratch=Path(sys.argv[-1]))
+from builder.dataset.sequence_task import KinematicsStage, RenderStage, SequenceStages
+stages = SequenceStages(KinematicsStage(KinematicsSettings()), render=RenderStage(views=int(os.environ["VIEWS"])))
+estimate = measure_sample(sys.argv[1:-1], sample=len(sys.argv) - 2, stages=stages, scratch=Path(sys.argv[-1]))
 print(json.dumps({"cpu_s": estimate.cpu_s, "frames": estimate.stage_frames}))
 '''
 
 
-def _run(code: str, source_root: Path, files: list[Path], work: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(source_root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def _run(code: str, source_root: Path, files: list[Path], work: Path, views: int = 1) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(source_root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", VIEWS=str(views))
     result = subprocess.run([sys.executable, "-c", "import torch; torch.set_num_threads(1)\n" + code,
                              *map(str, files), str(work)], env=env, cwd=source_root, capture_output=True, text=True)
     if result.returncode:
@@ -79,9 +85,11 @@ def _run(code: str, source_root: Path, files: list[Path], work: Path) -> dict:
 
 
 def _baseline_tree(ref: str, folder: Path) -> Path:
+    """The files of ``ref`` (``git archive``: nothing is added to the repository's worktrees)."""
     tree = folder / f"baseline-{ref}"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True,
-                   capture_output=True)
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return tree
 
 
@@ -98,6 +106,7 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", default=["walk", "kick", "punch", "jump"],
                         help="embedded clips (default: walk kick punch jump)")
     parser.add_argument("--subjects", type=int, default=2, help="Anny subjects per clip (default 2)")
+    parser.add_argument("--views", type=int, default=3, help="views per simulated sequence of the third column")
     parser.add_argument("--baseline", default=BASELINE, help=f"git ref of the code before (default {BASELINE})")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -107,19 +116,20 @@ def main() -> None:
         folder = Path(folder)
         files = write_embedded_default(folder / "motions", subjects=DEFAULT_SUBJECTS[:args.subjects],
                                        clips=tuple(args.clips))
-        tree = _baseline_tree(args.baseline, folder)
-        try:
-            before = _run(BEFORE, tree, files, folder / "before")
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-        after = _run(AFTER, ROOT, files, folder)
-    old, new = _rates(before), _rates(after)
+        before = _run(BEFORE, _baseline_tree(args.baseline, folder), files, folder / "before")
+        work = folder / "after"
+        work.mkdir()
+        after = _run(AFTER, ROOT, files, work)
+        views = _run(AFTER, ROOT, files, work, args.views)
+    old, new, many = _rates(before), _rates(after), _rates(views)
     print(f"{len(files)} sequences ({', '.join(args.clips)} x {args.subjects} subjects), "
           f"{before['frames']['kinematics']} frames; CPU seconds on one thread")
-    print(f"{'stage':<12}{'before fps/core':>17}{'after fps/core':>16}{'speed-up':>10}")
+    print(f"{'stage':<12}{'before':>10}{'after':>10}{'speed-up':>10}{f'after, {args.views} views':>18}{'speed-up':>10}"
+          "   (frames/s per core)")
     for stage in ("kinematics", "dynamics", "render", "shards", "end to end"):
         if stage in old and stage in new:
-            print(f"{stage:<12}{old[stage]:>17.1f}{new[stage]:>16.1f}{new[stage] / old[stage]:>9.2f}x")
+            print(f"{stage:<12}{old[stage]:>10.1f}{new[stage]:>10.1f}{new[stage] / old[stage]:>9.2f}x"
+                  f"{many.get(stage, 0.0):>18.1f}{many.get(stage, 0.0) / old[stage]:>9.2f}x")
 
 
 if __name__ == "__main__":

@@ -92,12 +92,14 @@ def discover(sequences_root: Path | Store, engine: Engine | None = None) -> list
 
 def describe_sequence(work: Store, sequence_id: str) -> dict:
     """The dataset's view of one sequence's record (:func:`read_record`), plus ``has_pose_inputs``: whether
-    its poses, video and boxes exist (what a dropped sequence needs to be stored with ``keep_dropped``)."""
+    its poses, video and boxes exist (what a dropped sequence needs to be stored with ``keep_dropped``), and
+    ``view_of``: the sequence it is another rendered view of (None for a simulated sequence)."""
     prefix = f"sequences/{sequence_id}"
     present = set(work.listdir(prefix))
     with work.staged(prefix, sorted(present & {layout.RECORD, layout.MOTION})) as folder:
         record = read_record(folder)
-    return record | {"has_pose_inputs": all(name in present for name in window_inputs(False))}
+        view_of = (json.loads((folder / layout.RECORD).read_text()).get("sources") or {}).get("view_of")
+    return record | {"has_pose_inputs": all(name in present for name in window_inputs(False)), "view_of": view_of}
 
 
 def _fingerprint(work: Store, sequence_id: str) -> dict:
@@ -241,8 +243,12 @@ def build_dataset(sequences_root: Path | Store | str, out: Path | Store | str = 
         unknown = [r["sequence_id"] for r in records if r["sequence_id"] not in assignment]
         if unknown:
             raise ValueError(f"{config.splits_file}: no split for {len(unknown)} sequences, e.g. {unknown[:3]}")
-    else:
-        assignment = assign_splits((r["sequence_id"], r["source"], r["subject"]) for r in records)
+    else:   # a sequence's extra views go where the sequence goes: its frames never straddle the split
+        ids = {r["sequence_id"] for r in records}
+        views = {r["sequence_id"]: r["view_of"] for r in records if r["view_of"] in ids}
+        assignment = assign_splits((r["sequence_id"], r["source"], r["subject"]) for r in records
+                                   if r["sequence_id"] not in views)
+        assignment |= {view: assignment[base] for view, base in views.items()}
 
     jobs = [(record, assignment[record["sequence_id"]]) for _, record in found
             if record["kept"] or (config.keep_dropped and record["has_pose_inputs"])]
@@ -252,7 +258,7 @@ def build_dataset(sequences_root: Path | Store | str, out: Path | Store | str = 
     logger.info("%d sequences, %d to window (%d dropped by BioSim filtering)", len(records), len(jobs),
                 sum(not r["kept"] for r in records))
     cache = _cache_key(config)
-    summaries = _run(engine, encode_sequence, [(work, out, {k: v for k, v in record.items() if k != "has_pose_inputs"},
+    summaries = _run(engine, encode_sequence, [(work, out, {k: v for k, v in record.items() if k not in ("has_pose_inputs", "view_of")},
                                                 split, config.window, cache, scratch) for record, split in jobs],
                      "windows")
     features = label_features(config.window.size, config.window.crops)

@@ -63,7 +63,10 @@ def describe_exit(code: int | None) -> str:
     return f"worker exited with code {code}"
 
 
-def _child(connection, function: Callable, arguments: tuple) -> None:
+def _child(connection, payload: bytes) -> None:
+    import cloudpickle
+
+    function, arguments = cloudpickle.loads(payload)
     try:
         result = function(*arguments)
     except Exception as error:  # noqa: BLE001 - reported to the parent as the task's failure
@@ -97,13 +100,16 @@ class LocalEngine:
 
     def map(self, function: Callable, argument_list: Sequence[tuple], label: str = "task"
             ) -> Iterator[tuple[int, object]]:
+        import cloudpickle
+
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         _start_forkserver()
 
         def one(index: int) -> tuple[int, object]:
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_child, args=(send, function, argument_list[index]),
+            payload = cloudpickle.dumps((function, argument_list[index]))   # lambdas and local classes too
+            process = context.Process(target=_child, args=(send, payload),
                                       name=f"biohuman-{label}-{index}")
             process.start()
             send.close()

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from builder import layout
 from builder.biosim.dynamics import DynamicsSettings, process_sequence
 from builder.biosim.kinematics import KinematicsSettings, check_sequence, record_failure, run_kinematics
 from builder.biosim.record import SequenceRecord
+from builder.io import atomic_path
 from builder.render.sequence import RenderConfig
 
 from .store import Store
@@ -62,8 +64,10 @@ class KinematicsStage:
                  else sorted((sequence.body_phenotype or {}).items()))
         key = f"{self.settings.smpl_model}:{sequence.gender}:{shape}"
         if key not in _BODIES:
-            _BODIES.clear()   # one subject at a time: a body holds ~100 MB of rig tensors
+            while len(_BODIES) >= MAX_BODIES:   # the least recently used subject goes
+                _BODIES.pop(next(iter(_BODIES)))
             _BODIES[key] = make_body(sequence, self.settings.smpl_model)
+        _BODIES[key] = _BODIES.pop(key)   # now the most recently used
         return _BODIES[key]
 
     def run(self, sequence, folder_root: Path, body, vertices: np.ndarray, scaled_cache: Path | None) -> dict:
@@ -72,6 +76,8 @@ class KinematicsStage:
 
 
 _BODIES: dict[str, object] = {}
+MAX_BODIES = 8
+"""Bodies kept per process (by subject): a worker meets the same subjects again and again."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,11 @@ class RenderStage:
     seed: int = 0
     synthetic: bool = False
     on_missing: str = "error"
+    views: int = 1   # rendered views per simulated sequence: view k > 0 is the sequence ``<id>__view<k>``
+
+    def __post_init__(self) -> None:
+        if self.views < 1:
+            raise ValueError(f"views must be at least 1, got {self.views}")
 
     def run(self, folder: Path, sequence, vertices: np.ndarray, faces: np.ndarray, smpl_model: Path | None = None
             ) -> None:
@@ -154,6 +165,14 @@ class SequenceStages:
     @property
     def scratch_dir(self) -> Path:
         return Path(self.scratch or Path(tempfile.gettempdir()) / "biohuman")
+
+
+VIEW_MARK = "__view"
+
+
+def view_ids(sequence_id: str, views: int) -> list[str]:
+    """The sequence ids of a sequence's extra rendered views (``<id>__view1`` ...)."""
+    return [f"{sequence_id}{VIEW_MARK}{k}" for k in range(1, views)]
 
 
 def _existing_record(work: Store, prefix: str, present: set[str]) -> SequenceRecord | None:
@@ -205,15 +224,28 @@ def run_sequence(sequence, work: Store, stages: SequenceStages) -> str:
     present = set() if stages.force else set(work.listdir(prefix))
     record = _existing_record(work, prefix, present)
     final = record is not None and not (stages.retry_failed and record.status == "failed")
-    if final and not _needs_video(record, stages, present):
+    if final and not _needs_video(record, stages, present) and not _missing_views(sequence, work, record, stages):
         return record.status
     with work.staged(prefix, sorted(present & set(STAGED_FILES)), stages.scratch_dir) as folder:
         return _run_stages(sequence, work, prefix, folder, stages, present, record if final else None)
 
 
+def _wanted(record: SequenceRecord, stages: SequenceStages) -> bool:
+    """Whether the sequence gets a video (kept, or dropped with ``keep_dropped``)."""
+    return stages.render is not None and (record.status == "kept"
+                                          or (record.status == "dropped" and stages.keep_dropped))
+
+
 def _needs_video(record: SequenceRecord, stages: SequenceStages, present: set[str]) -> bool:
-    wanted = record.status == "kept" or (record.status == "dropped" and stages.keep_dropped)
-    return stages.render is not None and wanted and layout.VIDEO not in present
+    return _wanted(record, stages) and layout.VIDEO not in present
+
+
+def _missing_views(sequence, work: Store, record: SequenceRecord, stages: SequenceStages) -> list[str]:
+    """Extra views still to render (only bodies are rendered from other views, never a source video)."""
+    if not _wanted(record, stages) or (sequence.video_path is not None and not stages.render.synthetic):
+        return []
+    return [view for view in view_ids(sequence.sequence_id, stages.render.views)
+            if stages.force or layout.RECORD not in work.listdir(f"sequences/{view}")]
 
 
 def _run_stages(sequence, work: Store, prefix: str, folder: Path, stages: SequenceStages, present: set[str],
@@ -241,15 +273,25 @@ def _run_stages(sequence, work: Store, prefix: str, folder: Path, stages: Sequen
                 work.remove(f"{prefix}/{stale}")
         record = stages.dynamics.run(folder)
         work.commit(folder, prefix, DYNAMICS_FILES, marker=layout.RECORD)
-    if _needs_video(record, stages, set() if stages.force else set(work.listdir(prefix))):
-        _render(sequence, folder, stages, body, vertices)
-        work.commit(folder, prefix, RENDER_FILES, marker=layout.VIDEO)
+    try:
+        if _needs_video(record, stages, set() if stages.force else set(work.listdir(prefix))):
+            posed = _posed(sequence, folder, stages, body, vertices)
+            stages.render.run(folder, posed[0], posed[1], posed[2], kinematics.settings.smpl_model)
+            work.commit(folder, prefix, RENDER_FILES, marker=layout.VIDEO)
+            body, vertices = None, posed[1]
+        if missing := _missing_views(sequence, work, record, stages):
+            _render_views(missing, work, folder, stages, record, _posed(sequence, folder, stages, body, vertices))
+    except Exception as error:  # noqa: BLE001 - labels without their video are unusable: record why
+        log.warning("%s: rendering failed: %s", sequence.sequence_id, error)
+        record.status, record.error = "failed", f"render: {type(error).__name__}: {error}"
+        record.write(folder / layout.RECORD)
+        work.commit(folder, prefix, (), marker=layout.RECORD)
     return record.status
 
 
-def _render(sequence, folder: Path, stages: SequenceStages, body, vertices: np.ndarray | None) -> None:
-    """Render from the motion as stored (``motion.npz`` keeps float32 poses), reusing the posed body when
-    the sequence's poses are those already."""
+def _posed(sequence, folder: Path, stages: SequenceStages, body, vertices: np.ndarray | None) -> tuple:
+    """``(stored sequence, vertices (T, V, 3), faces)`` of the motion as stored (``motion.npz`` keeps
+    float32 poses): the body already posed over the sequence is reused when its poses are those."""
     from builder.sources.motion_file import load_motion
 
     (stored,) = load_motion(folder / layout.MOTION)
@@ -258,7 +300,33 @@ def _render(sequence, folder: Path, stages: SequenceStages, body, vertices: np.n
     body = body or stages.kinematics.body_for(stored)
     if not same:
         vertices = body.posed_vertices(stored.poses, stored.trans)
-    stages.render.run(folder, stored, vertices, np.asarray(body.faces), stages.kinematics.settings.smpl_model)
+    return stored, vertices, np.asarray(body.faces)
+
+
+VIEW_FILES = (layout.MOTION, layout.ACTIVATIONS, layout.VALIDITY)
+"""The labels a view shares with its sequence (copied: each view folder stands on its own)."""
+
+
+def _render_views(view_list: list[str], work: Store, folder: Path, stages: SequenceStages, record: SequenceRecord,
+                  posed: tuple) -> None:
+    """Each extra view: the sequence's labels, the body rendered with the view's own camera and looks
+    (seeded by the view's id), and a record naming the sequence it shows (``sources.view_of``), last."""
+    from builder.render.sequence import render_sequence
+
+    stored, vertices, faces = posed
+    render = stages.render
+    for view_id in view_list:
+        prefix = f"sequences/{view_id}"
+        with work.staged(prefix, (), stages.scratch_dir) as view:
+            for name in VIEW_FILES:
+                if (folder / name).is_file():
+                    with atomic_path(view / name) as tmp:
+                        shutil.copyfile(folder / name, tmp)
+            render_sequence(vertices, faces, stored.fps, view, view_id, render.seed, render.config,
+                            _renderer(render.config.width, render.config.height))
+            dataclasses.replace(record, sequence_id=view_id, sources={**record.sources, "view_of": record.sequence_id}
+                                ).write(view / layout.RECORD)
+            work.commit(view, prefix, (*VIEW_FILES, *RENDER_FILES, layout.VIDEO), marker=layout.RECORD)
 
 
 def list_motion_files(inputs: list[str | os.PathLike], storage_options: dict | None = None) -> list[str]:

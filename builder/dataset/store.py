@@ -155,7 +155,7 @@ class Store:
         """
         for name in [*names, *([marker] if marker else [])]:
             if (local_dir / name).is_file():
-                self.upload(local_dir / name, f"{prefix}/{name}")
+                self.upload(local_dir / name, f"{prefix}/{name}" if prefix else name)
 
     @contextlib.contextmanager
     def staged(self, prefix: str, names: Iterable[str], scratch: Path | None = None) -> Iterator[Path]:

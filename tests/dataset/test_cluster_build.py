@@ -9,22 +9,22 @@ removed mid-run loses nothing (Ray re-runs its tasks elsewhere) and a rerun redo
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import logging
 import socket
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from helpers.paths import PROJECT_ROOT
+from helpers.short_clips import CLIPS, write_short_clips
 
 from builder import layout
 from builder.dataset.build import BuildConfig
 from builder.dataset.engine import LocalEngine, RayEngine
 from builder.dataset.pipeline import Pipeline
-from builder.dataset.sequence_task import SequenceStages
+from builder.dataset.sequence_task import RenderStage, SequenceStages, view_ids
 from builder.dataset.store import TEMPORARY_MARK, Store
 from builder.dataset.windows import WindowConfig
 
@@ -33,42 +33,19 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
 
-CLIPS = (("spinkick", "anny01"), ("kick", "anny02"), ("spinkick", "anny02"))
-FRAMES = 16
 CONFIG = BuildConfig(window=WindowConfig(size=8, stride=8), shard_bytes=150_000, parquet_rows=2)
-
-
-def _write_clips(folder: Path) -> list[Path]:
-    """Short embedded clips (the first ``FRAMES`` frames at 30 fps) as motion files."""
-    from builder.sources.deepmimic import embedded_motions, read_deepmimic
-    from builder.sources.embedded import DEFAULT_SUBJECTS
-    from builder.sources.motion_file import save_motion
-    from builder.sources.timing import resample, take_frames
-
-    subjects = {subject.subject_id: subject for subject in DEFAULT_SUBJECTS}
-    paths = []
-    for clip, subject_id in CLIPS:
-        (motion,) = read_deepmimic(embedded_motions()[clip])
-        motion = take_frames(resample(motion, 30.0), np.arange(FRAMES))
-        subject = subjects[subject_id]
-        sequence_id = f"{clip}__{subject_id}"
-        paths.append(folder / f"{sequence_id}.npz")
-        save_motion(dataclasses.replace(motion, sequence_id=sequence_id, subject=subject_id, gender=subject.gender,
-                                        body_phenotype=dict(subject.phenotype)), paths[-1])
-    return paths
 
 
 @pytest.fixture(scope="module")
 def motions(tmp_path_factory) -> list[Path]:
-    return _write_clips(tmp_path_factory.mktemp("motions"))
+    return write_short_clips(tmp_path_factory.mktemp("motions"))
 
 
 @pytest.fixture(scope="module")
 def local_build(motions, tmp_path_factory) -> Path:
     """The reference: every stage in one local worker process, files in local folders."""
     root = tmp_path_factory.mktemp("local_build")
-    stages = SequenceStages(scratch=root / "scratch")
-    Pipeline(stages, CONFIG, LocalEngine(workers=1)).run(motions, root / "biosim", root / "dataset")
+    Pipeline(_stages(root / "scratch"), CONFIG, LocalEngine(workers=1)).run(motions, root / "biosim", root / "dataset")
     return root / "dataset"
 
 
@@ -107,8 +84,10 @@ def _upload(paths: list[Path], store: Store) -> str:
     return store.url
 
 
-def _stages(scratch: Path, options: dict) -> SequenceStages:
-    return SequenceStages(scratch=scratch, storage_options=tuple(sorted(options.items())))
+def _stages(scratch: Path, options: dict | None = None) -> SequenceStages:
+    """Every stage, each sequence rendered from two views."""
+    return SequenceStages(render=RenderStage(views=2), scratch=scratch,
+                          storage_options=tuple(sorted((options or {}).items())))
 
 
 def test_cluster_build_on_s3_equals_the_local_build(cluster, bucket, motions, local_build, tmp_path):
@@ -124,6 +103,14 @@ def test_cluster_build_on_s3_equals_the_local_build(cluster, bucket, motions, lo
         assert out.read_bytes(name) == (local_build / name).read_bytes(), f"{name} differs from the local build"
     assert sorted(out.glob("webdataset/*.tar")) == sorted(p.relative_to(local_build).as_posix()
                                                           for p in local_build.glob("webdataset/*.tar"))
+    splits = json.loads(out.read_text("splits.json"))["assignment"]
+    for clip, subject in CLIPS:   # a second view of every sequence, in the sequence's split
+        (view,) = view_ids(f"{clip}__{subject}", 2)
+        assert splits[view] == splits[f"{clip}__{subject}"]
+        assert work.read_bytes(f"sequences/{view}/{layout.ACTIVATIONS}") == work.read_bytes(
+            f"sequences/{clip}__{subject}/{layout.ACTIVATIONS}")
+        assert work.read_bytes(f"sequences/{view}/{layout.CAMERA}") != work.read_bytes(
+            f"sequences/{clip}__{subject}/{layout.CAMERA}")
     assert not [key for key in work.glob("**") + out.glob("**") if TEMPORARY_MARK in key]
     assert not list((tmp_path / "scratch").glob("stage.*")), "staged copies must be removed"
 
@@ -137,24 +124,29 @@ def test_killed_worker_node_loses_nothing_and_a_rerun_does_only_what_is_missing(
     motions_url = _upload(motions, Store.at("s3://biohuman/motions", **bucket))
     work = Store.at("s3://biohuman/run2/biosim", **bucket)
     victim = head.add_node(num_cpus=1)
-    killed = threading.Event()
-
-    def kill_when_work_is_under_way() -> None:
-        deadline = time.monotonic() + 600
-        while not work.glob(f"sequences/*/{layout.IK_REPORT}") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        head.remove_node(victim, allow_graceful=False)   # the node's raylet and workers die by SIGKILL
-        killed.set()
-
-    killer = threading.Thread(target=kill_when_work_is_under_way, daemon=True)
-    killer.start()
     pipeline = Pipeline(_stages(tmp_path / "scratch", bucket), CONFIG, RayEngine(head.address, max_retries=3))
-    counts = pipeline.simulate([motions_url], work)
-    killer.join(timeout=60)
-    assert killed.is_set(), "the worker node was never removed"
+    outcome: dict = {}
+
+    def build() -> None:
+        try:
+            outcome["counts"] = pipeline.simulate([motions_url], work)
+        except Exception as error:  # noqa: BLE001 - reported by the test below
+            outcome["error"] = error
+
+    runner = threading.Thread(target=build, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 600
+    while not work.glob(f"sequences/*/{layout.IK_REPORT}") and runner.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runner.is_alive(), f"the run ended before any work was under way: {outcome}"
+    head.remove_node(victim, allow_graceful=False)   # the node's raylet and workers die by SIGKILL
+    runner.join(timeout=900)
+    assert "error" not in outcome, outcome.get("error")
+    counts = outcome["counts"]
 
     records = _records(work)
-    assert sum(counts.values()) == len(CLIPS) == len(records), (counts, records)
+    assert sum(counts.values()) == len(CLIPS), counts
+    assert len(records) == len(CLIPS) + counts.get("kept", 0), records   # kept sequences have a second view
     assert set(counts) <= {"kept", "dropped", "failed"} and counts.get("kept", 0) >= 1
     for sequence_id in (f"{clip}__{subject}" for clip, subject in CLIPS):
         present = set(work.listdir(f"sequences/{sequence_id}"))
@@ -170,3 +162,4 @@ def test_killed_worker_node_loses_nothing_and_a_rerun_does_only_what_is_missing(
     assert pipeline.simulate([motions_url], work) == counts
     after = _records(work)
     assert {key for key in after if after[key] != records.get(key)} == {f"{redo}/{layout.RECORD}"}
+    assert work.exists(f"{redo}/{layout.VIDEO}")
