@@ -39,7 +39,7 @@ from builder.biosim.validity_report import validity_counts
 from .figures import write_figures
 from .manifest import file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
-from .engine import Engine, InlineEngine, LocalEngine, TaskFailure
+from builder.engine import Engine, InlineEngine, LocalEngine, TaskFailure
 from .shard_plan import ShardPlan, plan_shards
 from .shards import iter_tar, parquet_members, sample_bytes, window_members, write_parquet, write_tar
 from .splits import DEFAULT_SALT, assign_splits, read_splits, write_splits

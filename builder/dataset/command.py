@@ -146,7 +146,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_pipeline(args: argparse.Namespace) -> int:
     from builder.biosim.kinematics import KinematicsSettings
 
-    from .engine import engine_for
+    from builder.engine import engine_for
     from .pipeline import Pipeline
     from .sequence_task import KinematicsStage, RenderStage, SequenceStages
     from .store import Store

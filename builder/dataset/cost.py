@@ -89,7 +89,7 @@ def measure_sample(motions: list[str | os.PathLike], sample: int = 3, stages: Se
     from builder.biosim.kinematics import KinematicsSettings, check_sequence
 
     from .build import BuildConfig, build_dataset
-    from .engine import InlineEngine
+    from builder.engine import InlineEngine
     from .sequence_task import KinematicsStage
 
     stages = stages or SequenceStages(kinematics=KinematicsStage(KinematicsSettings(fps=fps)))

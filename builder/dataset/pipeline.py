@@ -1,7 +1,7 @@
 """One call from motions to the dataset: BioSim kinematics and dynamics, video, windows, shards, card.
 
 :class:`Pipeline` holds typed stages (:mod:`builder.dataset.sequence_task`), the dataset settings and
-an engine (:mod:`builder.dataset.engine`: local processes by default, Ray given a cluster address).
+an engine (:mod:`builder.engine`: local processes by default, Ray given a cluster address).
 Each motion file is one task that runs every stage its sequences still need where the task runs,
 then the dataset build encodes windows and writes shards as tasks too; the driver only lists files
 and reads records. Work and dataset folders may be local or any fsspec URL
@@ -9,7 +9,7 @@ and reads records. Work and dataset folders may be local or any fsspec URL
 motion inputs the embedded default motions are used (DeepMimic clips x Anny subjects).
 
     from builder.dataset.pipeline import Pipeline
-    from builder.dataset.engine import RayEngine
+    from builder.engine import RayEngine
     Pipeline(engine=RayEngine("auto")).run(["s3://bucket/motions"], "s3://bucket/biosim", "s3://bucket/biohuman10m")
 """
 
@@ -25,7 +25,7 @@ from builder import layout
 from builder.biosim.record import SequenceRecord
 
 from .build import BuildConfig, build_dataset
-from .engine import Engine, LocalEngine, TaskFailure
+from builder.engine import Engine, LocalEngine, TaskFailure
 from .sequence_task import SequenceStages, list_motion_files, run_motion_file, source_sequence_id
 from .store import Store
 

@@ -22,7 +22,7 @@ from helpers.short_clips import CLIPS, write_short_clips
 
 from builder import layout
 from builder.dataset.build import BuildConfig
-from builder.dataset.engine import LocalEngine, RayEngine
+from builder.engine import LocalEngine, RayEngine
 from builder.dataset.pipeline import Pipeline
 from builder.dataset.sequence_task import RenderStage, SequenceStages, view_ids
 from builder.dataset.store import TEMPORARY_MARK, Store
