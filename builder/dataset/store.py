@@ -119,7 +119,7 @@ class Store:
     def glob(self, pattern: str) -> list[str]:
         """Keys matching ``pattern`` (relative to the root), sorted."""
         root, fs = self.root + "/", self.fs
-        fs.invalidate_cache(self.root)
+        fs.invalidate_cache()   # listings of every folder below may have changed
         return sorted(path[len(root):] for path in fs.glob(root + pattern) if path.startswith(root))
 
     def remove(self, key: str) -> None:

@@ -123,7 +123,7 @@ def test_killed_worker_node_loses_nothing_and_a_rerun_does_only_what_is_missing(
     head, _ = cluster
     motions_url = _upload(motions, Store.at("s3://biohuman/motions", **bucket))
     work = Store.at("s3://biohuman/run2/biosim", **bucket)
-    victim = head.add_node(num_cpus=1)
+    victim = head.add_node(num_cpus=1)   # three one-CPU nodes for three motion files: each runs one task
     pipeline = Pipeline(_stages(tmp_path / "scratch", bucket), CONFIG, RayEngine(head.address, max_retries=3))
     outcome: dict = {}
 
@@ -137,7 +137,7 @@ def test_killed_worker_node_loses_nothing_and_a_rerun_does_only_what_is_missing(
     runner.start()
     deadline = time.monotonic() + 600
     while not work.glob(f"sequences/*/{layout.IK_REPORT}") and runner.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.2)   # the first kinematics done: every task is still running, the victim's among them
     assert runner.is_alive(), f"the run ended before any work was under way: {outcome}"
     head.remove_node(victim, allow_graceful=False)   # the node's raylet and workers die by SIGKILL
     runner.join(timeout=900)
