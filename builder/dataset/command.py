@@ -30,8 +30,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="dataset_command", required=True)
 
     build = commands.add_parser("build", help="cut BioSim outputs into windows and write shards + card")
-    build.add_argument("sequences", type=Path, help="BioSim output root holding sequences/<id>/")
+    build.add_argument("sequences", help="BioSim output root holding sequences/<id>/ (a folder or fsspec URL)")
     _add_dataset_options(build)
+    _add_cluster_options(build)
     build.set_defaults(func=run_build)
 
     pipeline = commands.add_parser("pipeline", help="motions -> BioSim -> video -> windows, shards + card")
@@ -123,7 +124,8 @@ def _build_config(args: argparse.Namespace):
                        keep_dropped=args.keep_dropped, splits_file=args.splits, workers=args.workers)
 
 
-def _report(manifest: dict, out: Path, args: argparse.Namespace) -> int:
+def _report(manifest: dict, out, args: argparse.Namespace) -> int:
+    """Print the windows per split; clean the cache and push when asked (``out``: a folder or a Store)."""
     from .build import clean_cache
     from .hub import publish
 
@@ -139,8 +141,15 @@ def _report(manifest: dict, out: Path, args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     from .build import build_dataset
 
-    out = args.out or DEFAULT_DATASET_DIR
-    return _report(build_dataset(args.sequences, out, _build_config(args)), out, args)
+    from builder.engine import engine_for
+
+    from .store import Store
+
+    options = _storage_options(args)
+    out = Store.at(args.out or DEFAULT_DATASET_DIR, **options)
+    engine = engine_for(args.address, args.workers, args.timeout, args.max_retries) if args.address else None
+    manifest = build_dataset(Store.at(args.sequences, **options), out, _build_config(args), engine, args.scratch)
+    return _report(manifest, out.local_root or out, args)
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
