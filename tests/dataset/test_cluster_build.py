@@ -10,8 +10,6 @@ removed mid-run loses nothing (Ray re-runs its tasks elsewhere) and a rerun redo
 from __future__ import annotations
 
 import json
-import logging
-import socket
 import threading
 import time
 from pathlib import Path
@@ -31,7 +29,7 @@ from builder.dataset.windows import WindowConfig
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 CONFIG = BuildConfig(window=WindowConfig(size=8, stride=8), shard_bytes=150_000, parquet_rows=2)
 
@@ -50,18 +48,10 @@ def local_build(motions, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bucket() -> dict:
-    """A real S3 API (moto's server) on a free local port, with one bucket; the fsspec options to reach it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one log line per request otherwise
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
-    Store.at("s3://biohuman", **options).fs.mkdir("biohuman")
-    yield options
-    server.stop()
+def bucket(s3_options) -> dict:
+    """One bucket on the session's S3 server; the fsspec options to reach it."""
+    Store.at("s3://biohuman", **s3_options).fs.makedirs("biohuman", exist_ok=True)
+    return s3_options
 
 
 @pytest.fixture(scope="module")

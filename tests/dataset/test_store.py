@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import socket
-
 import pytest
 
 from builder.dataset.shard_plan import plan_shards
 from builder.dataset.store import TEMPORARY_MARK, Store
 
 
-@pytest.fixture(scope="module")
-def s3_options():
-    server_module = pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
-    Store.at("s3://store-test", **options).fs.mkdir("store-test")
-    yield options
-    server.stop()
-
-
 @pytest.fixture(params=["local", "s3"])
 def store(request, tmp_path):
     if request.param == "local":
         return Store.at(tmp_path / "root")
-    return Store.at(f"s3://store-test/{tmp_path.name}", **request.getfixturevalue("s3_options"))
+    options = request.getfixturevalue("s3_options")
+    Store.at("s3://store-test", **options).fs.makedirs("store-test", exist_ok=True)
+    return Store.at(f"s3://store-test/{tmp_path.name}", **options)
 
 
 def test_staged_work_is_committed_with_the_marker_and_no_leftovers(store, tmp_path):
