@@ -53,11 +53,12 @@ for path in files:
         key = (sequence.gender, tuple(sorted(sequence.body_phenotype.items())))
         body = bodies.get(key) or timed("kinematics", 0, lambda: make_body(sequence))
         bodies[key] = body
-        timed("kinematics", sequence.num_frames, lambda: run_kinematics(sequence, work, KinematicsSettings(), body=body))
+        n = sequence.num_frames
+        timed("kinematics", n, lambda: run_kinematics(sequence, work, KinematicsSettings(), body=body))
         folder = layout.sequence_dir(work, sequence.sequence_id)
-        record = timed("dynamics", sequence.num_frames, lambda: process_sequence(folder))
+        record = timed("dynamics", n, lambda: process_sequence(folder))
         if record.status == "kept":
-            renderer = timed("render", sequence.num_frames, lambda: sequence_video(folder, RenderConfig(), 0, renderer))[1]
+            renderer = timed("render", n, lambda: sequence_video(folder, RenderConfig(), 0, renderer))[1]
 if frames.get("render"):
     timed("shards", frames["render"], lambda: build_dataset(work, work / "dataset", BuildConfig()))
 print(json.dumps({"cpu_s": cpu, "frames": frames}))

@@ -224,7 +224,8 @@ def _counts(summaries: list[dict], records: list[dict]) -> dict:
 
 
 def build_dataset(sequences_root: Path | Store | str, out: Path | Store | str = DEFAULT_DATASET_DIR,
-                  config: BuildConfig | None = None, engine: Engine | None = None, scratch: Path | None = None) -> dict:
+                  config: BuildConfig | None = None, engine: Engine | None = None, scratch: Path | None = None
+                  ) -> dict:
     """Build (or resume building) the dataset folder ``out``; returns its manifest.
 
     ``sequences_root`` and ``out`` are local folders or :class:`Store` URLs. Windows are encoded per
@@ -258,9 +259,10 @@ def build_dataset(sequences_root: Path | Store | str, out: Path | Store | str = 
     logger.info("%d sequences, %d to window (%d dropped by BioSim filtering)", len(records), len(jobs),
                 sum(not r["kept"] for r in records))
     cache = _cache_key(config)
-    summaries = _run(engine, encode_sequence, [(work, out, {k: v for k, v in record.items() if k not in ("has_pose_inputs", "view_of")},
-                                                split, config.window, cache, scratch) for record, split in jobs],
-                     "windows")
+    internal = ("has_pose_inputs", "view_of")
+    tasks = [(work, out, {k: v for k, v in record.items() if k not in internal}, split, config.window, cache, scratch)
+             for record, split in jobs]
+    summaries = _run(engine, encode_sequence, tasks, "windows")
     features = label_features(config.window.size, config.window.crops)
     plans = plan_shards(summaries, config.shard_bytes, config.parquet_rows)
     entries = _run(engine, _write_shard, [(out, cache, plan, features, scratch) for plan in plans], "shards")

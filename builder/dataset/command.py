@@ -57,6 +57,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--sample", type=int, default=3, help="motion files to measure (default 3, spread evenly)")
     plan.add_argument("--fps", type=float, default=30.0, help="resample motions to this rate (default 30)")
     plan.add_argument("--scratch", type=Path, help="where the sample is built (default: a temporary folder)")
+    plan.add_argument("--views", type=int, default=1, help="rendered views per simulated sequence (default 1)")
+    plan.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="fsspec option for remote motions, e.g. endpoint_url=http://host:9000 (repeatable)")
     plan.set_defaults(func=run_plan)
 
     verify = commands.add_parser("verify", help="check every file against manifest.json")
@@ -93,13 +96,14 @@ def _add_dataset_options(parser: argparse.ArgumentParser, workers_old: tuple[str
 
 
 def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", help="Ray cluster address (auto, ray://host:10001): run every task on the cluster "
-                                          "(default: local processes)")
+    parser.add_argument("--address", help="Ray cluster address (auto, ray://host:10001): run every task on the "
+                                          "cluster (default: local processes)")
     parser.add_argument("--max-retries", type=int, default=3,
                         help="Ray re-runs a task whose worker or node died this many times (default 3)")
     parser.add_argument("--timeout", type=float, help="seconds per task before a local worker is killed")
     parser.add_argument("--scratch", type=Path,
-                        help="local folder on each worker for staged files and scaled models (default: <tmp>/biohuman)")
+                        help="local folder on each worker for staged files and scaled models "
+                             "(default: <tmp>/biohuman)")
     parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
                         help="fsspec option for remote folders, e.g. endpoint_url=http://host:9000 (repeatable)")
 
@@ -164,8 +168,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
     out = Store.at(args.out or DEFAULT_DATASET_DIR, **options)
     config = _build_config(args)
     stages = SequenceStages(kinematics=KinematicsStage(KinematicsSettings(smpl_model=args.smpl_model, fps=args.fps)),
-                            render=RenderStage(seed=args.seed, views=args.views), keep_dropped=config.keep_dropped, force=args.force,
-                            retry_failed=args.retry_failed, scratch=args.scratch,
+                            render=RenderStage(seed=args.seed, views=args.views), keep_dropped=config.keep_dropped,
+                            force=args.force, retry_failed=args.retry_failed, scratch=args.scratch,
                             storage_options=tuple(sorted(options.items())))
     engine = engine_for(args.address, args.workers, args.timeout, args.max_retries)
     manifest = Pipeline(stages, config, engine).run(args.motions or None, Store.at(args.biosim_out, **options), out,
@@ -174,9 +178,15 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from .cost import measure_sample
+    from builder.biosim.kinematics import KinematicsSettings
 
-    print(measure_sample(args.motions, args.sample, fps=args.fps, scratch=args.scratch).table())
+    from .cost import measure_sample
+    from .sequence_task import KinematicsStage, RenderStage, SequenceStages
+
+    options = _storage_options(args)
+    stages = SequenceStages(KinematicsStage(KinematicsSettings(fps=args.fps)), render=RenderStage(views=args.views),
+                            storage_options=tuple(sorted(options.items())))
+    print(measure_sample(args.motions, args.sample, stages, scratch=args.scratch, storage_options=options).table())
     return 0
 
 

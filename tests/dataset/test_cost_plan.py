@@ -28,7 +28,7 @@ def test_plan_measures_a_sample_and_projects_every_stage(tmp_path, capsys):
         assert rate > 0 and hours == pytest.approx(64 / rate / 3600, abs=0.05)
     slowest = min((s for s in rows if s != "end to end"), key=lambda s: rows[s][0])
     assert f"slowest stage: {slowest}" in text
-    assert rows["end to end"][0] < rows[slowest][0]
+    assert rows["end to end"][0] <= rows[slowest][0]   # printed to 0.1: equal when one stage dominates
     assert re.search(r"storage: BioSim folders ~[\d.]+ GB \([\d.]+ kB/frame\), dataset ~[\d.]+ GB", text)
     assert not list(tmp_path.glob("biohuman-plan.*")), "the sample build is removed"
 
