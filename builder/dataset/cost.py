@@ -57,8 +57,11 @@ class CostEstimate:
         for stage in [s for s in STAGES if s in self.cpu_s]:
             rate = self.frames_per_core_s(stage)
             lines.append(f"{stage:<12}{rate:>15.1f}{self.total_frames / max(rate, 1e-9) / 3600:>24.1f}")
-        lines.append(f"{'end to end':<12}{self.end_to_end:>15.1f}"
-                     f"{self.total_frames / max(self.end_to_end, 1e-9) / 3600:>24.1f}")
+        if self.end_to_end:
+            lines.append(f"{'end to end':<12}{self.end_to_end:>15.1f}{self.total_frames / self.end_to_end / 3600:>24.1f}")
+        else:
+            lines.append("end to end: no sampled frame reached the dataset (every sampled sequence was dropped or "
+                         "failed): measure more files (--sample)")
         lines.append(f"slowest stage: {self.slowest}")
         lines.append(f"storage: BioSim folders ~{self.biosim_bytes_per_frame * self.total_frames / 1e9:.2f} GB "
                      f"({self.biosim_bytes_per_frame / 1e3:.1f} kB/frame), dataset "

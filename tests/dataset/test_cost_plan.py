@@ -42,3 +42,5 @@ def test_projection_arithmetic():
     assert estimate.end_to_end == pytest.approx(80 / 19)   # dataset frames per core-second of every stage
     assert re.search(r"^end to end\s+4\.2\s+237\.5$", estimate.table(), re.MULTILINE)
     assert "BioSim folders ~7.20 GB" in estimate.table() and "dataset ~3.60 GB" in estimate.table()
+    estimate.stage_frames["render"] = 0   # every sampled sequence dropped: no projection from nothing
+    assert "end to end: no sampled frame reached the dataset" in estimate.table()
