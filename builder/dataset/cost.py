@@ -58,7 +58,8 @@ class CostEstimate:
             rate = self.frames_per_core_s(stage)
             lines.append(f"{stage:<12}{rate:>15.1f}{self.total_frames / max(rate, 1e-9) / 3600:>24.1f}")
         if self.end_to_end:
-            lines.append(f"{'end to end':<12}{self.end_to_end:>15.1f}{self.total_frames / self.end_to_end / 3600:>24.1f}")
+            hours = self.total_frames / self.end_to_end / 3600
+            lines.append(f"{'end to end':<12}{self.end_to_end:>15.1f}{hours:>24.1f}")
         else:
             lines.append("end to end: no sampled frame reached the dataset (every sampled sequence was dropped or "
                          "failed): measure more files (--sample)")
