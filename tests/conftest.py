@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.training",
     "fixtures.dynamics",
     "fixtures.hub",
+    "fixtures.storage",
 ]

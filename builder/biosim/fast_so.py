@@ -134,33 +134,31 @@ def _sequence_newton(A: np.ndarray, At: np.ndarray, d: np.ndarray, w: float, smo
     degree = np.full(T, 2.0)
     degree[[0, -1]] = 1.0 if T > 1 else 0.0
     M = np.zeros((T, n, n))
+    hessians = np.zeros((T, n, n))   # Q_t, kept for both solves of an iteration
     scale = np.zeros((T, n))
     pinv = np.zeros((T, n, m))    # of the scaled A_t
-
-    def hessian(t):
-        Q = np.diag(d[t])
-        Q[S, S] += w * degree[t]
-        if t:
-            Q[np.ix_(S, S)] -= w * w * M[t - 1][np.ix_(S, S)]
-        return Q
+    block = np.ix_(S, S)
 
     for t in range(T):
-        Q = hessian(t)
+        Q = hessians[t]
+        Q[np.arange(n), np.arange(n)] = d[t]
+        Q[S, S] += w * degree[t]
+        if t:
+            Q[block] -= w * w * M[t - 1][block]
         scale[t] = 1.0 / np.sqrt(np.diag(Q))
+        outer = np.outer(scale[t], scale[t])
         basis, triangular = np.linalg.qr(At[t] * scale[t][:, None], mode="complete")
         pinv[t] = basis[:, :m] @ np.linalg.inv(triangular[:m]).T
         Z = basis[:, m:]
-        reduced = Z.T @ (Q * np.outer(scale[t], scale[t])) @ Z
+        reduced = Z.T @ (Q * outer) @ Z
         inner = Z @ scipy.linalg.cho_solve(scipy.linalg.cho_factor(reduced, check_finite=False), Z.T,
                                            check_finite=False)
-        M[t] = inner * np.outer(scale[t], scale[t])
+        M[t] = inner * outer
 
     def solve(r, r_p):
         forward, offset = r.copy(), np.zeros((T, n))
-        hessians = []
         for t in range(T):   # f_t = r_t + w S g_{t-1}, g_t = M_t f_t + offset_t
-            Q = hessian(t)
-            hessians.append(Q)
+            Q = hessians[t]
             particular = -scale[t] * (pinv[t] @ r_p[t])
             offset[t] = particular - M[t] @ (Q @ particular)
             if t:

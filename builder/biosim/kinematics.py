@@ -17,10 +17,12 @@ collide within one run get suffixes (:mod:`builder.sources.ids`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -37,10 +39,10 @@ from builder.biosim.ik import run_ik
 from builder.biosim.joint_centres import align_joint_centres
 from builder.biosim.record import SequenceRecord, read_record
 from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
-from builder.body import BodySurface, make_body, marker_trajectories, measure_subject
+from builder.body import BodySurface, make_body, marker_trajectories, marker_vertex_ids, measure_subject
 from builder.body.skeleton import SMPL_TO_OPENSIM
 from biohuman10m.errors import InputError, MissingInputError
-from builder.io import sha256_of, write_text_atomic
+from builder.io import atomic_path, sha256_of, write_text_atomic
 from builder.markers import MARKER_NAMES
 from builder.sources import MotionSequence, MotionSourceError, read_motion, save_motion
 from builder.sources.ids import path_suffix, unique_ids
@@ -134,9 +136,15 @@ def is_done(folder: Path) -> bool:
 
 
 def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, settings: KinematicsSettings,
-                   body: BodySurface | None = None, resume: dict | None = None) -> dict:
+                   body: BodySurface | None = None, resume: dict | None = None, scaled_cache: Path | None = None,
+                   vertices: np.ndarray | None = None) -> dict:
     """Part 1 for one sequence; returns the IK report (also written to ``ik_report.json``, with
-    ``resume``: the :func:`resume_key` it was run for)."""
+    ``resume``: the :func:`resume_key` it was run for).
+
+    ``scaled_cache``: a folder of scaled models keyed by everything scaling reads (static trial, joint
+    centres, height, mass, settings, generic model), so a subject's later sequences reuse its model;
+    ``vertices``: the body already posed over the sequence (T, V, 3), when the caller has it.
+    """
     from builder.musculoskeletal import default_model_path
 
     check_sequence(sequence)
@@ -148,7 +156,8 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
     started = time.perf_counter()
     body = body or make_body(sequence, settings.smpl_model)
     save_motion(sequence, folder / layout.MOTION)
-    markers = to_opensim(marker_trajectories(sequence, body))
+    markers = to_opensim(marker_trajectories(sequence, body) if vertices is None
+                         else vertices[:, marker_vertex_ids(body)].astype(np.float64))
     write_trc(folder / layout.MARKERS_TRC, MarkerTrajectories(sequence.times, list(MARKER_NAMES), markers),
               rate=sequence.fps)
     subject = measure_subject(body)
@@ -164,17 +173,18 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
     started = time.perf_counter()
     weights = settings.marker_weights or None
     model_path = settings.model_path or default_model_path()
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".scale.") as work:
-        scaled = scale_model(model_path, folder / layout.STATIC_TRC, subject.height, subject.mass,
-                             Path(work) / layout.SCALED_MODEL, marker_weights=weights,
-                             static_pose=ANATOMICAL_STATIC_POSE)
-        if settings.align_joint_centres:
-            shifts, offsets = align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints + lift,
-                                         folder / layout.SCALED_MODEL, marker_weights=weights,
-                                         max_shift_m=settings.max_joint_shift_m)
-        else:
-            shifts, offsets = {}, {}
-            os.replace(scaled, folder / layout.SCALED_MODEL)
+    key = _scaling_key(folder / layout.STATIC_TRC, static_joints + lift, subject, settings, model_path)
+    cached = scaled_cache / key if scaled_cache else None
+    if cached is not None and (cached / SCALING_SUMMARY).is_file():
+        shifts, offsets = json.loads((cached / SCALING_SUMMARY).read_text())
+        with atomic_path(folder / layout.SCALED_MODEL) as tmp:
+            shutil.copyfile(cached / layout.SCALED_MODEL, tmp)
+    else:
+        shifts, offsets = _scale(folder, model_path, subject, static_joints + lift, settings, weights)
+        if cached is not None:   # the model first, the summary (which marks the entry complete) last
+            with atomic_path(cached / layout.SCALED_MODEL) as tmp:
+                shutil.copyfile(folder / layout.SCALED_MODEL, tmp)
+            write_text_atomic(cached / SCALING_SUMMARY, json.dumps([shifts, offsets]))
     timings["scale"] = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory(dir=folder, prefix=".ik.") as work:
@@ -192,6 +202,37 @@ def run_kinematics(sequence: MotionSequence, out_dir: str | os.PathLike, setting
     )
     write_text_atomic(folder / layout.IK_REPORT, json.dumps(report, indent=1) + "\n")
     return report
+
+
+SCALING_SUMMARY = "scaling.json"
+"""In a scaled-model cache entry: the joint-centre shifts and offsets, written last."""
+
+
+def _scaling_key(static_trc: Path, static_joints: np.ndarray, subject, settings: KinematicsSettings,
+                 model_path: Path) -> str:
+    """Digest of everything the scaled model depends on (a changed generic model gives a new key)."""
+    digest = hashlib.sha256(Path(static_trc).read_bytes())
+    digest.update(np.ascontiguousarray(static_joints, np.float64).tobytes())
+    stat = Path(model_path).stat()
+    shaping = {k: v for k, v in settings.to_dict().items() if k not in ("fps", "on_nan", "smpl_model")}
+    digest.update(json.dumps([subject.height, subject.mass, shaping, str(Path(model_path).resolve()),
+                              stat.st_size, stat.st_mtime_ns], sort_keys=True).encode())
+    return digest.hexdigest()[:32]
+
+
+def _scale(folder: Path, model_path: Path, subject, static_joints: np.ndarray, settings: KinematicsSettings,
+           weights: dict[str, float] | None) -> tuple[dict, dict]:
+    """Scale the generic model to the static trial, then move its joint centres; its shifts and offsets."""
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".scale.") as work:
+        scaled = scale_model(model_path, folder / layout.STATIC_TRC, subject.height, subject.mass,
+                             Path(work) / layout.SCALED_MODEL, marker_weights=weights,
+                             static_pose=ANATOMICAL_STATIC_POSE)
+        if settings.align_joint_centres:
+            return align_joint_centres(scaled, folder / layout.STATIC_TRC, static_joints,
+                                       folder / layout.SCALED_MODEL, marker_weights=weights,
+                                       max_shift_m=settings.max_joint_shift_m)
+        os.replace(scaled, folder / layout.SCALED_MODEL)
+        return {}, {}
 
 
 def record_failure(out_dir: Path, sequence_id: str, error: Exception, settings: KinematicsSettings,

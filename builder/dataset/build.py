@@ -13,11 +13,10 @@ its cached tar are those recorded with it; otherwise it is encoded again.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
-import shutil
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from biohuman10m.layout import (
     CARD,
     DEFAULT_DATASET_DIR,
     FIGURES_DIR,
+    MANIFEST,
     PARQUET_DIR,
     SPLITS_FILE,
     WEBDATASET_DIR,
@@ -42,14 +42,11 @@ from builder.biosim.validity_report import validity_counts
 from .figures import write_figures
 from .manifest import ShardChecksumError, file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
-from .shards import (
-    ParquetShardWriter,
-    TarShardWriter,
-    iter_tar,
-    window_members,
-    write_tar,
-)
-from .splits import DEFAULT_SALT, SPLITS, assign_splits, read_splits, write_splits
+from builder.engine import Engine, InlineEngine, LocalEngine, TaskFailure
+from .shard_plan import ShardPlan, plan_shards
+from .shards import iter_tar, parquet_members, sample_bytes, window_members, write_parquet, write_tar
+from .splits import DEFAULT_SALT, assign_splits, read_splits, write_splits
+from .store import Store
 from .windows import WindowConfig, sequence_windows
 
 logger = logging.getLogger(__name__)
@@ -75,107 +72,151 @@ class BuildConfig:
                 "keep_dropped": self.keep_dropped, "split_salt": self.split_salt}
 
 
-def discover(sequences_root: Path) -> list[tuple[Path, dict]]:
-    """``(folder, record)`` of every sequence under ``sequences_root/sequences``, sorted by id."""
-    base = Path(sequences_root) / "sequences"
-    if not base.is_dir():
-        raise MissingInputError(base, "no sequences folder; expected BioSim outputs in <root>/sequences/<id>/")
-    found = [(folder, read_record(folder)) for folder in sorted(base.iterdir())
-             if folder.is_dir() and not folder.name.startswith(".")]
-    if not found:
-        raise MissingInputError(base, "holds no sequence folders")
-    return found
+def discover(sequences_root: Path | Store, engine: Engine | None = None) -> list[tuple[str, dict]]:
+    """``(sequence id, record)`` of every sequence under ``<sequences_root>/sequences``, sorted by id.
+
+    On a local folder the records are read here; on a remote store each is read by a task (a record
+    may need the sequence's ``motion.npz``, which the driver never loads)."""
+    work = Store.at(sequences_root)
+    names = [name for name in work.listdir("sequences") if not name.startswith(".")]
+    base = work.path("sequences")
+    if not names:
+        raise MissingInputError(base, "holds no sequence folders; expected BioSim outputs in <root>/sequences/<id>/")
+    if work.local_root is not None:
+        names = [name for name in names if (work.local_root / "sequences" / name).is_dir()]
+        return [(name, describe_sequence(work, name)) for name in names]
+    engine = engine or InlineEngine()
+    described = dict(engine.map(describe_sequence, [(work, name) for name in names], "describe"))
+    failed = [f"{names[i]}: {outcome.reason}" for i, outcome in described.items() if isinstance(outcome, TaskFailure)]
+    if failed:
+        raise RuntimeError(f"{base}: could not read {len(failed)} sequence records: {failed[:3]}")
+    return [(names[i], described[i]) for i in range(len(names))]
 
 
-def _fingerprint(folder: Path) -> dict:
-    """sha256 of a sequence's input files (a changed file invalidates its cached windows)."""
-    return {name: sha256_of(folder / name) for name in (*window_inputs(), layout.RECORD) if (folder / name).exists()}
+def describe_sequence(work: Store, sequence_id: str) -> dict:
+    """The dataset's view of one sequence's record (:func:`read_record`), plus ``has_pose_inputs``: whether
+    its poses, video and boxes exist (what a dropped sequence needs to be stored with ``keep_dropped``), and
+    ``view_of``: the sequence it is another rendered view of (None for a simulated sequence)."""
+    prefix = f"sequences/{sequence_id}"
+    present = set(work.listdir(prefix))
+    with work.staged(prefix, sorted(present & {layout.RECORD, layout.MOTION})) as folder:
+        record = read_record(folder)
+        view_of = (json.loads((folder / layout.RECORD).read_text()).get("sources") or {}).get("view_of")
+    return record | {"has_pose_inputs": all(name in present for name in window_inputs(False)), "view_of": view_of}
 
 
-def _cache_dir(out: Path, config: BuildConfig) -> Path:
+def _fingerprint(work: Store, sequence_id: str) -> dict:
+    """sha256 (on a remote store: size and ETag) of a sequence's input files: a changed file invalidates
+    its cached windows."""
+    fingerprint = {}
+    for name in (*window_inputs(), layout.RECORD):
+        key = f"sequences/{sequence_id}/{name}"
+        if work.local_root is not None:
+            path = work.local_root / key
+            if path.exists():
+                fingerprint[name] = sha256_of(path)
+        elif work.exists(key):
+            info = work.info(key)
+            fingerprint[name] = [info["size"], str(info.get("ETag") or info.get("mtime") or info.get("LastModified"))]
+    return fingerprint
+
+
+def _cached_tar_intact(out: Store, key: str, summary: dict) -> bool:
+    """Whether a cached window tar is still the one its summary was written for (sha256 locally; remotely
+    it must at least exist: the summary is written after the tar's upload)."""
+    if out.local_root is not None:
+        path = out.local_root / key
+        return path.is_file() and sha256_of(path) == summary.get("tar_sha256")
+    return out.exists(key)
+
+
+def _cache_key(config: BuildConfig) -> str:
     digest = hashlib.sha256(json.dumps([config.window.to_dict(), config.keep_dropped], sort_keys=True).encode())
-    return out / CACHE_DIR / digest.hexdigest()[:16]
+    return f"{CACHE_DIR}/{digest.hexdigest()[:16]}"
 
 
-def encode_sequence(folder: Path, record: dict, split: str, window: WindowConfig, cache: Path) -> dict:
-    """Encode one sequence's windows into ``cache/<id>.tar`` (once) and return its summary."""
-    summary_path, tar_path = cache / f"{record['sequence_id']}.json", cache / f"{record['sequence_id']}.tar"
-    fingerprint = _fingerprint(folder)
-    if summary_path.exists() and tar_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        if (summary["split"], summary["fingerprint"], summary.get("tar_sha256")) == (split, fingerprint,
-                                                                                      sha256_of(tar_path)):
+def encode_sequence(work: Store, out: Store, record: dict, split: str, window: WindowConfig, cache: str,
+                    scratch: Path | None = None) -> dict:
+    """Encode one sequence's windows into ``<out>/<cache>/<id>.tar`` (once) and return its summary, which
+    lists each window's bytes in a tar shard (``window_bytes``: the shard plan needs them)."""
+    sequence_id = record["sequence_id"]
+    summary_key = f"{cache}/{sequence_id}.json"
+    fingerprint = json.loads(json.dumps(_fingerprint(work, sequence_id)))
+    if out.exists(summary_key):
+        summary = json.loads(out.read_text(summary_key))
+        if (summary["split"] == split and summary["fingerprint"] == fingerprint and "window_bytes" in summary
+                and _cached_tar_intact(out, f"{cache}/{sequence_id}.tar", summary)):
             return summary
-    labels = load_labels(folder, with_activations=bool(record["kept"]))
-    windows = 0
+    names = (*window_inputs(), layout.RECORD, layout.VALIDITY)
+    with work.staged(f"sequences/{sequence_id}", names, scratch) as folder, \
+            out.staged(cache, (), scratch) as encoded:
+        labels = load_labels(folder, with_activations=bool(record["kept"]))
+        sizes = []
 
-    def samples():
-        nonlocal windows
-        for item in sequence_windows(folder, record, split, labels, window):
-            windows += 1
-            yield item.key, window_members(item, window)
+        def samples():
+            for item in sequence_windows(folder, record, split, labels, window):
+                members = window_members(item, window)
+                sizes.append(sample_bytes(members))
+                yield item.key, members
 
-    write_tar(tar_path, samples())
-    summary = {"sequence_id": record["sequence_id"], "source": record["source"], "subject": str(record["subject"]),
-               "split": split, "windows": windows, "frames": labels.num_frames,
+        write_tar(encoded / f"{sequence_id}.tar", samples())
+        tar_sha256 = sha256_of(encoded / f"{sequence_id}.tar")
+        out.commit(encoded, cache, [f"{sequence_id}.tar"])
+    summary = {"sequence_id": sequence_id, "source": record["source"], "subject": str(record["subject"]),
+               "split": split, "windows": len(sizes), "window_bytes": sizes, "frames": labels.num_frames,
                "muscle_frames": int(labels.muscle_valid.sum()), "fingerprint": fingerprint,
-               "tar_sha256": sha256_of(tar_path)}
-    write_text_atomic(summary_path, json.dumps(summary, sort_keys=True))
+               "tar_sha256": tar_sha256}
+    out.write_text(summary_key, json.dumps(summary, sort_keys=True))   # last: marks the cache entry done
     return summary
 
 
-def _encode_all(jobs: list[tuple[Path, dict, str]], window: WindowConfig, cache: Path, workers: int) -> list[dict]:
-    """Encode every sequence's windows, in ``workers`` processes; summaries in job order."""
-    columns = [list(column) for column in zip(*jobs)] or [[], [], []]
-    arguments = (*columns, [window] * len(jobs), [cache] * len(jobs))
-    progress = {"total": len(jobs), "desc": "windows", "unit": "seq"}
-    if workers <= 1:
-        return list(tqdm(map(encode_sequence, *arguments), **progress))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(encode_sequence, *arguments), **progress))
+def _run(engine: Engine, function, arguments: list[tuple], label: str) -> list:
+    """Results of ``function`` over ``arguments`` in argument order; a task that failed stops the build."""
+    results: list = [None] * len(arguments)
+    for index, outcome in tqdm(engine.map(function, arguments, label), total=len(arguments), desc=label,
+                               unit="task"):
+        if isinstance(outcome, TaskFailure):
+            raise RuntimeError(f"{label} task {index} failed: {outcome.reason}")
+        results[index] = outcome
+    return results
 
 
-def _pack(out: Path, cache: Path, summaries: list[dict], config: BuildConfig) -> list[dict]:
-    """Write the WebDataset and Parquet shards of every split; return their manifest rows."""
-    features = label_features(config.window.size, config.window.crops)
-    entries = []
-    for split in SPLITS:
-        chosen = [s for s in summaries if s["split"] == split and s["windows"]]
-        if not chosen:
-            continue
-        tars = TarShardWriter(out / WEBDATASET_DIR, split, config.shard_bytes)
-        parquet = ParquetShardWriter(out / PARQUET_DIR, split, config.parquet_rows, features)
-        for summary in tqdm(chosen, desc=f"shards {split}", unit="seq"):
-            cached = cache / f"{summary['sequence_id']}.tar"
-            count = 0
-            for key, members in iter_tar(cached):
-                tars.add(key, members)
-                parquet.add(key, members)
-                count += 1
-            if count != summary["windows"]:
-                raise ShardChecksumError(cached, f"holds {count} windows, {summary['windows']} were encoded into it "
-                                         "(changed during the build?); run the build again")
-        tars.flush()
-        parquet.flush()
-        entries += [file_entry(out, path, split=split, format="webdataset", windows=n) for path, n in tars.written]
-        entries += [file_entry(out, path, split=split, format="parquet", windows=n) for path, n in parquet.written]
-    return entries
+def _write_shard(out: Store, cache: str, shard: ShardPlan, features, scratch: Path | None = None) -> dict:
+    """Write one planned shard from the cached windows; its manifest row."""
+    sequences = sorted({sequence_id for sequence_id, _, _ in shard.windows})
+    with out.staged(cache, [f"{s}.tar" for s in sequences], scratch) as cached, \
+            out.staged(shard.folder, (), scratch) as folder:
+        samples = []
+        for sequence_id, first, count in shard.windows:
+            taken = list(itertools.islice(iter_tar(cached / f"{sequence_id}.tar"), first, first + count))
+            if len(taken) != count:
+                raise ShardChecksumError(cached / f"{sequence_id}.tar", f"holds fewer windows than the {first + count} "
+                                         "encoded into it (changed during the build?); run the build again")
+            samples += taken
+        path = folder / shard.name
+        if shard.format == "webdataset":
+            write_tar(path, samples)
+        else:
+            write_parquet(path, [(key, parquet_members(members)) for key, members in samples], features)
+        out.commit(folder, shard.folder, [shard.name])
+        return file_entry(folder.parent, path, split=shard.split, format=shard.format, windows=len(samples))
 
 
-def _remove_stale(out: Path, keep: set[str]) -> None:
+def _remove_stale(out: Store, keep: set[str]) -> None:
     """Delete shards of earlier builds that this build did not write."""
-    for directory in (out / PARQUET_DIR, out / WEBDATASET_DIR):
-        for path in sorted(directory.glob("*.tar")) + sorted(directory.glob("*.parquet")):
-            if path.relative_to(out).as_posix() not in keep:
-                path.unlink()
+    for key in out.glob(f"{PARQUET_DIR}/*.parquet") + out.glob(f"{WEBDATASET_DIR}/*.tar"):
+        if key not in keep:
+            out.remove(key)
 
 
-def _remove_temporary(out: Path) -> None:
-    """Delete the temporary files an interrupted build left (atomic writes name them ``.<stem>.*.tmp*``)."""
-    if out.is_dir():
-        for path in out.rglob(".*.tmp*"):
+def _remove_temporary(out: Store) -> None:
+    """Delete the temporary files an interrupted build left (atomic writes name them ``.<stem>.*.tmp*``,
+    uploads ``<name>.tmp-<id>``)."""
+    if out.local_root is not None and out.local_root.is_dir():
+        for path in out.local_root.rglob(".*.tmp*"):
             if path.is_file():
                 path.unlink()
+    out.remove_temporary()
 
 
 def _counts(summaries: list[dict], records: list[dict]) -> dict:
@@ -200,11 +241,20 @@ def _counts(summaries: list[dict], records: list[dict]) -> dict:
             "validity": validity_counts(records)}
 
 
-def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config: BuildConfig | None = None) -> dict:
-    """Build (or resume building) the dataset folder ``out``; returns its manifest."""
+def build_dataset(sequences_root: Path | Store | str, out: Path | Store | str = DEFAULT_DATASET_DIR,
+                  config: BuildConfig | None = None, engine: Engine | None = None, scratch: Path | None = None
+                  ) -> dict:
+    """Build (or resume building) the dataset folder ``out``; returns its manifest.
+
+    ``sequences_root`` and ``out`` are local folders or :class:`Store` URLs. Windows are encoded per
+    sequence and shards written per split and shard, as tasks of ``engine`` (default: ``config.workers``
+    local processes); which windows go into which shard is planned from the cached windows' sizes in
+    sequence order, so the bytes never depend on how many workers ran.
+    """
     config = config or BuildConfig()
-    out = Path(out)
-    found = discover(sequences_root)
+    work, out = Store.at(sequences_root), Store.at(out)
+    engine = engine or (LocalEngine(config.workers) if config.workers > 1 else InlineEngine())
+    found = discover(work, engine)
     _remove_temporary(out)
     records = [record for _, record in found]
     if config.splits_file:
@@ -212,38 +262,56 @@ def build_dataset(sequences_root: Path, out: Path = DEFAULT_DATASET_DIR, config:
         unknown = [r["sequence_id"] for r in records if r["sequence_id"] not in assignment]
         if unknown:
             raise InputError(config.splits_file, f"no split for {len(unknown)} sequences, e.g. {unknown[:3]}")
-    else:
-        assignment = assign_splits((r["sequence_id"], r["source"], r["subject"]) for r in records)
-    write_splits(out / SPLITS_FILE, {r["sequence_id"]: assignment[r["sequence_id"]] for r in records},
-                 config.split_salt)
+    else:   # a sequence's extra views go where the sequence goes: its frames never straddle the split
+        ids = {r["sequence_id"] for r in records}
+        views = {r["sequence_id"]: r["view_of"] for r in records if r["view_of"] in ids}
+        assignment = assign_splits((r["sequence_id"], r["source"], r["subject"]) for r in records
+                                   if r["sequence_id"] not in views)
+        assignment |= {view: assignment[base] for view, base in views.items()}
 
-    jobs = [(folder, record, assignment[record["sequence_id"]]) for folder, record in found
-            if record["kept"] or (config.keep_dropped and all((folder / n).is_file() for n in window_inputs(False)))]
-    keys = Counter(folder.name.replace(".", "_") for folder, _, _ in jobs)
+    jobs = [(record, assignment[record["sequence_id"]]) for _, record in found
+            if record["kept"] or (config.keep_dropped and record["has_pose_inputs"])]
+    keys = Counter(record["sequence_id"].replace(".", "_") for record, _ in jobs)
     if duplicated := [k for k, n in keys.items() if n > 1]:
         raise InputError(sequences_root, f"sequence ids collide once dots are replaced for WebDataset keys: "
                          f"{duplicated[:3]}")
     logger.info("%d sequences, %d to window (%d dropped by BioSim filtering)", len(records), len(jobs),
                 sum(not r["kept"] for r in records))
-    cache = _cache_dir(out, config)
-    summaries = _encode_all(jobs, config.window, cache, config.workers)
-    entries = _pack(out, cache, summaries, config)
+    cache = _cache_key(config)
+    internal = ("has_pose_inputs", "view_of")
+    tasks = [(work, out, {k: v for k, v in record.items() if k not in internal}, split, config.window, cache, scratch)
+             for record, split in jobs]
+    summaries = _run(engine, encode_sequence, tasks, "windows")
+    features = label_features(config.window.size, config.window.crops)
+    plans = plan_shards(summaries, config.shard_bytes, config.parquet_rows)
+    entries = _run(engine, _write_shard, [(out, cache, plan, features, scratch) for plan in plans], "shards")
     _remove_stale(out, {entry["path"] for entry in entries})
-    entries.append(file_entry(out, out / SPLITS_FILE, format="splits"))
-    manifest = write_manifest(out, entries, _counts(summaries, records), config.settings())
-    figures = write_figures(out, FIGURES_DIR, manifest)
-    settings = Counter(json.dumps(record["settings"], sort_keys=True) for record in records)
-    card = CardInputs(name=config.name, license=config.license, manifest=manifest, figures=figures,
-                      biosim_settings=[(json.loads(text), n) for text, n in sorted(settings.items())],
-                      webdataset_dir=WEBDATASET_DIR, parquet_dir=PARQUET_DIR)
-    write_text_atomic(out / CARD, dataset_card(card))
-    write_text_atomic(out / WEBDATASET_DIR / CARD, webdataset_card(card))
-    logger.info("built %s: %d files, %s", out, len(entries),
+    with out.staged("", [], scratch) as folder:
+        write_splits(folder / SPLITS_FILE, {r["sequence_id"]: assignment[r["sequence_id"]] for r in records},
+                     config.split_salt)
+        entries.append(file_entry(folder, folder / SPLITS_FILE, format="splits"))
+        manifest = write_manifest(folder, entries, _counts(summaries, records), config.settings())
+        example = min((e["path"] for e in entries if e.get("format") == "webdataset"),
+                      key=lambda p: ("test" not in p, p), default=None)
+        if example and out.local_root is None:
+            out.download(example, folder / example)
+        figures = write_figures(folder, FIGURES_DIR, manifest)
+        settings = Counter(json.dumps(record["settings"], sort_keys=True) for record in records)
+        card = CardInputs(name=config.name, license=config.license, manifest=manifest, figures=figures,
+                          biosim_settings=[(json.loads(text), n) for text, n in sorted(settings.items())],
+                          webdataset_dir=WEBDATASET_DIR, parquet_dir=PARQUET_DIR)
+        write_text_atomic(folder / CARD, dataset_card(card))
+        write_text_atomic(folder / WEBDATASET_DIR / CARD, webdataset_card(card))
+        out.commit(folder, "", [SPLITS_FILE, *(path for path, _ in figures), f"{WEBDATASET_DIR}/{CARD}", CARD],
+                   marker=MANIFEST)
+    logger.info("built %s: %d files, %s", out.url, len(entries),
                 {split: sum(row["windows"] for row in rows.values())
                  for split, rows in manifest["counts"]["splits"].items()})
     return manifest
 
 
-def clean_cache(out: Path) -> None:
+def clean_cache(out: Path | Store | str) -> None:
     """Remove the resumable window cache of a finished build."""
-    shutil.rmtree(Path(out) / CACHE_DIR, ignore_errors=True)
+    store = Store.at(out)
+    if store.exists(CACHE_DIR):
+        store.fs.rm(store.path(CACHE_DIR), recursive=True)

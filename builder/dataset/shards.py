@@ -94,52 +94,9 @@ def iter_tar(path: Path) -> Iterator[tuple[str, Members]]:
         yield key, members
 
 
-class TarShardWriter:
-    """Rolls samples into ``<prefix>-00000.tar``, ``-00001.tar`` ... of at most ``max_bytes`` each
-    (a single larger sample gets a shard of its own). Returns the shard paths it wrote."""
-
-    def __init__(self, directory: Path, prefix: str, max_bytes: int):
-        self.directory, self.prefix, self.max_bytes = Path(directory), prefix, max_bytes
-        self.pending: list[tuple[str, Members]] = []
-        self.pending_bytes = 0
-        self.written: list[tuple[Path, int]] = []
-
-    def add(self, key: str, members: Members) -> None:
-        size = sample_bytes(members)
-        if self.pending and self.pending_bytes + size > self.max_bytes:
-            self.flush()
-        self.pending.append((key, members))
-        self.pending_bytes += size
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        path = self.directory / f"{self.prefix}-{len(self.written):05d}.tar"
-        write_tar(path, self.pending)
-        self.written.append((path, len(self.pending)))
-        self.pending, self.pending_bytes = [], 0
-
-
-class ParquetShardWriter:
-    """Rolls the samples' labels into ``<prefix>-00000.parquet``, ... of ``max_rows`` windows each."""
-
-    def __init__(self, directory: Path, prefix: str, max_rows: int, features):
-        self.directory, self.prefix, self.max_rows, self.features = Path(directory), prefix, max_rows, features
-        self.pending: list[tuple[str, Members]] = []
-        self.written: list[tuple[Path, int]] = []
-
-    def add(self, key: str, members: Members) -> None:
-        self.pending.append((key, {name: data for name, data in members.items() if name.endswith((".npy", "json"))}))
-        if len(self.pending) >= self.max_rows:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        path = self.directory / f"{self.prefix}-{len(self.written):05d}.parquet"
-        write_parquet(path, self.pending, self.features)
-        self.written.append((path, len(self.pending)))
-        self.pending = []
+def parquet_members(members: Members) -> Members:
+    """The members a Parquet row is made of (metadata and arrays; frames stay in the tar shards)."""
+    return {name: data for name, data in members.items() if name.endswith((".npy", "json"))}
 
 
 def _storage_array(values: np.ndarray, fixed: bool):

@@ -4,5 +4,6 @@
 ``sequences`` (per-sequence BioSim output folders for the dataset tests), ``walk_trial`` (the
 real Rajagopal walking trial for the dynamics tests), ``synthetic_motion`` (an SMPL walk),
 ``procedural_smpl`` (a SMPL-format model file), ``local_hub`` (a local server speaking the Hub API),
-``failing_command`` (a CLI command raising an input error or a bug).
+``failing_command`` (a CLI command raising an input error or a bug), ``short_clips`` (a few short embedded
+clips as motion files, for whole builds).
 """
