@@ -23,9 +23,9 @@ from pathlib import Path
 
 from builder import layout
 from builder.biosim.record import SequenceRecord, stage_error
+from builder.engine import Engine, LocalEngine, TaskFailure
 
 from .build import BuildConfig, build_dataset
-from builder.engine import Engine, LocalEngine, TaskFailure
 from .sequence_task import SequenceStages, list_motion_files, run_motion_file, source_sequence_id
 from .store import Store
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from biohuman10m.vocabulary import MUSCLE_NAMES, SMPL_POSE_DIM
-
 from builder import layout
 from builder.biosim.record import describe_error
 from builder.biosim.storage import read_storage
