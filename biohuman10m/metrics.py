@@ -104,7 +104,8 @@ class _Moments:
         """Moments of all channels flattened together."""
         total = _Moments.zeros(1)
         for c in range(self.n.shape[0]):
-            one = _Moments(*(v[c : c + 1] for v in (self.n, self.mean_p, self.mean_g, self.m2_p, self.m2_g, self.c_pg)))
+            one = _Moments(*(v[c : c + 1]
+                             for v in (self.n, self.mean_p, self.mean_g, self.m2_p, self.m2_g, self.c_pg)))
             total = total.merge(one)
         return total
 
@@ -133,7 +134,8 @@ class MuscleMetrics:
 
     def reset(self) -> None:
         self._moments = _Moments.zeros(self.num_muscles)
-        self._sums = {k: np.zeros(self.num_muscles) for k in ("sq", "abs", "n_active", "abs_active", "n_diff", "abs_diff")}
+        self._sums = {k: np.zeros(self.num_muscles)
+                      for k in ("sq", "abs", "n_active", "abs_active", "n_diff", "abs_diff")}
 
     def update(self, pred: Any, target: Any, mask: Any = None) -> None:
         pred, target = _as_array(pred), _as_array(target)
@@ -236,7 +238,8 @@ class PoseMetrics:
         self.reset()
 
     def reset(self) -> None:
-        self._sums = {k: 0.0 for k in ("sq", "n_values", "n_frames", "geodesic", "n_joint_rot", "mpjpe", "n_frames_pa")}
+        self._sums = {k: 0.0
+                      for k in ("sq", "n_values", "n_frames", "geodesic", "n_joint_rot", "mpjpe", "n_frames_pa")}
 
     def update(self, pred: Any, target: Any, mask: Any = None, *, pred_joints: Any = None,
                target_joints: Any = None, rest_joints: Any = None) -> None:

@@ -58,7 +58,8 @@ def format_trc(markers: MarkerTrajectories, file_name: str, units: str = "m", ra
     return "\n".join(lines) + "\n"
 
 
-def write_trc(path: str | os.PathLike, markers: MarkerTrajectories, units: str = "m", rate: float | None = None) -> None:
+def write_trc(path: str | os.PathLike, markers: MarkerTrajectories, units: str = "m",
+              rate: float | None = None) -> None:
     """Write ``markers`` to ``path`` as an OpenSim .trc file, atomically."""
     write_text_atomic(path, format_trc(markers, Path(path).name, units=units, rate=rate))
 

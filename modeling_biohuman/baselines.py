@@ -147,7 +147,8 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
         muscles = self.muscle_head(h) * m
         loss = terms = None
         if pose_labels is not None or muscle_labels is not None:
-            loss, terms = biohuman_loss(self.config, mask, pose, pose_labels, pose_mask, muscles, muscle_labels, muscle_mask)
+            loss, terms = biohuman_loss(self.config, mask, pose, pose_labels, pose_mask,
+                                        muscles, muscle_labels, muscle_mask)
         return BioHumanOutput(loss=loss, loss_terms=terms, pose=pose, muscle_activations=muscles, initial_pose=pose,
                               betas=front.get("betas"), transl=front.get("transl"), hidden_states=h * m,
                               attention_mask=mask)

@@ -59,7 +59,8 @@ class BioHumanConfig(PretrainedConfig):
             detached so no biomechanical gradient reaches the front-end, which learns from its own
             initial-pose loss only).
         zero_init_conditioning: zero-initialise the visual-injection layer (input gate path), the
-            visual output projection (output gate path), the residual adapter's and the pose head's last layers (GVHMR-style: the model starts as if the condition were absent).
+            visual output projection (output gate path), the residual adapter's and the pose head's last
+            layers (GVHMR-style: the model starts as if the condition were absent).
     Outputs and losses (eq. 11-13, supplementary B):
         pose_dim (72), num_muscles (112), pose_loss / muscle_loss ("l1", "mse", "smooth_l1"),
         loss_weights (see ``DEFAULT_LOSS_WEIGHTS``), active_threshold (activity threshold of the

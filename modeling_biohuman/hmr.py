@@ -23,7 +23,9 @@ from .rotations import identity_rot6d, rot6d_to_axis_angle
 def pad_to_smpl_pose(body_pose: torch.Tensor, pose_dim: int) -> torch.Tensor:
     """Append identity (zero axis-angle) rotations for the joints the front-end does not predict."""
     missing = pose_dim - body_pose.shape[-1]
-    return torch.cat([body_pose, body_pose.new_zeros(*body_pose.shape[:-1], missing)], dim=-1) if missing else body_pose
+    if not missing:
+        return body_pose
+    return torch.cat([body_pose, body_pose.new_zeros(*body_pose.shape[:-1], missing)], dim=-1)
 
 
 class BoxPromptEncoder(nn.Module):

@@ -28,7 +28,8 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"image_size {config.image_size} must be divisible by patch_size {config.patch_size}")
         dim = config.encoder_hidden_size
         self.patch_embed = nn.Conv2d(3, dim, config.patch_size, stride=config.patch_size)
-        self.pos_embed = nn.Parameter(torch.zeros(1, (height // config.patch_size) * (width // config.patch_size), dim))
+        num_patches = (height // config.patch_size) * (width // config.patch_size)
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
         layer = nn.TransformerEncoderLayer(dim, config.encoder_num_heads, 4 * dim, dropout=0.0,
                                            activation="gelu", batch_first=True, norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, config.encoder_num_layers, enable_nested_tensor=False)
@@ -181,7 +182,8 @@ class EfficientNetLite0Encoder(nn.Module):
         height, width = config.image_size
         self.backbone = EfficientNetLite0Backbone()
         self.proj = nn.Linear(1280, config.encoder_hidden_size)
-        self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / 32) * math.ceil(width / 32), config.encoder_hidden_size))
+        num_cells = math.ceil(height / 32) * math.ceil(width / 32)
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_cells, config.encoder_hidden_size))
         self.output_size = config.encoder_hidden_size
         self.feature_cache: FrozenFeatureCache | None = None
 

@@ -84,7 +84,8 @@ def warp_frames(frames: torch.Tensor, affines: torch.Tensor, crop_size: tuple[in
     from_crop_norm = torch.tensor([[crop_w / 2, 0.0, crop_w / 2], [0.0, crop_h / 2, crop_h / 2], [0.0, 0.0, 1.0]],
                                   dtype=torch.float64)
     to_image_norm = torch.tensor([[2.0 / width, 0.0, -1.0], [0.0, 2.0 / height, -1.0]], dtype=torch.float64)
-    theta = to_image_norm @ torch.cat([to_image, to_image.new_tensor([0.0, 0.0, 1.0]).expand(len(to_image), 1, 3)], dim=1)
+    homogeneous_row = to_image.new_tensor([0.0, 0.0, 1.0]).expand(len(to_image), 1, 3)
+    theta = to_image_norm @ torch.cat([to_image, homogeneous_row], dim=1)
     theta = theta @ from_crop_norm
     grid = F.affine_grid(theta.to(frames.dtype), [len(frames), frames.shape[1], crop_h, crop_w], align_corners=False)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -203,7 +204,8 @@ class BioHumanVideoProcessor(BaseImageProcessor):
             if self.crop_mode == "box":
                 affine = box_crop_affine(box[valid], (crop_h, crop_w), self.bbox_enlarge)
             else:
-                affine = letterbox_affine(torch.tensor([[height, width]]).expand(int(valid.sum()), 2), (crop_h, crop_w))
+                affine = letterbox_affine(torch.tensor([[height, width]]).expand(int(valid.sum()), 2),
+                                          (crop_h, crop_w))
             index = torch.nonzero(valid).squeeze(1)
             for t, frame_affine in zip(index.tolist(), affine):
                 crop = warp_region(video[t], frame_affine, (crop_h, crop_w))
@@ -255,4 +257,5 @@ class BioHumanVideoProcessor(BaseImageProcessor):
     @staticmethod
     def image_to_crop(points: Any, crop_affines: Any) -> torch.Tensor:
         """Map (..., N, 2) image-pixel points into crop pixels."""
-        return apply_affine(torch.as_tensor(points, dtype=torch.float64), torch.as_tensor(crop_affines, dtype=torch.float64))
+        return apply_affine(torch.as_tensor(points, dtype=torch.float64),
+                            torch.as_tensor(crop_affines, dtype=torch.float64))

@@ -121,18 +121,23 @@ def biohuman_loss(
     muscle_mask: torch.Tensor | None = None,
     initial_pose: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Weighted total loss and its unweighted terms; pose terms need ``pose_labels``, muscle terms ``muscle_labels``."""
+    """Weighted total loss and its unweighted terms.
+
+    Pose terms need ``pose_labels``, muscle terms ``muscle_labels``.
+    """
     terms: dict[str, torch.Tensor] = {}
     if pose_labels is not None and pose is not None:
         mask = _entry_mask(pose_mask, frame_mask, pose.shape)
-        terms["pose_recon"], terms["pose_diff"] = reconstruction_and_difference(pose, pose_labels, mask, config.pose_loss)
+        terms["pose_recon"], terms["pose_diff"] = reconstruction_and_difference(pose, pose_labels, mask,
+                                                                                config.pose_loss)
         if initial_pose is not None:
             target = torch.where(mask, pose_labels, 0.0)
             terms["initial_pose_recon"] = masked_mean(elementwise_loss(initial_pose, target, config.pose_loss), mask)
     if muscle_labels is not None and muscle_activations is not None:
         mask = _entry_mask(muscle_mask, frame_mask, muscle_activations.shape)
         pred, target = muscle_activations, torch.where(mask, muscle_labels, 0.0)
-        terms["muscle_recon"], terms["muscle_diff"] = reconstruction_and_difference(pred, target, mask, config.muscle_loss)
+        terms["muscle_recon"], terms["muscle_diff"] = reconstruction_and_difference(pred, target, mask,
+                                                                                    config.muscle_loss)
         terms["muscle_pcc"] = window_pcc_loss(pred, target, mask)
         if config.use_amplitude_regularizers:
             active = mask & (target > config.active_threshold)

@@ -204,7 +204,10 @@ class BioHumanPreTrainedModel(PreTrainedModel):
 
     def run_front_end(self, pixel_values: torch.Tensor, boxes: torch.Tensor | None,
                       mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Front-end on the valid frames of (B, T, 3, H, W); outputs scattered back to (B, T, ...) (zeros elsewhere)."""
+        """Front-end on the valid frames of (B, T, 3, H, W).
+
+        Outputs are scattered back to (B, T, ...) (zeros elsewhere).
+        """
         if boxes is None:
             height, width = pixel_values.shape[-2:]
             boxes = pixel_values.new_tensor([0.0, 0.0, width, height]).expand(*pixel_values.shape[:2], 4)
@@ -233,7 +236,8 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         self.hmr = build_front_end(config)
         self.pose_adapter = mlp(config.pose_dim, dim, config.pose_dim)
         zero_init(self.pose_adapter[-1])
-        self.pose_encoder = MaskedTemporalConv(3 * config.pose_dim, dim, config.pose_encoder_layers, config.pose_encoder_kernel)
+        self.pose_encoder = MaskedTemporalConv(3 * config.pose_dim, dim, config.pose_encoder_layers,
+                                               config.pose_encoder_kernel)
         if config.fusion_mode != "pose_only":
             self.visual_proj = nn.Sequential(nn.Linear(config.hmr_feature_size, dim), nn.LayerNorm(dim))
         if config.fusion_mode == "gated":
@@ -277,7 +281,8 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
             front = self.run_front_end(pixel_values, boxes, mask)
             hmr_pose, hmr_features = front["pose"], front["features"]
         elif hmr_features is None and self.config.fusion_mode != "pose_only":
-            raise ValueError(f"fusion_mode={self.config.fusion_mode!r} with precomputed hmr_pose also needs hmr_features")
+            raise ValueError(f"fusion_mode={self.config.fusion_mode!r} with precomputed hmr_pose "
+                             "also needs hmr_features")
         m = mask[..., None].to(hmr_pose.dtype)
         initial_pose = torch.where(mask[..., None], hmr_pose, 0.0)  # masked frames may hold NaN
         if hmr_features is not None:
@@ -326,4 +331,5 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
     def predict_long_video(self, window_length: int | None = None, overlap: int = 0, batch_size: int = 8,
                            progress: bool = False, **inputs: torch.Tensor) -> BioHumanOutput:
         """Chunked inference over a long (1, T, ...) sequence; see :func:`.inference.predict_in_windows`."""
-        return predict_in_windows(self, window_length or self.config.window_length, overlap, batch_size, progress, **inputs)
+        return predict_in_windows(self, window_length or self.config.window_length, overlap, batch_size, progress,
+                                  **inputs)

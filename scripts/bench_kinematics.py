@@ -50,7 +50,8 @@ def main() -> None:
                 print(f"{sequence.sequence_id:<16}{report['frames']:>7}{t['markers']:>11.2f}{t['scale']:>9.2f}"
                       f"{t['ik']:>7.2f}{report['frames'] / seconds:>7.1f}{1000 * report['rms_mean_m']:>8.1f}"
                       f"{1000 * report['max_max_m']:>8.1f}")
-    print(f"overall: {total_frames} frames in {total_seconds:.1f} s = {total_frames / total_seconds:.1f} frames/s per core "
+    print(f"overall: {total_frames} frames in {total_seconds:.1f} s = "
+          f"{total_frames / total_seconds:.1f} frames/s per core "
           f"(markers + scale + IK, scaling once per sequence)")
 
 

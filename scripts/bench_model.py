@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark BioHuman inference on this CPU: frames/s and parameter counts per configuration.
 
-Prints the processor's crop throughput on 1080p frames, then, for each configuration, total / trainable / front-end / temporal parameter counts and the
-inference throughput (frames per second, one window of ``--frames`` frames per forward, no grad) of
-the full model from pixels, and of the temporal part alone on precomputed HMR outputs.
+Prints the processor's crop throughput on 1080p frames, then, for each configuration, total / trainable /
+front-end / temporal parameter counts and the inference throughput (frames per second, one window of
+``--frames`` frames per forward, no grad) of the full model from pixels, and of the temporal part alone on
+precomputed HMR outputs.
 """
 
 from __future__ import annotations
@@ -62,16 +63,20 @@ def main() -> None:
         config = model.config
         height, width = config.image_size
         pixels = {"pixel_values": torch.randn(args.batch, args.frames, 3, height, width),
-                  "boxes": torch.tensor([0.1 * width, 0.05 * height, 0.9 * width, 0.95 * height]).expand(args.batch, args.frames, 4)}
+                  "boxes": torch.tensor([0.1 * width, 0.05 * height, 0.9 * width, 0.95 * height])
+                  .expand(args.batch, args.frames, 4)}
         hmr_params = count(model.hmr.parameters())
         total = count(model.parameters())
-        print(f"[{name}] params total {total:,} (trainable {count(p for p in model.parameters() if p.requires_grad):,}); "
+        trainable = count(p for p in model.parameters() if p.requires_grad)
+        print(f"[{name}] params total {total:,} (trainable {trainable:,}); "
               f"front-end {hmr_params:,}; temporal + heads {total - hmr_params:,}")
         print(f"[{name}] full model from pixels: {throughput(model, pixels, args.repeats):.1f} frames/s")
         with torch.no_grad():
-            front = model.run_front_end(pixels["pixel_values"], pixels["boxes"], torch.ones(args.batch, args.frames, dtype=torch.bool))
+            front = model.run_front_end(pixels["pixel_values"], pixels["boxes"],
+                                        torch.ones(args.batch, args.frames, dtype=torch.bool))
         precomputed = {"hmr_pose": front["pose"], "hmr_features": front["features"]}
-        print(f"[{name}] temporal model on precomputed HMR outputs: {throughput(model, precomputed, args.repeats):.1f} frames/s")
+        print(f"[{name}] temporal model on precomputed HMR outputs: "
+              f"{throughput(model, precomputed, args.repeats):.1f} frames/s")
 
 
 if __name__ == "__main__":

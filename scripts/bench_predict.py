@@ -73,10 +73,12 @@ def main() -> None:
         mb.BioHumanVideoProcessor.from_model_config(config).save_pretrained(work / "model")
         print("predict_video, small untrained model, 640x480 H.264 input, no overlay, one process per length")
         for length in args.lengths:
-            result = subprocess.run([sys.executable, __file__, "--one", str(length), "--model-dir", str(work / "model"),
-                                     "--work", str(work)], capture_output=True, text=True, check=True)
+            result = subprocess.run([sys.executable, __file__, "--one", str(length),
+                                     "--model-dir", str(work / "model"), "--work", str(work)],
+                                    capture_output=True, text=True, check=True)
             figures = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"{figures['frames']:6d} frames: {figures['fps']:6.1f} frames/s, peak RSS {figures['peak_rss_mb']:7.1f} MB "
+            print(f"{figures['frames']:6d} frames: {figures['fps']:6.1f} frames/s, "
+                  f"peak RSS {figures['peak_rss_mb']:7.1f} MB "
                   f"(before predicting {figures['rss_before_mb']:.1f} MB)")
 
 

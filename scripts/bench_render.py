@@ -47,8 +47,8 @@ def measure(seconds: float, fps: float, size: int) -> None:
         render_only, render_cpu = time.perf_counter() - start, time.process_time() - cpu
         with tempfile.TemporaryDirectory() as out:
             start, cpu = time.perf_counter(), time.process_time()
-            render_sequence(vertices, body.faces, fps, Path(out), "bench_walk", config=RenderConfig(width=size, height=size),
-                            renderer=renderer)
+            render_sequence(vertices, body.faces, fps, Path(out), "bench_walk",
+                            config=RenderConfig(width=size, height=size), renderer=renderer)
             whole, whole_cpu = time.perf_counter() - start, time.process_time() - cpu
     platform = os.environ.get("PYOPENGL_PLATFORM")
     print(f"[{platform}] {num_frames} frames ({seconds:g} s at {fps:g} fps), {size}x{size}, "

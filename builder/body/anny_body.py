@@ -102,7 +102,8 @@ class AnnyBody:
         bone_weights = self.model.vertex_bone_weights.double().numpy()
         joints = self._drivers[self.model.vertex_bone_indices.numpy()]
         weights = np.zeros((len(bone_weights), 24))
-        np.add.at(weights, (np.arange(len(bone_weights))[:, None].repeat(bone_weights.shape[1], 1), joints), bone_weights)
+        rows = np.arange(len(bone_weights))[:, None].repeat(bone_weights.shape[1], 1)
+        np.add.at(weights, (rows, joints), bone_weights)
         return weights / weights.sum(1, keepdims=True)
 
     def _phenotype_tensors(self, batch: int) -> dict[str, torch.Tensor]:

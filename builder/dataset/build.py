@@ -190,7 +190,8 @@ def _write_shard(out: Store, cache: str, shard: ShardPlan, features, scratch: Pa
         for sequence_id, first, count in shard.windows:
             taken = list(itertools.islice(iter_tar(cached / f"{sequence_id}.tar"), first, first + count))
             if len(taken) != count:
-                raise ShardChecksumError(cached / f"{sequence_id}.tar", f"holds fewer windows than the {first + count} "
+                raise ShardChecksumError(cached / f"{sequence_id}.tar",
+                                         f"holds fewer windows than the {first + count} "
                                          "encoded into it (changed during the build?); run the build again")
             samples += taken
         path = folder / shard.name

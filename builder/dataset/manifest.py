@@ -43,7 +43,10 @@ def read_manifest(root: Path) -> dict:
         raise InputError(path, f"not valid JSON ({error})") from None
 
 
-SHARD_FOLDERS: dict[str, tuple[str, str]] = {"webdataset": (WEBDATASET_DIR, "*.tar"), "parquet": (PARQUET_DIR, "*.parquet")}
+SHARD_FOLDERS: dict[str, tuple[str, str]] = {
+    "webdataset": (WEBDATASET_DIR, "*.tar"),
+    "parquet": (PARQUET_DIR, "*.parquet"),
+}
 """Shard format -> (folder in the dataset, file pattern): the files a reader of that format opens."""
 
 
@@ -96,4 +99,5 @@ def split_windows(manifest: dict, split: str, shard_format: str = "webdataset") 
 
 def content_key(manifest: dict) -> str:
     """A key that changes whenever any listed file's content (sha256) or the build settings change."""
-    return hashlib.sha256(json.dumps([manifest["settings"], manifest["files"]], sort_keys=True).encode()).hexdigest()[:16]
+    listing = json.dumps([manifest["settings"], manifest["files"]], sort_keys=True)
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]

@@ -71,7 +71,8 @@ class Pipeline:
                 prefix = f"sequences/{sequence_id}"
                 if not work.exists(f"{prefix}/{layout.RECORD}"):
                     with work.staged(prefix, (), self.stages.scratch) as folder:
-                        SequenceRecord(sequence_id=sequence_id, status="failed", error=stage_error("pipeline", outcome.reason),
+                        SequenceRecord(sequence_id=sequence_id, status="failed",
+                                       error=stage_error("pipeline", outcome.reason),
                                        sources={"motion": sources[index]}).write(folder / layout.RECORD)
                         work.commit(folder, prefix, (), marker=layout.RECORD)
                 counts["failed"] += 1

@@ -50,7 +50,8 @@ def read_record(folder: Path) -> dict:
         kept, reason = bool(raw["kept"]), raw.get("drop_reason")
     elif "status" in raw:
         kept = raw["status"] == "kept"
-        reason = "; ".join(raw.get("reasons") or []) or (f"failed: {describe_error(raw['error'])}" if raw.get("error") else None)
+        reason = "; ".join(raw.get("reasons") or []) or (
+            f"failed: {describe_error(raw['error'])}" if raw.get("error") else None)
     else:
         raise ValueError(f"{path}: says neither 'kept' nor 'status'; cannot tell whether its labels are usable")
     record = {"sequence_id": folder.name, "kept": kept, "drop_reason": None if kept else (reason or "unknown"),

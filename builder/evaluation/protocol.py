@@ -158,12 +158,14 @@ def compute_metrics(predictions: SplitPredictions) -> dict[str, Any]:
     result["per_source"] = {}
     for source in sorted(set(predictions.sources)):
         rows = sources == source
-        entry = {"num_windows": int(rows.sum()), "muscle": _muscle_metrics(pred[rows], true[rows], mask[rows]).compute()}
+        entry = {"num_windows": int(rows.sum()),
+                 "muscle": _muscle_metrics(pred[rows], true[rows], mask[rows]).compute()}
         if pose_pred is not None:
             entry["pose"] = _pose_metrics(pose_pred[rows], pose_true[rows], pose_mask[rows])
         result["per_source"][source] = entry
     per_channel = overall.per_channel()
-    result["per_muscle"] = {name: {k: float(v[i]) for k, v in per_channel.items()} for i, name in enumerate(MUSCLE_NAMES)}
+    result["per_muscle"] = {name: {k: float(v[i]) for k, v in per_channel.items()}
+                            for i, name in enumerate(MUSCLE_NAMES)}
     return result
 
 

@@ -45,14 +45,15 @@ def muscle_table_markdown(results: dict[str, dict[str, Any]]) -> str:
     posed = {name: m for name, m in results.items() if "pose" in m}
     if posed:
         parts += ["\n## SMPL pose (24 joints, neutral zero-shape skeleton for PA-MPJPE)\n",
-                  _table(["Method"] + [t for _, t in POSE_COLUMNS], [[name] + [m["pose"].get(k) for k, _ in POSE_COLUMNS]
-                                                                    for name, m in posed.items()])]
+                  _table(["Method"] + [t for _, t in POSE_COLUMNS],
+                         [[name] + [m["pose"].get(k) for k, _ in POSE_COLUMNS] for name, m in posed.items()])]
     sources = sorted({s for m in results.values() for s in m.get("per_source", {})})
     if sources:
         rows = [[name, source, m["per_source"][source]["num_windows"]]
                 + [m["per_source"][source]["muscle"].get(k) for k, _ in MUSCLE_COLUMNS[:4]]
                 for name, m in results.items() for source in sources if source in m.get("per_source", {})]
-        parts += ["\n## Per source dataset\n", _table(["Method", "Source", "windows"] + [t for _, t in MUSCLE_COLUMNS[:4]], rows)]
+        parts += ["\n## Per source dataset\n",
+                  _table(["Method", "Source", "windows"] + [t for _, t in MUSCLE_COLUMNS[:4]], rows)]
     rows = [[name, group] + [m["per_group"][group].get(k) for k, _ in MUSCLE_COLUMNS[:4]]
             for name, m in results.items() for group in MUSCLE_GROUPS if group in m.get("per_group", {})]
     if rows:
@@ -123,7 +124,8 @@ def plot_activation_curves(prediction_files: dict[str, str | os.PathLike], outpu
                 j = MUSCLE_INDEX[muscle]
                 valid = curves["mask"][:, j]
                 if name == next(iter(loaded)):
-                    axis.plot(curves["times"], np.where(valid, curves["true"][:, j], np.nan), "k-", lw=2, label="ground truth")
+                    axis.plot(curves["times"], np.where(valid, curves["true"][:, j], np.nan), "k-", lw=2,
+                              label="ground truth")
                 axis.plot(curves["times"], np.where(valid, curves["pred"][:, j], np.nan), lw=1.2, label=name)
                 axis.set_ylabel(muscle, rotation=0, ha="right", fontsize=8)
                 axis.set_ylim(-0.02, max(0.2, float(np.nanmax(np.where(valid, curves["true"][:, j], 0))) * 1.2))

@@ -35,7 +35,8 @@ def dataset_root(dataset_path: str | os.PathLike) -> Path:
     if root.name == WEBDATASET_DIR and not (root / MANIFEST).is_file() and (root.parent / MANIFEST).is_file():
         root = root.parent
     if not any((root / WEBDATASET_DIR).glob("*.tar")):
-        raise MissingInputError(root, "no WebDataset shards (webdataset/*.tar); build it with `biohuman dataset build`")
+        raise MissingInputError(root, "no WebDataset shards (webdataset/*.tar); "
+                                "build it with `biohuman dataset build`")
     return root
 
 
@@ -94,8 +95,10 @@ def _image_boxes_in_frames(batch: dict[str, Any]) -> torch.Tensor:
     if "crop_affine" in batch:  # crop -> image affines: map image boxes into the crops
         affine = batch["crop_affine"].to(torch.float64)
         scale = affine[..., 0, 0].clamp_min(1e-12)
-        boxes = torch.stack([(boxes[..., 0] - affine[..., 0, 2]) / scale, (boxes[..., 1] - affine[..., 1, 2]) / scale,
-                             (boxes[..., 2] - affine[..., 0, 2]) / scale, (boxes[..., 3] - affine[..., 1, 2]) / scale], -1)
+        boxes = torch.stack([(boxes[..., 0] - affine[..., 0, 2]) / scale,
+                             (boxes[..., 1] - affine[..., 1, 2]) / scale,
+                             (boxes[..., 2] - affine[..., 0, 2]) / scale,
+                             (boxes[..., 3] - affine[..., 1, 2]) / scale], -1)
     boxes[~usable] = float("nan")
     return boxes
 

@@ -66,7 +66,8 @@ def load_model_and_processor(path: str | os.PathLike, device: str | torch.device
         raise InputError(folder / "config.json", f"not valid JSON ({error})") from None
     known = {BioHumanConfig.model_type, BioHumanTwoStageConfig.model_type}
     if model_type not in known:
-        raise InputError(folder, f"model type {model_type!r} is not a BioHuman model (expected one of {sorted(known)})")
+        raise InputError(folder, f"model type {model_type!r} is not a BioHuman model "
+                                 f"(expected one of {sorted(known)})")
     config = AutoConfig.from_pretrained(folder)
     muscles, pose_dim = getattr(config, "num_muscles", None), getattr(config, "pose_dim", SMPL_POSE_DIM)
     if muscles != NUM_MUSCLES or pose_dim != SMPL_POSE_DIM:

@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__)
     parser.add_argument("video", type=Path, help="input video (any format FFmpeg reads)")
     parser.add_argument("--model", required=True, type=Path, help="trained model folder (save_pretrained output)")
-    parser.add_argument("--boxes", type=Path, help="person boxes, one x0,y0,x1,y1 row per frame (.npy/.csv/.txt/.json)")
+    parser.add_argument("--boxes", type=Path,
+                        help="person boxes, one x0,y0,x1,y1 row per frame (.npy/.csv/.txt/.json)")
     add_argument(parser, "-o", "--out", type=Path, old=("--output-dir",),
                  help="where to write the results (default: <video>_biohuman/)")
     parser.add_argument("--overlap", type=int, default=0, help="frames shared between neighbouring windows")

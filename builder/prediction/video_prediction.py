@@ -75,8 +75,8 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
             boxes = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
         elif suffix == ".json":
             data = json.loads(path.read_text())
-            boxes = np.array([[np.nan] * 4 if b is None else b for b in (data["boxes"] if isinstance(data, dict) else data)],
-                             dtype=np.float64)
+            rows = data["boxes"] if isinstance(data, dict) else data
+            boxes = np.array([[np.nan] * 4 if b is None else b for b in rows], dtype=np.float64)
         else:
             raise InputError(path, f"unknown box file type {suffix!r}; use one of {BOX_FILE_FORMATS}")
     except InputError:
@@ -96,7 +96,8 @@ def box_problems(boxes: np.ndarray, width: int, height: int) -> dict[str, np.nda
     finite = np.isfinite(boxes).all(axis=1)
     safe = np.nan_to_num(boxes)
     empty = finite & ((safe[:, 2] <= safe[:, 0]) | (safe[:, 3] <= safe[:, 1]))
-    outside = finite & ~empty & ((safe[:, 0] >= width) | (safe[:, 2] <= 0) | (safe[:, 1] >= height) | (safe[:, 3] <= 0))
+    outside = finite & ~empty & ((safe[:, 0] >= width) | (safe[:, 2] <= 0)
+                                 | (safe[:, 1] >= height) | (safe[:, 3] <= 0))
     return {"NaN or inf": ~finite, "x1 <= x0 or y1 <= y0": empty, "outside the image": outside}
 
 
@@ -110,8 +111,9 @@ def check_boxes(boxes: np.ndarray, width: int, height: int, source: str | os.Pat
         return usable
     counts = ", ".join(f"{name}: {int(mask.sum())}" for name, mask in problems.items() if mask.any())
     if usable.mean() < min_fraction:
-        raise InputError(source, f"only {int(usable.sum())} of {len(boxes)} frames have a usable person box ({counts}; "
-                         f"image {width}x{height}); at least {min_fraction:.0%} are needed (--min-box-fraction)")
+        raise InputError(source, f"only {int(usable.sum())} of {len(boxes)} frames have a usable person box "
+                         f"({counts}; image {width}x{height}); at least {min_fraction:.0%} are needed "
+                         "(--min-box-fraction)")
     logger.warning("%s: %d of %d frames have no usable person box (%s); they get no prediction (NaN rows in the "
                    "outputs)", source, int((~usable).sum()), len(boxes), counts)
     return usable

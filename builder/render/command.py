@@ -97,7 +97,9 @@ def is_rendered(seq_dir: Path, key: dict) -> bool:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("render", help="video, person boxes and camera of sequences: aligned source frames or the rendered body",
+    parser = subparsers.add_parser("render",
+                                   help="video, person boxes and camera of sequences: "
+                                        "aligned source frames or the rendered body",
                                    description=__doc__.split("\n\n")[1])
     parser.add_argument("sequence_dirs", type=Path, nargs="+", metavar="SEQUENCE_DIR")
     parser.add_argument("--mesh", type=Path, help="posed mesh .npz (vertices, faces, fps); one folder only")

@@ -39,7 +39,8 @@ def read_bedlam(path: str | Path, image_root: str | Path | None = None) -> list[
     """
     path = Path(path)
     data = load_npz(path)
-    require(data, ("imgname", "pose_world", "trans_world", "shape", "gender", "cam_int", "cam_ext"), path, "BEDLAM label")
+    require(data, ("imgname", "pose_world", "trans_world", "shape", "gender", "cam_int", "cam_ext"), path,
+            "BEDLAM label")
     names = [str(name) for name in data["imgname"]]
     poses = to_smpl_pose(array(data["pose_world"], path, "pose_world"), path)
     trans = array(data["trans_world"], path, "trans_world", (len(names), 3))
@@ -58,7 +59,8 @@ def read_bedlam(path: str | Path, image_root: str | Path | None = None) -> list[
         rows = np.array([row for _, row in entries])
         step = int(np.min(np.diff(frames))) if len(frames) > 1 else 1
         if step <= 0:
-            raise MotionSourceError(path, f"{folder}, subject {subject}: image {frames[np.argmin(np.diff(frames))]} listed twice")
+            raise MotionSourceError(path, f"{folder}, subject {subject}: "
+                                          f"image {frames[np.argmin(np.diff(frames))]} listed twice")
         slots = (frames - frames[0]) // step
         count = int(slots[-1]) + 1
 

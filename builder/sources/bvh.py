@@ -140,10 +140,12 @@ def parse_bvh(path: str | Path) -> BvhMotion:
         frame_time = float(lines[1].split(":")[1])
         values = np.array([[float(v) for v in line.split()] for line in lines[2:] if line.strip()], dtype=np.float64)
     except (IndexError, ValueError):
-        raise MotionSourceError(path, "MOTION section needs 'Frames: N', 'Frame Time: dt' and rows of numbers") from None
+        raise MotionSourceError(path, "MOTION section needs 'Frames: N', 'Frame Time: dt' "
+                                      "and rows of numbers") from None
     width = sum(len(c) for c in skeleton.channels)
     if len(values) != num_frames:
-        raise MotionSourceError(path, f"header says {num_frames} frames but {len(values)} rows follow (truncated file?)")
+        raise MotionSourceError(path, f"header says {num_frames} frames but {len(values)} rows follow "
+                                      "(truncated file?)")
     if num_frames and (values.ndim != 2 or values.shape[1] != width):
         raise MotionSourceError(path, f"motion rows must have {width} values (the hierarchy's channels)")
     if frame_time <= 0:
@@ -183,7 +185,8 @@ def forward_kinematics(motion: BvhMotion) -> tuple[np.ndarray, np.ndarray]:
 
 # SMPL joint -> BVH joint names, first match wins (CMU conversions, then common Biovision/Mixamo names).
 _CMU_SPINE = {"spine1": ("LowerBack",), "spine2": ("Spine",), "spine3": ("Spine1",)}
-_GENERIC_SPINE = {"spine1": ("Spine", "Abdomen"), "spine2": ("Spine1", "Chest"), "spine3": ("Spine2", "Chest2", "Spine3")}
+_GENERIC_SPINE = {"spine1": ("Spine", "Abdomen"), "spine2": ("Spine1", "Chest"),
+                  "spine3": ("Spine2", "Chest2", "Spine3")}
 _NAMES = {
     "pelvis": ("Hips", "Hip", "Pelvis", "Root"),
     "left_hip": ("LeftUpLeg", "LeftHip", "LeftThigh", "lThigh", "LHip"),
@@ -268,5 +271,6 @@ def read_bvh(path: str | Path, height: float = DEFAULT_HEIGHT, scale: float | No
     rotations, positions = forward_kinematics(motion)
     hip_centre = 0.5 * (positions[:, drivers[J["left_hip"]]] + positions[:, drivers[J["right_hip"]]]) * scale
     poses, trans = retarget(rotations, hip_centre, spec)
-    return [checked_sequence(path, sequence_id=make_id("bvh", path.stem), source="bvh", subject=subject or path.parent.name,
+    return [checked_sequence(path, sequence_id=make_id("bvh", path.stem), source="bvh",
+                             subject=subject or path.parent.name,
                              poses=poses, trans=trans, fps=nice_rate(1.0 / motion.frame_time))]

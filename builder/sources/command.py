@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sources", help="list embedded motions or convert motion files to motion .npz")
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="print the embedded motions and the supported formats")
-    convert = actions.add_parser("convert", help="read a motion file, folder or embedded clip; write motion .npz files")
+    convert = actions.add_parser("convert",
+                                 help="read a motion file, folder or embedded clip; write motion .npz files")
     convert.add_argument("path", help="motion file, folder of motion files, or embedded clip name (e.g. walk)")
     convert.add_argument("-o", "--out", required=True, type=Path,
                          help="output .npz (one sequence) or folder (<sequence_id>.npz per sequence)")

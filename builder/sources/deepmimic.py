@@ -65,7 +65,8 @@ _S = {name: i for i, name in enumerate(SEGMENTS)}
 _DOWN = np.array([0.0, -1.0, 0.0])
 
 SPEC = RetargetSpec(
-    to_smpl=source_basis(left=HUMANOID_OFFSETS["left_hip"] - HUMANOID_OFFSETS["right_hip"], up=HUMANOID_OFFSETS["chest"]),
+    to_smpl=source_basis(left=HUMANOID_OFFSETS["left_hip"] - HUMANOID_OFFSETS["right_hip"],
+                         up=HUMANOID_OFFSETS["chest"]),
     drivers={
         J["pelvis"]: _S["root"], J["spine3"]: _S["chest"], J["head"]: _S["neck"],
         J["left_hip"]: _S["left_hip"], J["right_hip"]: _S["right_hip"],
@@ -115,9 +116,11 @@ def _frames(path: Path) -> tuple[np.ndarray, bool]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MotionSourceError(path, f"not a readable DeepMimic clip ({error})") from None
     except (KeyError, TypeError, ValueError):
-        raise MotionSourceError(path, "not a DeepMimic clip: needs a 'Frames' list of equal-length number rows") from None
+        raise MotionSourceError(path, "not a DeepMimic clip: "
+                                      "needs a 'Frames' list of equal-length number rows") from None
     if frames.ndim != 2 or frames.shape[1] != FRAME_SIZE:
-        raise MotionSourceError(path, f"DeepMimic frames have shape {frames.shape}; the humanoid needs (T, {FRAME_SIZE})")
+        raise MotionSourceError(path, f"DeepMimic frames have shape {frames.shape}; "
+                                      f"the humanoid needs (T, {FRAME_SIZE})")
     return frames, str(clip.get("Loop", "none")).lower() == "wrap"
 
 
@@ -180,7 +183,8 @@ def read_deepmimic(path: str | Path, height: float = DEFAULT_HEIGHT, cycles: int
     frames, wraps = _frames(path)
     if cycles > 1:
         if not wraps:
-            raise MotionSourceError(path, f"clip does not loop ('Loop' is not 'wrap'); cannot repeat it {cycles} times")
+            raise MotionSourceError(path, "clip does not loop ('Loop' is not 'wrap'); "
+                                          f"cannot repeat it {cycles} times")
         frames = _repeat_cycles(frames, cycles)
     if len(frames) < 2:
         raise MotionSourceError(path, f"sequence has {len(frames)} frame(s); a motion needs at least 2")

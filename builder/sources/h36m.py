@@ -37,7 +37,8 @@ def _camera(cameras: Path, subject: str, camera_id: str) -> dict[str, np.ndarray
         R = np.asarray(extrinsic["R"], np.float64)
         t = np.asarray(extrinsic["t"], np.float64).reshape(3) / 1000.0
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise MotionSourceError(cameras, f"no calibration for subject {subject}, camera {camera_id} ({error!r})") from None
+        raise MotionSourceError(cameras, f"no calibration for subject {subject}, camera {camera_id} "
+                                         f"({error!r})") from None
     return {"K": K, "R": R[None], "t": t[None]}
 
 

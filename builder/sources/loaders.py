@@ -151,7 +151,8 @@ def array(value: Any, path: str | Path, name: str, shape: tuple[int | None, ...]
         out = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise MotionSourceError(path, f"{name} is not numeric") from None
-    if shape is not None and (out.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, out.shape))):
+    if shape is not None and (out.ndim != len(shape)
+                              or any(s is not None and s != n for s, n in zip(shape, out.shape))):
         expected = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise MotionSourceError(path, f"{name} has shape {out.shape}; expected {expected}")
     return out

@@ -3,8 +3,8 @@
 Arrays: ``poses`` (T, 72), ``trans`` (T, 3), ``betas``, ``gender``, ``fps``, ``times`` (T,),
 ``frame_valid`` (T,), ``sequence_id``, ``source``, ``subject``, ``up_axis`` (``"y"``), and when
 present ``boxes`` (T, 4), ``video_path``, ``video_frames`` (T,), ``camera_K`` (3, 3),
-``camera_R`` (T|1, 3, 3), ``camera_t`` (T|1, 3), ``phenotype_<name>`` (Anny body shape). Strings are stored as unicode arrays so the
-file loads with ``allow_pickle=False``.
+``camera_R`` (T|1, 3, 3), ``camera_t`` (T|1, 3), ``phenotype_<name>`` (Anny body shape). Strings are
+stored as unicode arrays so the file loads with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def save_motion(sequence: MotionSequence, path: str | Path) -> None:
         "subject": np.str_(sequence.subject), "up_axis": np.str_("y"),
         "poses": sequence.poses.astype(np.float32), "trans": sequence.trans.astype(np.float32),
         "betas": sequence.betas.astype(np.float32), "gender": np.str_(sequence.gender),
-        "fps": np.float64(sequence.fps), "times": sequence.times, "frame_valid": np.asarray(sequence.frame_valid, bool),
+        "fps": np.float64(sequence.fps), "times": sequence.times,
+        "frame_valid": np.asarray(sequence.frame_valid, bool),
     }
     if sequence.boxes is not None:
         arrays["boxes"] = np.asarray(sequence.boxes, np.float32)

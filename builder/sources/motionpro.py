@@ -45,5 +45,6 @@ def read_motionpro(path: str | Path, fps: float | None = None, allow_pickle: boo
     return [checked_sequence(
         path, sequence_id=make_id("motionpro", folder.parent.parent.name, subject, folder.name), source="motionpro",
         subject=subject, poses=poses, trans=trans, fps=float(fps or data.get("fps", DEFAULT_FPS)),
-        betas=array(data["betas"], path, "betas").reshape(-1)[:10], gender=parse_gender(data.get("gender", "neutral"), path),
+        betas=array(data["betas"], path, "betas").reshape(-1)[:10],
+        gender=parse_gender(data.get("gender", "neutral"), path),
         boxes=boxes, video_path=color if color.is_dir() else None)]

@@ -51,7 +51,8 @@ def plot_sequence(sequence: MotionSequence, path: str | Path) -> Path:
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
     for axis, joint in zip(axes[:2], ("hip", "knee")):
         for tag, colour in (("l", "tab:blue"), ("r", "tab:red")):
-            axis.plot(sequence.times, curves[f"{joint}_flexion_{tag}"], color=colour, label="left" if tag == "l" else "right")
+            axis.plot(sequence.times, curves[f"{joint}_flexion_{tag}"], color=colour,
+                      label="left" if tag == "l" else "right")
         axis.set(title=f"{joint} flexion", xlabel="time (s)", ylabel="degrees")
         axis.grid(alpha=0.3)
         axis.legend()

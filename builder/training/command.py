@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (VALUE parsed as YAML), e.g. --set max_steps=10")
     parser.add_argument("--verify-checksums", action="store_true",
-                        help="compare every shard's sha256 with manifest.json before training (sizes are always checked)")
+                        help="compare every shard's sha256 with manifest.json before training "
+                             "(sizes are always checked)")
     parser.set_defaults(func=run)
 
 

@@ -55,7 +55,7 @@ inputs = processor(video_frames, person_boxes)
 out = model(**{{k: inputs[k] for k in ("pixel_values", "boxes", "attention_mask")}})
 out.pose, out.muscle_activations
 ```
-"""
+"""  # noqa: E501 (the card text keeps its long line)
 
 
 def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: dict[str, float] | None = None,
@@ -70,7 +70,8 @@ def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: di
         for key, value in metrics.items()
     ]
     model_name = repo_id.split("/")[-1]
-    data = ModelCardData(license="apache-2.0", library_name="transformers", tags=["biomechanics", "smpl", "muscle-activation", "video"],
+    data = ModelCardData(license="apache-2.0", library_name="transformers",
+                         tags=["biomechanics", "smpl", "muscle-activation", "video"],
                          datasets=[dataset_id], model_name=model_name, eval_results=results or None,
                          pipeline_tag="other")
     metrics_text = ("\n".join(f"| {_METRIC_NAMES.get(k, k)} | {v:.4f} |" for k, v in metrics.items())

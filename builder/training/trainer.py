@@ -392,7 +392,8 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
             if progress.step % config.log_every == 0 or progress.step == config.max_steps:
                 values = {"train/loss": float(output.loss.detach()), "train/grad_norm": float(grad_norm),
                           "train/epoch": progress.epoch}
-                values.update({f"train/{k}": float(v.detach()) for k, v in (getattr(output, "loss_terms", None) or {}).items()})
+                terms = getattr(output, "loss_terms", None) or {}
+                values.update({f"train/{k}": float(v.detach()) for k, v in terms.items()})
                 values.update({f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups})
                 accelerator.log(values, step=progress.step)
             if progress.step % config.checkpoint_every == 0 or progress.step == config.max_steps:

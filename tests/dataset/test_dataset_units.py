@@ -96,7 +96,8 @@ def test_collate_pads_mixed_length_windows_and_stacks_frames():
         return {"json": {"sequence_id": f"s{seed}", "num_frames": length, "start_frame": 0},
                 "poses.npy": rng.normal(size=(full, 72)).astype(np.float32) * mask[:, None],
                 "activations.npy": rng.uniform(size=(full, 112)).astype(np.float32),
-                "frame_mask.npy": mask, "muscle_mask.npy": mask, "frame_index.npy": np.where(mask, np.arange(full), -1),
+                "frame_mask.npy": mask, "muscle_mask.npy": mask,
+                "frame_index.npy": np.where(mask, np.arange(full), -1),
                 "betas.npy": np.ones(10 + seed, np.float32),
                 "frames.mp4": encode_mp4(rng.integers(0, 255, (length, 16, 16, 3), dtype=np.uint8), 30)}
 

@@ -61,6 +61,7 @@ def test_vocab_command_prints_csv(which, rows):
 def test_cli_help_loads_no_heavy_library():
     """Sub-commands import their heavy dependencies when run, so ``biohuman --help`` stays fast."""
     code = ("import sys\nfrom builder import cli\ncli.build_parser().format_help()\n"
-            "print(sorted(m for m in ('torch', 'datasets', 'transformers', 'opensim', 'anny', 'pyrender') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'datasets', 'transformers', 'opensim', 'anny', 'pyrender') "
+            "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout

@@ -103,7 +103,8 @@ def test_truncated_missing_and_unlisted_shards_are_refused_by_name(built, tmp_pa
     shard = next((built / "webdataset").glob("test-*.tar"))
     whole = shard.read_bytes()
     shard.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(ShardChecksumError, match=rf"{shard}: size {len(whole) // 2} bytes, manifest says {len(whole)}"):
+    with pytest.raises(ShardChecksumError,
+                       match=rf"{shard}: size {len(whole) // 2} bytes, manifest says {len(whole)}"):
         WindowDataset(built, "test")
     assert main(["evaluate", "--dataset", str(built), "--model", MEAN_PREDICTOR, "-o", str(tmp_path / "eval")]) == 2
     assert f"{shard}: size {len(whole) // 2} bytes" in capsys.readouterr().err

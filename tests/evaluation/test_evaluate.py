@@ -93,13 +93,15 @@ def test_breakdowns_tables_and_plots(evaluated):
     assert set(metrics["per_source"]) == {"Human3.6M", "default"}
     folder = out / "biohuman"
     table = (folder / "metrics.md").read_text()
-    for header in ("PCC", "RMSE", "nRMSE", "Active MAE@0.10", "MAE", "DiffL1", "PA-MPJPE", "Per source", "Per muscle group"):
+    for header in ("PCC", "RMSE", "nRMSE", "Active MAE@0.10", "MAE", "DiffL1", "PA-MPJPE", "Per source",
+                   "Per muscle group"):
         assert header in table
     rows = (folder / "per_muscle.csv").read_text().splitlines()
     assert len(rows) == 1 + len(MUSCLE_NAMES) and rows[1].startswith(MUSCLE_NAMES[0])
     curves = sorted(folder.glob("curves_*.png"))
     assert curves and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in curves)
-    assert json.loads((folder / "metrics.json").read_text())["muscle"]["pcc"] == pytest.approx(metrics["muscle"]["pcc"])
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved["muscle"]["pcc"] == pytest.approx(metrics["muscle"]["pcc"])
 
 
 def test_report_compares_methods(evaluated, tiny_dataset, tmp_path):
@@ -124,6 +126,7 @@ def test_unknown_model_folder_is_a_clear_error(tiny_dataset, tmp_path):
 
 
 def test_curve_figures_show_gaits_first():
-    ids = ["deepmimic_backflip__a", "deepmimic_cartwheel__a", "deepmimic_run__a", "deepmimic_walk__a", "deepmimic_walk__a"]
+    ids = ["deepmimic_backflip__a", "deepmimic_cartwheel__a", "deepmimic_run__a", "deepmimic_walk__a",
+           "deepmimic_walk__a"]
     assert curve_sequences(ids, 2) == ["deepmimic_walk__a", "deepmimic_run__a"]
     assert curve_sequences(ids[:2], 2) == ids[:2]  # no gait: the first sequences in order

@@ -3,8 +3,8 @@
 The official SMPL files are licensed; this model has SMPL's file layout (v_template, f,
 J_regressor, weights, shapedirs, posedirs, kintree_table) so the real ``smplx.SMPL`` code path
 loads and poses it. Vertices and faces come from Anny posed in SMPL's zero pose; skinning
-weights are Anny's bone weights summed per driving SMPL joint (``RestBody.vertex_weights``); each joint is regressed as a
-non-negative convex combination of nearby vertices; two shape directions scale the body.
+weights are Anny's bone weights summed per driving SMPL joint (``RestBody.vertex_weights``); each joint
+is regressed as a non-negative convex combination of nearby vertices; two shape directions scale the body.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ def example():
 def hand_terms(pose_pred, pose_gt, mus_pred, mus_gt, frame, pose_mask, muscle_mask, config):
     """Loop-by-loop reference implementation of supplementary B's definitions."""
     pv = frame & pose_mask
-    pose_err = [abs(pose_pred[b, t, d] - pose_gt[b, t, d]) for b in range(2) for t in range(4) for d in range(6) if pv[b, t]]
+    pose_err = [abs(pose_pred[b, t, d] - pose_gt[b, t, d])
+                for b in range(2) for t in range(4) for d in range(6) if pv[b, t]]
     pose_diff = [abs((pose_pred[b, t, d] - pose_pred[b, t - 1, d]) - (pose_gt[b, t, d] - pose_gt[b, t - 1, d]))
                  for b in range(2) for t in range(1, 4) for d in range(6) if pv[b, t] and pv[b, t - 1]]
     mv = frame[..., None] & muscle_mask

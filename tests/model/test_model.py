@@ -31,7 +31,8 @@ def test_save_load_round_trip_with_processor_and_auto_classes(tiny_biohuman_conf
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists()
-    assert json.loads((tmp_path / "config.json").read_text())["auto_map"]["AutoModel"].endswith("BioHumanForMotionAndMuscle")
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert auto_map["AutoModel"].endswith("BioHumanForMotionAndMuscle")
     assert (tmp_path / "modeling_biohuman.py").exists()  # remote-code copy for trust_remote_code loading
     loaded = AutoModel.from_pretrained(tmp_path).eval()
     assert type(loaded) is mb.BioHumanForMotionAndMuscle
@@ -148,7 +149,8 @@ def test_masked_frames_do_not_affect_loss_or_other_frames(tiny_biohuman_config, 
     assert pixels.grad[mask == 1].abs().sum() > 0
     if fusion_mode == "pose_only":  # muscle supervision must not reach the front-end
         pixels.grad = None
-        model(pixel_values=pixels, boxes=x["boxes"], attention_mask=mask, muscle_labels=y["muscle_labels"]).loss.backward()
+        model(pixel_values=pixels, boxes=x["boxes"], attention_mask=mask,
+              muscle_labels=y["muscle_labels"]).loss.backward()
         assert pixels.grad is None or (pixels.grad == 0).all()
     # change everything about the masked frames: pixels, boxes and labels (even NaN labels)
     x2 = {k: v.clone() for k, v in x.items()}
@@ -232,7 +234,8 @@ def test_chunked_inference_merges_windows_in_sequence_order(tiny_biohuman_config
             direct = model(**{k: v[:, start:start + 4] for k, v in x.items()})
         for frame in range(start, start + 4):
             if owners[frame] == start_index:
-                torch.testing.assert_close(out.muscle_activations[0, frame], direct.muscle_activations[0, frame - start])
+                torch.testing.assert_close(out.muscle_activations[0, frame],
+                                           direct.muscle_activations[0, frame - start])
                 torch.testing.assert_close(out.pose[0, frame], direct.pose[0, frame - start])
     assert owners.tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 3]  # ties go to the earlier window
 
@@ -345,6 +348,7 @@ def test_saved_folder_loads_with_trust_remote_code_without_importing_the_package
             "p = AutoImageProcessor.from_pretrained(sys.argv[1], trust_remote_code=True); "
             "assert 'modeling_biohuman' not in sys.modules; print(type(m).__name__, type(p).__name__)")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model")], cwd=tmp_path, capture_output=True,
-                            text=True, check=False, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+                            text=True, check=False, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+                            timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-2:] == ["BioHumanForMotionAndMuscle", "BioHumanVideoProcessor"]

@@ -121,7 +121,8 @@ class FakePromptHMR(nn.Module):
         out = self.head(feats)
         six = out[:, :132].reshape(-1, 22, 6)
         if self.fixed_rotvecs is not None:
-            six = matrix_to_rot6d(roma.rotvec_to_rotmat(self.fixed_rotvecs), convention="rows").expand(len(images), 22, 6)
+            six = matrix_to_rot6d(roma.rotvec_to_rotmat(self.fixed_rotvecs),
+                                  convention="rows").expand(len(images), 22, 6)
         return {"body_pose_6d": six, "betas": out[:, 132:142], "transl": out[:, 142:145],
                 "smpl_token": out[:, 145:1169], "loc_token": out[:, 1169:]}
 
@@ -134,7 +135,8 @@ def fake_prompthmr_module(monkeypatch):
     return module
 
 
-def test_prompthmr_adapter_converts_rows_6d_and_loads_checkpoint(tiny_biohuman_config, fake_prompthmr_module, tmp_path):
+def test_prompthmr_adapter_converts_rows_6d_and_loads_checkpoint(tiny_biohuman_config, fake_prompthmr_module,
+                                                                  tmp_path):
     checkpoint = tmp_path / "prompthmr.pt"
     reference = FakePromptHMR()
     torch.save(reference.state_dict(), checkpoint)

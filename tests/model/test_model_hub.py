@@ -50,7 +50,8 @@ with torch.no_grad():
 snapshot = Path(snapshot_download(repo))
 torch.save({"pixel_values": enc["pixel_values"], "pose": out.pose, "muscle_activations": out.muscle_activations,
             "classes": [type(model).__module__, type(processor).__module__],
-            "snapshot": {p.relative_to(snapshot).as_posix(): p.read_bytes() for p in snapshot.rglob("*") if p.is_file()}},
+            "snapshot": {p.relative_to(snapshot).as_posix(): p.read_bytes()
+                         for p in snapshot.rglob("*") if p.is_file()}},
            outputs)
 """
 

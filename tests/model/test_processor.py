@@ -98,7 +98,8 @@ def test_videos_of_different_lengths_are_padded_and_masked():
 def test_letterbox_mode_fits_the_whole_frame():
     processor = BioHumanVideoProcessor(crop_size={"height": 64, "width": 64}, crop_mode="letterbox")
     out = processor(ramp_video(1), np.array([[0.0, 0.0, W, H]]))
-    corners = processor.image_to_crop(torch.tensor([[0.0, 0.0], [W, H]], dtype=torch.float64), out["crop_affines"][0, 0])
+    corners = processor.image_to_crop(torch.tensor([[0.0, 0.0], [W, H]], dtype=torch.float64),
+                                      out["crop_affines"][0, 0])
     torch.testing.assert_close(corners, torch.tensor([[6.4, 0.0], [57.6, 64.0]], dtype=torch.float64))
 
 

@@ -35,7 +35,8 @@ def test_model_has_vocabulary_muscles_in_order(model_and_state):
     model, _ = model_and_state
     muscles = model.getMuscles()
     assert [muscles.get(i).getName() for i in range(muscles.getSize())] == list(MUSCLE_NAMES)
-    assert {muscles.get(i).getConcreteClassName() for i in range(muscles.getSize())} == {"Millard2012EquilibriumMuscle"}
+    classes = {muscles.get(i).getConcreteClassName() for i in range(muscles.getSize())}
+    assert classes == {"Millard2012EquilibriumMuscle"}
     assert model.getConstraintSet().getSize() == 0  # no patella couplers: every coordinate is independent
 
 
@@ -132,11 +133,12 @@ PHYSIOLOGICAL_MOMENT_ARMS = [
 def test_moment_arm_sign_and_magnitude(model_and_state, muscle, coordinate, value, lower, upper):
     model, state = model_and_state
     default = model.getCoordinateSet().get(coordinate).getDefaultValue()
-    arm_cm = 100 * moment_arms(model, state, (muscle,), coordinate, np.array([default if value is None else value]))[0, 0]
+    pose = np.array([default if value is None else value])
+    arm_cm = 100 * moment_arms(model, state, (muscle,), coordinate, pose)[0, 0]
     assert lower <= arm_cm <= upper, f"{muscle} about {coordinate}: {arm_cm:.2f} cm"
     left = muscle[:-2] + "_l"
     left_coord = coordinate[:-2] + "_l" if coordinate.endswith("_r") else coordinate
-    left_cm = 100 * moment_arms(model, state, (left,), left_coord, np.array([default if value is None else value]))[0, 0]
+    left_cm = 100 * moment_arms(model, state, (left,), left_coord, pose)[0, 0]
     assert left_cm == pytest.approx(arm_cm, abs=0.05)  # the left side mirrors the right
 
 

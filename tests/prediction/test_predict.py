@@ -53,7 +53,8 @@ def test_predict_writes_every_output(prediction, walk_video):
     table = opensim.TimeSeriesTable(str(out / "activations.sto"))
     assert list(table.getColumnLabels()) == list(MUSCLE_NAMES)
     assert table.getNumRows() == info.num_frames
-    np.testing.assert_allclose(np.array(table.getIndependentColumn()), np.arange(info.num_frames) / info.fps, atol=1e-5)
+    np.testing.assert_allclose(np.array(table.getIndependentColumn()), np.arange(info.num_frames) / info.fps,
+                               atol=1e-5)
     soleus = table.getDependentColumn("soleus_r").to_numpy()
     np.testing.assert_allclose(soleus, result.activations[:, MUSCLE_NAMES.index("soleus_r")], atol=1e-5)
 

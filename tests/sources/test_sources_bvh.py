@@ -43,7 +43,8 @@ def write_bvh(path, rest, local, root_position, fps, world=np.eye(3), units=1.0,
         name = SMPL_JOINT_NAMES[j]
         offset = (rest[j] - (rest[SMPL_JOINT_PARENTS[j]] if j else 0 * rest[j])) if j else np.zeros(3)
         offset = world @ offset * units
-        channels = "6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" if j == 0 else "3 Zrotation Xrotation Yrotation"
+        channels = ("6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" if j == 0
+                    else "3 Zrotation Xrotation Yrotation")
         lines.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} {names[name]}")
         lines.append(pad + "{")
         lines.append(f"{pad}  OFFSET {offset[0]:.6f} {offset[1]:.6f} {offset[2]:.6f}")
@@ -52,7 +53,8 @@ def write_bvh(path, rest, local, root_position, fps, world=np.eye(3), units=1.0,
             emit(c, depth + 1)
         if not children[j]:
             end = world @ np.array(LEAVES[name]) * units
-            lines.append(f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} {end[2]:.6f}\n{pad}  }}")
+            lines.append(f"{pad}  End Site\n{pad}  {{\n"
+                         f"{pad}    OFFSET {end[0]:.6f} {end[1]:.6f} {end[2]:.6f}\n{pad}  }}")
         lines.append(pad + "}")
 
     emit(0, 0)
@@ -67,7 +69,8 @@ def write_bvh(path, rest, local, root_position, fps, world=np.eye(3), units=1.0,
 
 
 def _geodesic_deg(a, b):
-    return np.degrees((Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))).magnitude())
+    relative = Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))
+    return np.degrees(relative.magnitude())
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +110,8 @@ def test_z_up_a_pose_bvh_retargets_by_bone_directions(tmp_path, walk):
     for side in ("left", "right"):
         root = J[f"{side}_shoulder"]
         for name in ("elbow", "wrist", "hand"):
-            rest[J[f"{side}_{name}"]] = rest[root] + lower[root] @ (SMPL_NEUTRAL_REST_JOINTS[J[f"{side}_{name}"]] - rest[root])
+            joint = J[f"{side}_{name}"]
+            rest[joint] = rest[root] + lower[root] @ (SMPL_NEUTRAL_REST_JOINTS[joint] - rest[root])
     smpl_world = world_rotations(walk.poses)
     source_world = smpl_world.copy()
     for joint, turn in lower.items():

@@ -63,11 +63,13 @@ def test_smpl_bones_point_where_the_humanoid_bones_point(clip):
     down = np.array([0.0, -1.0, 0.0])
     pairs = [("left_hip", "left_knee", "left_hip", down), ("right_knee", "right_ankle", "right_knee", down),
              ("left_ankle", "left_foot", "left_ankle", deepmimic.FOOT_CENTRE),
-             ("left_shoulder", "left_elbow", "left_shoulder", down), ("right_elbow", "right_wrist", "right_elbow", down)]
+             ("left_shoulder", "left_elbow", "left_shoulder", down),
+             ("right_elbow", "right_wrist", "right_elbow", down)]
     for joint, child, segment, rest_direction in pairs:
         smpl_bone = smpl[:, J[joint]] @ (SMPL_NEUTRAL_REST_JOINTS[J[child]] - SMPL_NEUTRAL_REST_JOINTS[J[joint]])
         source_bone = to_smpl @ humanoid[:, deepmimic.SEGMENTS.index(segment)] @ rest_direction
-        cos = (smpl_bone * source_bone).sum(1) / np.linalg.norm(smpl_bone, axis=1) / np.linalg.norm(source_bone, axis=1)
+        cos = ((smpl_bone * source_bone).sum(1) / np.linalg.norm(smpl_bone, axis=1)
+               / np.linalg.norm(source_bone, axis=1))
         assert cos.min() > 1 - 1e-6, (clip, joint)
     # The whole chest rotation reaches spine3; the neck's reaches the head.
     np.testing.assert_allclose(smpl[:, J["spine3"]], np.einsum("ij,tjk,lk->til", to_smpl,

@@ -124,12 +124,14 @@ def test_3dpw_sequence_pickle_two_actors_with_camera(tmp_path, walk):
     data = {"sequence": "downtown_walking_00", "betas": [np.full(10, 0.5), np.zeros(10)],
             "poses": [walk.poses, walk.poses], "trans": [walk.trans, walk.trans + [1.0, 0, 0]],
             "genders": ["m", "f"], "cam_poses": cam_poses, "cam_intrinsics": K,
-            "campose_valid": [valid, np.ones(n, bool)], "poses2d": [keypoints, keypoints], "img_frame_ids": np.arange(n)}
+            "campose_valid": [valid, np.ones(n, bool)], "poses2d": [keypoints, keypoints],
+            "img_frame_ids": np.arange(n)}
     path.write_bytes(pickle.dumps(data, protocol=2))
     assert detect_format(path) == "3dpw"
     sequences = read_motion(path, allow_pickle=True)
     assert [s.sequence_id for s in sequences] == ["3dpw_downtown_walking_00_actor0_part0",
-                                                  "3dpw_downtown_walking_00_actor0_part1", "3dpw_downtown_walking_00_actor1"]
+                                                  "3dpw_downtown_walking_00_actor0_part1",
+                                                  "3dpw_downtown_walking_00_actor1"]
     first, second, other = sequences
     assert first.gender == "male" and other.gender == "female" and first.fps == 30.0
     assert (first.num_frames, second.num_frames) == (10, n - 12)
@@ -170,7 +172,8 @@ def test_emdb_pickle_with_bad_frames_boxes_and_camera(tmp_path, walk):
     good[20] = False
     boxes = np.tile([10.0, 20.0, 110.0, 320.0], (n, 1))
     data = {"gender": "male", "name": "P3_31_outdoor_workout", "emdb1": True, "emdb2": False, "n_frames": n,
-            "good_frames_mask": good, "camera": {"intrinsics": K, "extrinsics": extrinsics, "width": 1920, "height": 1080},
+            "good_frames_mask": good,
+            "camera": {"intrinsics": K, "extrinsics": extrinsics, "width": 1920, "height": 1080},
             "smpl": {"poses_root": walk.poses[:, :3], "poses_body": walk.poses[:, 3:], "trans": walk.trans,
                      "betas": np.zeros(10)},
             "kp2d": np.zeros((n, 24, 2)), "bboxes": {"bboxes": boxes, "invalid_idxs": np.array([5, 20])}}
@@ -215,7 +218,8 @@ def test_bedlam_scene_labels_group_by_sequence_and_subject(tmp_path, walk):
     assert body_up(first)[1] > 0.95
     np.testing.assert_allclose(second.trans, walk.trans[[20, 25, 30]], atol=1e-5)
     np.testing.assert_allclose(project(second.trans + J0, second.camera),
-                               project(walk.trans[[20, 25, 30]] + J0, {"K": K, "R": R[[20, 25, 30]], "t": t[[20, 25, 30]]}),
+                               project(walk.trans[[20, 25, 30]] + J0,
+                                       {"K": K, "R": R[[20, 25, 30]], "t": t[[20, 25, 30]]}),
                                atol=1e-3)
     np.testing.assert_allclose(first.boxes[0], [440, 160, 840, 560])
     with_images = read_bedlam(path, image_root=tmp_path / "images")

@@ -13,7 +13,8 @@ def walk():
 
 
 def _angle_deg(a, b):
-    return np.degrees((Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))).magnitude())
+    relative = Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))
+    return np.degrees(relative.magnitude())
 
 
 def test_upsampling_keeps_frames_and_slerps_between(walk):

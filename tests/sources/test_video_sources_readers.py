@@ -84,8 +84,9 @@ def test_human36m(tmp_path):
     mosh.parent.mkdir(parents=True)
     mosh.write_bytes(pickle.dumps({"poses": np.zeros((40, 72)), "trans": np.zeros((40, 3)), "betas": np.zeros(10)}))
     cameras = tmp_path / "cameras.json"
+    extrinsic = {"R": np.eye(3).tolist(), "t": [[0], [0], [4000]]}
     cameras.write_text(json.dumps({"intrinsics": {"54138969": {"calibration_matrix": np.eye(3).tolist()}},
-                                   "extrinsics": {"S9": {"54138969": {"R": np.eye(3).tolist(), "t": [[0], [0], [4000]]}}}}))
+                                   "extrinsics": {"S9": {"54138969": extrinsic}}}))
     video = tmp_path / "videos" / "S9" / "Videos" / "Walking 1.54138969.mp4"
     video.parent.mkdir(parents=True)
     write_video(video, [frame(i) for i in range(10)], 50)
@@ -104,7 +105,8 @@ def test_bedlam(tmp_path):
     labels = tmp_path / f"{scene}.npz"
     np.savez(labels, imgname=np.array([f"seq_000003/seq_000003_{i:04d}.png" for i in rows]),
              pose_world=np.zeros((3, 72)), trans_world=np.zeros((3, 3)), shape=np.zeros((3, 10)),
-             gender=np.array(["male"] * 3), cam_int=np.tile(np.eye(3), (3, 1, 1)), cam_ext=np.tile(np.eye(4), (3, 1, 1)),
+             gender=np.array(["male"] * 3), cam_int=np.tile(np.eye(3), (3, 1, 1)),
+             cam_ext=np.tile(np.eye(4), (3, 1, 1)),
              center=np.tile([12.0, 10.0], (3, 1)), scale=np.full(3, 0.05), sub=np.array(["rp_aaron"] * 3))
     (sequence,) = read_bedlam(labels, image_root=tmp_path / "images")
     export_source_video(sequence, tmp_path / "out", on_missing="error")

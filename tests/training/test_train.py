@@ -80,7 +80,8 @@ def test_tensorboard_logs_training_and_periodic_evaluation(tiny_trained_run):
         accumulator = EventAccumulator(str(events))
         accumulator.Reload()
         tags |= set(accumulator.Tags()["scalars"])
-    assert {"train/loss", "train/grad_norm", "lr/hmr", "lr/temporal", "eval/muscle/pcc", "eval/pose/pa_mpjpe_mm"} <= tags
+    assert {"train/loss", "train/grad_norm", "lr/hmr", "lr/temporal", "eval/muscle/pcc",
+            "eval/pose/pa_mpjpe_mm"} <= tags
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.name)
