@@ -14,6 +14,7 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
 from .baselines import BioHumanTwoStageConfig, BioHumanTwoStageForMuscle
 from .configuration_biohuman import BioHumanConfig
+from .image_processing_biohuman import BioHumanVideoProcessor
 from .inference import predict_in_windows
 from .losses import biohuman_loss
 from .modeling_biohuman import (
@@ -21,7 +22,6 @@ from .modeling_biohuman import (
     BioHumanOutput,
     BioHumanPreTrainedModel,
 )
-from .image_processing_biohuman import BioHumanVideoProcessor
 
 AutoConfig.register(BioHumanConfig.model_type, BioHumanConfig, exist_ok=True)
 AutoConfig.register(BioHumanTwoStageConfig.model_type, BioHumanTwoStageConfig, exist_ok=True)

@@ -37,8 +37,8 @@ from .modeling_biohuman import (
     BioHumanPreTrainedModel,
     MuscleHead,
     build_front_end,
-    frame_mask_from,
     encode_valid,
+    frame_mask_from,
     sinusoidal_positions,
     temporal_transformer,
 )

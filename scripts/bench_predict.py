@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_model import CONFIGS  # the same "small" model as the inference benchmark
 
 

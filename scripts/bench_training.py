@@ -15,12 +15,12 @@ import time
 import torch
 
 from biohuman10m.collate import collate_windows
+from builder.evaluation.window_data import WindowDataset, model_inputs
 from builder.training.trainer import (
     TrainConfig,
     build_model_and_processor,
     parameter_groups,
 )
-from builder.evaluation.window_data import WindowDataset, model_inputs
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from builder.biosim.grf import make_estimator
 from builder.biosim.inverse_dynamics import generalized_force_label, run_inverse_dynamics
 from builder.biosim.opensim_model import load_model
 from builder.biosim.postprocess import SmoothingSettings, smooth_activations
-from builder.biosim.record import SequenceRecord, as_stored
+from builder.biosim.record import SequenceRecord, as_stored, describe_error, stage_error
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
@@ -167,8 +167,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
             record.status = "kept"
     except Exception as exc:  # noqa: BLE001 - one bad sequence must not stop the rest: record why, go on
         record.status = "failed"
-        record.error = f"{type(exc).__name__}: {exc}"
-        log.warning("%s failed: %s", seq_dir.name, record.error)
+        record.error = stage_error("dynamics", exc)
+        log.warning("%s failed: %s", seq_dir.name, describe_error(record.error))
         log.debug("%s", traceback.format_exc())
     record.write(seq_dir / layout.RECORD)
     return record

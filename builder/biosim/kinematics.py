@@ -37,7 +37,7 @@ from tqdm import tqdm
 from builder import layout
 from builder.biosim.ik import run_ik
 from builder.biosim.joint_centres import align_joint_centres
-from builder.biosim.record import SequenceRecord, read_record
+from builder.biosim.record import SequenceRecord, describe_error, read_record, stage_error
 from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
 from builder.body import BodySurface, make_body, marker_trajectories, marker_vertex_ids, measure_subject
 from builder.body.skeleton import SMPL_TO_OPENSIM
@@ -239,7 +239,7 @@ def record_failure(out_dir: Path, sequence_id: str, error: Exception, settings: 
                    source_path: Path | None) -> None:
     """Write a ``failed`` record.json naming the reason."""
     folder = layout.sequence_dir(out_dir, sequence_id)
-    SequenceRecord(sequence_id=sequence_id, status="failed", error=f"kinematics: {error}",
+    SequenceRecord(sequence_id=sequence_id, status="failed", error=stage_error("kinematics", error),
                    sources={"motion": str(source_path or "")}, settings={"kinematics": settings.to_dict()},
                    ).write(folder / layout.RECORD)
 
@@ -362,4 +362,4 @@ def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettin
 def failed_reason(out_dir: str | os.PathLike, sequence_id: str) -> str | None:
     """The recorded reason a sequence failed, or None."""
     record = read_record(layout.sequence_dir(Path(out_dir), sequence_id) / layout.RECORD)
-    return record.error if record and record.status == "failed" else None
+    return describe_error(record.error) if record and record.status == "failed" else None

@@ -2,7 +2,7 @@
 
 The record is written last and atomically, so its presence marks a sequence as done. ``status``
 is ``kept`` (labels usable), ``dropped`` (ran, failed a quality threshold; ``reasons`` say which)
-or ``failed`` (an error or a crashed worker; ``error`` says what).
+or ``failed`` (an error or a crashed worker; ``error`` says what: ``{stage, type, message}``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class SequenceRecord:
     sequence_id: str
     status: str = "failed"
     reasons: list[str] = field(default_factory=list)
-    error: str | None = None
+    error: dict | None = None                         # {stage, type, message} of a failed sequence
     sources: dict = field(default_factory=dict)       # input files
     settings: dict = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -37,11 +37,28 @@ class SequenceRecord:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"{self.sequence_id}: unknown record status {self.status!r}")
+        if isinstance(self.error, str):   # records written before errors were structured
+            self.error = {"stage": None, "type": None, "message": self.error}
 
     def write(self, path: str | os.PathLike) -> None:
         """Write atomically as standard JSON (non-finite numbers become the strings "inf", "nan")."""
         text = json.dumps(_finite(asdict(self)), indent=2, default=_jsonable, allow_nan=False)
         write_text_atomic(path, text + "\n")
+
+
+def stage_error(stage: str, error: BaseException | str) -> dict:
+    """``record.json``'s ``error`` for a failure in ``stage``: an exception's type and message, or (a
+    worker that died without one) ``WorkerFailure`` and what was seen."""
+    if isinstance(error, BaseException):
+        return {"stage": stage, "type": type(error).__name__, "message": str(error)}
+    return {"stage": stage, "type": "WorkerFailure", "message": error}
+
+
+def describe_error(error: dict | str | None) -> str | None:
+    """One line for a record's ``error``: ``<stage>: <type>: <message>``."""
+    if not error or isinstance(error, str):
+        return error or None
+    return ": ".join(str(part) for part in (error.get("stage"), error.get("type"), error.get("message")) if part)
 
 
 def as_stored(value):

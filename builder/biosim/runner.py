@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from builder import layout
 from builder.biosim.dynamics import DynamicsSettings, changed_settings, process_sequence
-from builder.biosim.record import SequenceRecord, read_record
+from builder.biosim.record import SequenceRecord, read_record, stage_error
 from builder.engine import TaskFailure, engine_for
 
 log = logging.getLogger(__name__)
@@ -73,4 +73,4 @@ def run_dynamics(out_dir: str | os.PathLike, settings: DynamicsSettings | None =
 def _record_crash(seq_dir: Path, why: str) -> None:
     if read_record(seq_dir / layout.RECORD) is None:
         log.warning("%s: %s", seq_dir.name, why)
-        SequenceRecord(sequence_id=seq_dir.name, status="failed", error=why).write(seq_dir / layout.RECORD)
+        SequenceRecord(sequence_id=seq_dir.name, status="failed", error=stage_error("dynamics", why)).write(seq_dir / layout.RECORD)

@@ -36,13 +36,13 @@ from biohuman10m.layout import (
     WEBDATASET_DIR,
 )
 from builder import layout
+from builder.biosim.validity_report import validity_counts
+from builder.engine import Engine, InlineEngine, LocalEngine, TaskFailure
 from builder.io import sha256_of, write_text_atomic
 
-from builder.biosim.validity_report import validity_counts
 from .figures import write_figures
 from .manifest import ShardChecksumError, file_entry, write_manifest
 from .sequence_files import drop_categories, load_labels, read_record, window_inputs
-from builder.engine import Engine, InlineEngine, LocalEngine, TaskFailure
 from .shard_plan import ShardPlan, plan_shards
 from .shards import iter_tar, parquet_members, sample_bytes, window_members, write_parquet, write_tar
 from .splits import DEFAULT_SALT, assign_splits, read_splits, write_splits

@@ -143,10 +143,9 @@ def _report(manifest: dict, out, args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from .build import build_dataset
-
     from builder.engine import engine_for
 
+    from .build import build_dataset
     from .store import Store
 
     options = _storage_options(args)
@@ -158,8 +157,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_pipeline(args: argparse.Namespace) -> int:
     from builder.biosim.kinematics import KinematicsSettings
-
     from builder.engine import engine_for
+
     from .pipeline import Pipeline
     from .sequence_task import KinematicsStage, RenderStage, SequenceStages
     from .store import Store

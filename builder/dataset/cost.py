@@ -91,9 +91,9 @@ def measure_sample(motions: list[str | os.PathLike], sample: int = 3, stages: Se
                    ) -> CostEstimate:
     """Build ``sample`` of the motion files (spread evenly) in a scratch folder, timing each stage."""
     from builder.biosim.kinematics import KinematicsSettings, check_sequence
+    from builder.engine import InlineEngine
 
     from .build import BuildConfig, build_dataset
-    from builder.engine import InlineEngine
     from .sequence_task import KinematicsStage
 
     stages = stages or SequenceStages(kinematics=KinematicsStage(KinematicsSettings(fps=fps)))

@@ -8,9 +8,9 @@ import numpy as np
 
 from biohuman10m.frames import decode_jpeg, decode_mp4
 from biohuman10m.vocabulary import MUSCLE_NAMES
-
 from builder.biosim.validity_report import validity_histograms
 from builder.io import atomic_path
+
 from .shards import iter_tar, npy_array
 
 

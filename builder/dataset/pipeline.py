@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder import layout
-from builder.biosim.record import SequenceRecord
+from builder.biosim.record import SequenceRecord, stage_error
+from builder.engine import Engine, LocalEngine, TaskFailure
 
 from .build import BuildConfig, build_dataset
-from builder.engine import Engine, LocalEngine, TaskFailure
 from .sequence_task import SequenceStages, list_motion_files, run_motion_file, source_sequence_id
 from .store import Store
 
@@ -71,7 +71,7 @@ class Pipeline:
                 prefix = f"sequences/{sequence_id}"
                 if not work.exists(f"{prefix}/{layout.RECORD}"):
                     with work.staged(prefix, (), self.stages.scratch) as folder:
-                        SequenceRecord(sequence_id=sequence_id, status="failed", error=outcome.reason,
+                        SequenceRecord(sequence_id=sequence_id, status="failed", error=stage_error("pipeline", outcome.reason),
                                        sources={"motion": sources[index]}).write(folder / layout.RECORD)
                         work.commit(folder, prefix, (), marker=layout.RECORD)
                 counts["failed"] += 1

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from biohuman10m.vocabulary import MUSCLE_NAMES, SMPL_POSE_DIM
-
 from builder import layout
+from builder.biosim.record import describe_error
 from builder.biosim.storage import read_storage
 from builder.video import probe_video
 
@@ -50,7 +50,7 @@ def read_record(folder: Path) -> dict:
         kept, reason = bool(raw["kept"]), raw.get("drop_reason")
     elif "status" in raw:
         kept = raw["status"] == "kept"
-        reason = "; ".join(raw.get("reasons") or []) or (f"failed: {raw['error']}" if raw.get("error") else None)
+        reason = "; ".join(raw.get("reasons") or []) or (f"failed: {describe_error(raw['error'])}" if raw.get("error") else None)
     else:
         raise ValueError(f"{path}: says neither 'kept' nor 'status'; cannot tell whether its labels are usable")
     record = {"sequence_id": folder.name, "kept": kept, "drop_reason": None if kept else (reason or "unknown"),

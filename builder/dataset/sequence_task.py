@@ -26,7 +26,7 @@ import numpy as np
 from builder import layout
 from builder.biosim.dynamics import DynamicsSettings, process_sequence
 from builder.biosim.kinematics import KinematicsSettings, check_sequence, record_failure, run_kinematics
-from builder.biosim.record import SequenceRecord
+from builder.biosim.record import SequenceRecord, stage_error
 from builder.io import atomic_path
 from builder.render.sequence import RenderConfig
 
@@ -283,7 +283,7 @@ def _run_stages(sequence, work: Store, prefix: str, folder: Path, stages: Sequen
             _render_views(missing, work, folder, stages, record, _posed(sequence, folder, stages, body, vertices))
     except Exception as error:  # noqa: BLE001 - labels without their video are unusable: record why
         log.warning("%s: rendering failed: %s", sequence.sequence_id, error)
-        record.status, record.error = "failed", f"render: {type(error).__name__}: {error}"
+        record.status, record.error = "failed", stage_error("render", error)
         record.write(folder / layout.RECORD)
         work.commit(folder, prefix, (), marker=layout.RECORD)
     return record.status

@@ -20,8 +20,8 @@ import numpy as np
 
 from biohuman10m.features import METADATA, frame_member
 from biohuman10m.frames import encode_jpeg, encode_mp4
-
 from builder.io import atomic_path
+
 from .manifest import ShardChecksumError
 from .windows import Window, WindowConfig
 

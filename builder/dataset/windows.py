@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from biohuman10m.features import FRAME_ARRAYS, IMAGE_FORMATS, WINDOW_SIZE
-
 from builder import layout
-from .sequence_files import SequenceLabels
 from builder.video import iter_rgb_frames
+
+from .sequence_files import SequenceLabels
 
 FRAME_MODES = ("full", "crop")
 

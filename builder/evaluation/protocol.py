@@ -183,6 +183,7 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
     ``curves_<sequence>.png`` (predicted vs ground-truth activations). Returns the metrics.
     The shards are checked against the manifest first (every sha256 too with ``verify_checksums``)."""
     from builder.prediction.checkpoint_loading import load_model_and_processor, model_folder
+
     from .report import (
         muscle_table_markdown,
         plot_activation_curves,

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from biohuman10m.errors import InputError, MissingInputError
-from .checkpoint_loading import load_model_and_processor, model_folder, weights_file
 from modeling_biohuman.inference import predict_window_batches, stack_windows
+
+from .checkpoint_loading import load_model_and_processor, model_folder, weights_file
 from .exports import (
     plot_muscle_groups,
     write_activations_sto,

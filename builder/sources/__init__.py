@@ -5,8 +5,8 @@ its left towards +X; ``poses`` are (T, 72) SMPL axis-angle (root first), ``trans
 root translation (pelvis = rest pelvis ``J0`` + ``trans``).
 """
 
-from .deepmimic import embedded_motion, embedded_motions, read_deepmimic
 from .bvh import read_bvh
+from .deepmimic import embedded_motion, embedded_motions, read_deepmimic
 from .errors import MotionSourceError
 from .motion import GENDERS, MotionSequence
 from .motion_file import load_motion, save_motion

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 from collections import defaultdict
-from pathlib import Path
 
 from .errors import MotionSourceError
 from .motion import MotionSequence

@@ -75,9 +75,12 @@ def test_faults_leave_clear_records_and_no_labels(built):
     }
     for name, text in expected.items():
         rec = _record(root, name)
-        assert rec.status == "failed" and text in rec.error, (name, rec.error)
+        assert rec.status == "failed" and text in rec.error["message"], (name, rec.error)
+        assert rec.error["stage"] == "dynamics", (name, rec.error)
         assert not (root / "sequences" / name / layout.ACTIVATIONS).exists()
-    assert "ik.mot" in _record(root, "ik_nan").error
+    assert "ik.mot" in _record(root, "ik_nan").error["message"]
+    assert _record(root, "ik_nan").error["type"] != "WorkerFailure"      # raised inside the stage: its type kept
+    assert _record(root, "segfault").error["type"] == "WorkerFailure"    # the worker died: no exception to name
     weak = _record(root, "weak_muscles")
     assert weak.status == "dropped" and "unexplained_moment" in weak.reasons[0]   # muscles cannot carry any frame
     assert not (root / "sequences" / "weak_muscles" / layout.ACTIVATIONS).exists()
@@ -110,7 +113,7 @@ def test_ray_runner(walk, tmp_path):
     finally:
         ray.shutdown()
     assert counts == {"kept": 1, "failed": 1}
-    assert "ray task failed" in _record(root, "segfault").error
+    assert "ray task failed" in _record(root, "segfault").error["message"]
 
 
 def test_cli_reports_counts_and_fails_on_failed_sequences(built, capsys):
@@ -133,7 +136,7 @@ def test_hanging_sequence_is_killed_after_the_timeout(walk, tmp_path):
     started = time.monotonic()
     assert run_dynamics(root, SETTINGS, workers=1, timeout_s=3.0) == {"failed": 1}
     assert time.monotonic() - started < 60
-    assert "timed out" in _record(root, "hangs").error
+    assert "timed out" in _record(root, "hangs").error["message"]
 
 
 def test_changed_settings_redo_the_sequences_made_with_other_ones(built, tmp_path, capsys):
@@ -178,7 +181,8 @@ def test_absurd_motion_is_refused_not_simulated(walk, tmp_path, change, problem)
     change(table)
     (seq / layout.IK_MOT).write_text(format_storage(table))
     record = process_sequence(seq, SETTINGS)
-    assert record.status == "failed" and f"{seq / layout.IK_MOT}: " in record.error and problem in record.error
+    message = record.error["message"]
+    assert record.status == "failed" and f"{seq / layout.IK_MOT}: " in message and problem in message
     assert not (seq / layout.ACTIVATIONS).exists() and not (seq / layout.GRF_MOT).exists()
 
 

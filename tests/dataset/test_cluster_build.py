@@ -20,11 +20,11 @@ from helpers.short_clips import CLIPS, write_short_clips
 
 from builder import layout
 from builder.dataset.build import BuildConfig
-from builder.engine import LocalEngine, RayEngine
 from builder.dataset.pipeline import Pipeline
 from builder.dataset.sequence_task import RenderStage, SequenceStages, view_ids
 from builder.dataset.store import TEMPORARY_MARK, Store
 from builder.dataset.windows import WindowConfig
+from builder.engine import LocalEngine, RayEngine
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")

@@ -12,8 +12,8 @@ from helpers.sequences import check_window, read_frames, sequence_truth
 from biohuman10m.frames import decode_mp4
 from builder.dataset.build import BuildConfig
 from builder.dataset.pipeline import run_pipeline
-from builder.sources.deepmimic import embedded_motion
 from builder.dataset.windows import WindowConfig
+from builder.sources.deepmimic import embedded_motion
 
 
 @pytest.mark.slow

@@ -235,8 +235,9 @@ def test_keep_dropped_stores_poses_without_muscle_labels(tmp_path):
     make_sequence(root, "bad", num_frames=20, seed=2, kept=False, drop_reason="SO constraint violation 1e-05 > 1e-11")
     failed = layout.sequence_dir(root, "crashed")
     failed.mkdir(parents=True)
+    error = {"stage": "dynamics", "type": "RuntimeError", "message": "solver crashed"}
     (failed / layout.RECORD).write_text(json.dumps({"sequence_id": "crashed", "status": "failed", "source": "default",
-                                                    "subject": "anny", "error": "RuntimeError: solver crashed"}))
+                                                    "subject": "anny", "error": error}))
     out = tmp_path / "out"
     manifest = build_dataset(root, out, BuildConfig(keep_dropped=True))
     rows = {row["sequence_id"]: row for row in load_dataset(str(out), split="train").with_format("numpy")} | {
@@ -245,7 +246,7 @@ def test_keep_dropped_stores_poses_without_muscle_labels(tmp_path):
     assert not rows["bad"]["muscle_mask"].any() and rows["bad"]["pose_mask"][:20].all()
     assert rows["good"]["muscle_mask"][:20].all()
     assert manifest["counts"]["filtering"]["default"] == {
-        "dropped": 2, "dropped: SO constraint violation > 1e-11": 1, "dropped: failed: RuntimeError": 1, "kept": 1}
+        "dropped": 2, "dropped: SO constraint violation > 1e-11": 1, "dropped: failed: dynamics": 1, "kept": 1}
     (layout.sequence_dir(root, "good") / layout.VIDEO).unlink()
     with pytest.raises(FileNotFoundError, match=r"good: missing video.mp4"):
         build_dataset(root, tmp_path / "again", BuildConfig())

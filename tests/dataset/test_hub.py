@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.sequences import make_sequence
 from helpers.local_hub import TOKEN
+from helpers.sequences import make_sequence
 
 from builder.dataset.build import BuildConfig, build_dataset
 from builder.dataset.hub import publish, push_to_hub

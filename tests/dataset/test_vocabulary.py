@@ -1,9 +1,9 @@
 """The fixed vocabularies: SMPL joints, 112 muscle channels, 87 markers, and the CLI that prints them."""
 
 import csv
+import io
 import subprocess
 import sys
-import io
 from contextlib import redirect_stdout
 
 import pytest

@@ -13,9 +13,9 @@ import pytest
 from biohuman10m.vocabulary import MUSCLE_NAMES
 from builder import layout
 from builder.cli import main as cli_main
-from builder.video import probe_video, read_video
 from builder.prediction.exports import POSE_COLUMNS
 from builder.prediction.video_prediction import predict_video, read_boxes
+from builder.video import probe_video, read_video
 
 
 @pytest.fixture(scope="module")

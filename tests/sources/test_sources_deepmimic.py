@@ -11,8 +11,14 @@ from biohuman10m.metrics import smpl_forward_kinematics
 from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
 from biohuman10m.vocabulary import SMPL_JOINT_NAMES
 from builder.body.skeleton import world_rotations
-from builder.sources import MotionSourceError, embedded_motion, embedded_motions, read_deepmimic, read_motion
-from builder.sources import deepmimic
+from builder.sources import (
+    MotionSourceError,
+    deepmimic,
+    embedded_motion,
+    embedded_motions,
+    read_deepmimic,
+    read_motion,
+)
 
 J = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from builder.dataset.splits import assign_splits
 from builder.sources.embedded import DEFAULT_SUBJECTS, write_embedded_default
 from builder.sources.read import read_motion
-from builder.dataset.splits import assign_splits
 
 
 def test_each_clip_is_written_once_per_subject_with_its_body(tmp_path):

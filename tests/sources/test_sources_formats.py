@@ -8,8 +8,16 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from biohuman10m.skeleton import SMPL_NEUTRAL_REST_JOINTS
-from builder.sources import MotionSourceError, detect_format, embedded_motion, load_motion, read_deepmimic, read_motion
-from builder.sources import save_motion, split_valid
+from builder.sources import (
+    MotionSourceError,
+    detect_format,
+    embedded_motion,
+    load_motion,
+    read_deepmimic,
+    read_motion,
+    save_motion,
+    split_valid,
+)
 from builder.sources.bedlam import read_bedlam
 from builder.sources.h36m import read_h36m
 

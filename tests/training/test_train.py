@@ -16,6 +16,7 @@ import torch
 from helpers.paths import PROJECT_ROOT
 from safetensors.torch import load_file
 
+from builder.training import CONFIG_DIR
 from builder.training.trainer import (
     TrainConfig,
     build_model_and_processor,
@@ -23,7 +24,6 @@ from builder.training.trainer import (
     parameter_groups,
     train,
 )
-from builder.training import CONFIG_DIR
 from builder.training.window_sampling import EpochBatchSampler, epoch_indices
 
 REPO = PROJECT_ROOT
