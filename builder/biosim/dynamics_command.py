@@ -54,9 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from builder.biosim.dynamics import DynamicsSettings, check_build_folder
     from builder.biosim.postprocess import SmoothingSettings
-    from builder.biosim.validity import ValidityThresholds
     from builder.biosim.runner import run_dynamics
     from builder.biosim.static_optimization import ReserveSpec
+    from builder.biosim.validity import ValidityThresholds
 
     settings = DynamicsSettings(
         grf_estimator=args.grf_estimator, cutoff_hz=args.cutoff_hz, solver=args.solver,

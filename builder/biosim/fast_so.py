@@ -206,7 +206,8 @@ def _interior_point(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.n
     lo = np.where(has_lo, lower, 0.0)
     hi = np.where(has_hi, upper, 0.0)
     n_bounds = max(int(has_lo.sum() + has_hi.sum()), 1)
-    start = np.where(has_lo & has_hi, lo + 0.25 * (hi - lo), np.where(has_lo, lo + 1.0, np.where(has_hi, hi - 1.0, 0.0)))
+    one_sided = np.where(has_lo, lo + 1.0, np.where(has_hi, hi - 1.0, 0.0))
+    start = np.where(has_lo & has_hi, lo + 0.25 * (hi - lo), one_sided)
     x = np.broadcast_to(start, (T, n)).copy()
     lam = np.zeros((T, m))
     z_lo = np.broadcast_to(has_lo.astype(float), (T, n)).copy()
@@ -265,7 +266,8 @@ def _interior_point(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.n
         new = (x + a_p * d_x, lam + a_d * d_lam, z_lo + a_d * d_zlo, z_hi + a_d * d_zhi)
         # an infeasible frame drives its iterate to the bounds: freeze it at its last finite value
         finite = np.all([np.isfinite(v).all(axis=1) for v in new], axis=0)
-        finite &= (np.where(has_lo, new[0] - lo, 1.0).min(axis=1) > 0) & (np.where(has_hi, hi - new[0], 1.0).min(axis=1) > 0)
+        finite &= np.where(has_lo, new[0] - lo, 1.0).min(axis=1) > 0
+        finite &= np.where(has_hi, hi - new[0], 1.0).min(axis=1) > 0
         stalled |= ~finite
         if coupled and stalled.any():   # rounding put a step on a bound: end at the last interior iterate
             stalled[:] = True

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from builder.biosim.body_kinematics import sample_body_kinematics
 from builder.biosim.opensim_model import opensim
 from builder.biosim.storage import StorageTable, write_storage

@@ -65,15 +65,14 @@ from scipy.sparse.linalg import spsolve
 from builder.biosim.body_kinematics import BodyKinematics, lowpass, sample_body_kinematics
 from builder.biosim.grf import (
     SIDES,
-    GroundReactions,
     GRFEstimator,
+    GroundReactions,
     _nearest_on_segment,
     _runs,
     transition_shares,
     wrench_cop,
 )
 from builder.biosim.ground_contact import ContactSite, alternating, default_sites, detect_contact, foot_alternatives
-
 
 WALKING, RUNNING = 1, 2   # gait stance codes: the other foot lands during it / stays off the floor throughout
 

@@ -82,7 +82,8 @@ def run_ik(model_path: str | os.PathLike, trc_path: str | os.PathLike, out_mot: 
         "model": str(model_path), "trc": str(trc_path), "mot": str(out_mot), "frames": frames, "markers": tracked,
         "time": errors["time"].tolist(), "rms_m": errors["rms"].tolist(), "max_m": errors["max"].tolist(),
         "rms_mean_m": float(np.mean(errors["rms"])), "rms_max_m": float(np.max(errors["rms"])),
-        "max_max_m": float(np.max(errors["max"])), "seconds": seconds, "ms_per_frame": 1000.0 * seconds / max(frames, 1),
+        "max_max_m": float(np.max(errors["max"])), "seconds": seconds,
+        "ms_per_frame": 1000.0 * seconds / max(frames, 1),
     }
     logger.info("IK %s: %d frames, RMS marker error mean %.1f mm (worst frame %.1f mm), %.1f ms/frame",
                 trc_path.name, frames, 1000 * report["rms_mean_m"], 1000 * report["rms_max_m"], report["ms_per_frame"])

@@ -3,9 +3,10 @@
 Per sequence, into ``layout.sequence_dir(out_dir, sequence_id)``: ``motion.npz``, ``markers.trc``
 (the markers over the motion), ``static.trc`` (the body standing in ``NEUTRAL_POSE``),
 ``scaled.osim`` (ULBS-112 scaled to the body's height and mass from the static trial, held in
-``ANATOMICAL_STATIC_POSE``, its joint centres moved onto the body's and its markers placed), ``ik.mot`` and ``ik_report.json`` (per-frame
-RMS and max marker error, written last: its presence marks the stage done). A failure writes
-``record.json`` with status ``failed`` and the reason; the dynamics stage writes the final record.
+``ANATOMICAL_STATIC_POSE``, its joint centres moved onto the body's and its markers placed), ``ik.mot``
+and ``ik_report.json`` (per-frame RMS and max marker error, written last: its presence marks the stage
+done). A failure writes ``record.json`` with status ``failed`` and the reason; the dynamics stage writes
+the final record.
 
 Resume: ``ik_report.json`` keeps the settings the sequence ran with, its input file and that file's
 sha256 (:func:`resume_key`). A sequence is skipped only while all three match; changed settings or
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from biohuman10m.errors import InputError, MissingInputError
 from builder import layout
 from builder.biosim.ik import run_ik
 from builder.biosim.joint_centres import align_joint_centres
@@ -41,7 +43,6 @@ from builder.biosim.record import SequenceRecord, describe_error, read_record, s
 from builder.biosim.scale import ANATOMICAL_STATIC_POSE, scale_model
 from builder.body import BodySurface, make_body, marker_trajectories, marker_vertex_ids, measure_subject
 from builder.body.skeleton import SMPL_TO_OPENSIM
-from biohuman10m.errors import InputError, MissingInputError
 from builder.io import atomic_path, sha256_of, write_text_atomic
 from builder.markers import MARKER_NAMES
 from builder.sources import MotionSequence, MotionSourceError, read_motion, save_motion
@@ -345,7 +346,8 @@ def _run_one(sequence: MotionSequence, out_dir: Path, settings: KinematicsSettin
     """Run one sequence, recording a failure instead of raising; returns "done" or "failed"."""
     try:
         check_sequence(sequence)   # before the body is built: an absurd motion fails fast
-        shape = sequence.betas.tobytes().hex() if settings.smpl_model else sorted((sequence.body_phenotype or {}).items())
+        phenotype = sorted((sequence.body_phenotype or {}).items())
+        shape = sequence.betas.tobytes().hex() if settings.smpl_model else phenotype
         key = f"{settings.smpl_model}:{sequence.gender}:{shape}"
         if key not in _BODIES:
             _BODIES[key] = make_body(sequence, settings.smpl_model)

@@ -73,4 +73,5 @@ def run_dynamics(out_dir: str | os.PathLike, settings: DynamicsSettings | None =
 def _record_crash(seq_dir: Path, why: str) -> None:
     if read_record(seq_dir / layout.RECORD) is None:
         log.warning("%s: %s", seq_dir.name, why)
-        SequenceRecord(sequence_id=seq_dir.name, status="failed", error=stage_error("dynamics", why)).write(seq_dir / layout.RECORD)
+        record = SequenceRecord(sequence_id=seq_dir.name, status="failed", error=stage_error("dynamics", why))
+        record.write(seq_dir / layout.RECORD)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.biosim.opensim_model import opensim
 from builder.io import atomic_path, write_text_atomic
 from builder.musculoskeletal.anatomy import KEY_MOMENT_ARMS, coordinate_grid, moment_arms
-from builder.biosim.opensim_model import opensim
 from builder.musculoskeletal.generator import MODEL_NAME, build_model
 
 logger = logging.getLogger(__name__)

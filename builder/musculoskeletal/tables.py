@@ -80,7 +80,8 @@ def wrap_objects() -> dict[str, dict]:
     rows: dict[str, dict] = {}
     for name in WRAP_TABLES:
         for row in load_table(name)["wrap_objects"]:
-            _require(row, ("name", "body", "type", "translation", "xyz_body_rotation"), f"{name} wrap {row.get('name')}")
+            _require(row, ("name", "body", "type", "translation", "xyz_body_rotation"),
+                     f"{name} wrap {row.get('name')}")
             rows[row["name"]] = row
     return rows
 

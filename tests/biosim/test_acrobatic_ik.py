@@ -16,8 +16,8 @@ pytest.importorskip("opensim")
 
 from builder import layout
 from builder.biosim.kinematics import KinematicsSettings, run_kinematics
-from builder.biosim.validity import ValidityThresholds
 from builder.biosim.storage import read_storage
+from builder.biosim.validity import ValidityThresholds
 from builder.sources import embedded_motion, read_deepmimic
 from builder.sources.timing import resample
 

@@ -55,7 +55,9 @@ def assert_physiological_timing(walk, so) -> None:
     (hs, to), (hs2, _) = walk.events["r"][0], walk.events["r"][1]
     period = hs2 - hs
     toe_off = (to - hs) / period
-    m = lambda name, lo, hi: _cycle_mean(so, f"{name}_r", hs, period, lo, hi)
+    def m(name, lo, hi):
+        return _cycle_mean(so, f"{name}_r", hs, period, lo, hi)
+
     swing = (toe_off + 0.05, 0.95)
     # soleus and gastrocnemius: late stance (push-off) far above swing
     for name in ("soleus", "gasmed", "gaslat"):

@@ -34,7 +34,8 @@ def test_fast_solver_matches_opensim_static_optimization(walk):
     a, b = fast.table.data, reference.table.data
     rmse = float(np.sqrt(np.mean((a - b) ** 2)))
     pcc = float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
-    print(f"{walk.model.name}: fast vs OpenSim SO on {len(a)} frames x {a.shape[1]} muscles: RMSE {rmse:.5f}, PCC {pcc:.6f}")
+    print(f"{walk.model.name}: fast vs OpenSim SO on {len(a)} frames x {a.shape[1]} muscles: "
+          f"RMSE {rmse:.5f}, PCC {pcc:.6f}")
     assert pcc >= 0.99 and rmse <= 0.01
     assert np.abs(a - b).max() < 0.05
     assert np.all(fast.constraint_violation < 1e-6)
@@ -55,7 +56,8 @@ def test_qp_matches_scipy_on_random_problems():
     assert sol.converged.all() and sol.violation.max() < 1e-7
     for t in range(T):
         ref = minimize(lambda x: 0.5 * x @ x, np.clip(x_true[t], 0.05, 0.5), jac=lambda x: x, method="SLSQP",
-                       bounds=list(zip(np.where(np.isfinite(lower), lower, None), np.where(np.isfinite(upper), upper, None))),
+                       bounds=list(zip(np.where(np.isfinite(lower), lower, None),
+                                       np.where(np.isfinite(upper), upper, None))),
                        constraints={"type": "eq", "fun": lambda x, t=t: A[t] @ x - b[t], "jac": lambda x, t=t: A[t]},
                        options={"ftol": 1e-12, "maxiter": 500})
         assert ref.success

@@ -156,8 +156,8 @@ def test_changed_settings_redo_the_sequences_made_with_other_ones(built, tmp_pat
     shutil.copytree(root / "sequences" / "good_a", tmp_path / "sequences" / "good_a")
     record = tmp_path / "sequences" / "good_a" / layout.RECORD
     stamp = record.stat().st_mtime_ns
-    argv = ["dynamics", str(tmp_path), "--workers", "1", "--grf-estimator", "helpers.walk_trial:FaultInjectingEstimator",
-            "--reserve-max-control", "30"]
+    argv = ["dynamics", str(tmp_path), "--workers", "1",
+            "--grf-estimator", "helpers.walk_trial:FaultInjectingEstimator", "--reserve-max-control", "30"]
     assert main(argv) == 0 and record.stat().st_mtime_ns == stamp   # the same settings: skipped
     assert main([*argv, "--cutoff-hz", "8"]) == 0   # before: skipped too, keeping the 6 Hz labels
     assert read_record(record).settings["cutoff_hz"] == 8.0 and read_record(record).status == "kept"

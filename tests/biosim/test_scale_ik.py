@@ -102,7 +102,8 @@ def test_static_pose_is_held_while_markers_are_placed(generic_model, tmp_path):
     generic = osim.Model(str(generic_model))
     for i in range(generic.getMarkerSet().getSize()):  # the trial matches the held pose: nothing moves
         marker = generic.getMarkerSet().get(i)
-        moved = scaled.getMarkerSet().get(marker.getName()).get_location().to_numpy() - marker.get_location().to_numpy()
+        placed = scaled.getMarkerSet().get(marker.getName())
+        moved = placed.get_location().to_numpy() - marker.get_location().to_numpy()
         assert np.linalg.norm(moved) < 0.005, marker.getName()
     for name in pose:  # the written model keeps the generic defaults and locks
         coord = scaled.getCoordinateSet().get(name)

@@ -67,7 +67,8 @@ def phase_mean(cycles, muscles, start, stop):
 @pytest.mark.slow
 def test_plantarflexors_fire_in_late_stance(walk_cycles):
     triceps_surae = ("soleus_r", "gasmed_r", "gaslat_r")
-    late_stance, swing = phase_mean(walk_cycles, triceps_surae, 30, 55), phase_mean(walk_cycles, triceps_surae, 60, 100)
+    late_stance = phase_mean(walk_cycles, triceps_surae, 30, 55)
+    swing = phase_mean(walk_cycles, triceps_surae, 60, 100)
     # levels: ~0.14 on the clip, 0.2 on the gaitkit walk, once fibres work in their force-length range (the
     # earlier floor of 0.15 was set on misscaled, weaker muscles); the timing is the 3x ratio
     assert late_stance > 0.1 and late_stance > 3 * swing
@@ -80,7 +81,8 @@ def test_tibialis_anterior_fires_in_swing_and_around_heel_strike(walk_cycles, re
             "gaitkit walk (legs-only landmarks): IK puts the subtalar joint at or near its 20 deg limit for much of "
             "stance; with the AP/ML forces along the walk's -z progression the estimated loads ask 15-29 N m of "
             "subtalar eversion in early stance, met by peroneus longus (0.42) and tibialis anterior (0.12 in "
-            "mid-stance, swing 0.16: not 1.5x); before, 5-8 N m of inversion: tibialis posterior 0.83, anterior 0.34")))
+            "mid-stance, swing 0.16: not 1.5x); before, 5-8 N m of inversion: tibialis posterior 0.83, "
+            "anterior 0.34")))
     swing = phase_mean(walk_cycles, ("tibant_r",), 60, 100)
     around_strike = walk_cycles["tibant_r"][:, list(range(95, 100)) + list(range(0, 10))].mean()
     mid_stance = phase_mean(walk_cycles, ("tibant_r",), 10, 30)

@@ -55,7 +55,8 @@ def prepare_walk(root: Path) -> Walk:
     setup = setup.replace("<model_file>subject_scaled_walk.osim</model_file>",
                           f"<model_file>{rel(RAJAGOPAL_MODEL)}</model_file>")
     setup = re.sub(r"<marker_set_file>.*?</marker_set_file>",
-                   f"<marker_set_file>{rel(PIPELINE / 'Scale' / 'markerset_walk_preScale.xml')}</marker_set_file>", setup)
+                   f"<marker_set_file>{rel(PIPELINE / 'Scale' / 'markerset_walk_preScale.xml')}"
+                   "</marker_set_file>", setup)
     setup = setup.replace("<mass>0</mass>", f"<mass>{mass:.4f}</mass>")
     setup = setup.replace("../ExpData/static_walk_2.trc", rel(PIPELINE / "ExpData" / "static_walk_1.trc"))
     setup = setup.replace("<preserve_mass_distribution>false", "<preserve_mass_distribution>true")
@@ -220,7 +221,8 @@ def cut_walk_sequence(walk: Walk, root: Path, name: str, span: tuple[float, floa
     model_text = walk.model.read_text()
     if muscle_strength != 1.0:
         model_text = re.sub(r"<max_isometric_force>([0-9.eE+-]+)</max_isometric_force>",
-                            lambda m: f"<max_isometric_force>{float(m.group(1)) * muscle_strength}</max_isometric_force>",
+                            lambda m: "<max_isometric_force>"
+                            f"{float(m.group(1)) * muscle_strength}</max_isometric_force>",
                             model_text)
     (seq / layout.SCALED_MODEL).write_text(model_text)
     write_storage(seq / layout.IK_MOT, read_storage(walk.ik).slice_time(*span))
