@@ -11,14 +11,12 @@ toe-off falls at ~53 % of the cycle).
 
 import numpy as np
 import pytest
+from helpers.biosim_run import simulate_kept
 
 from builder import layout
-from builder.biosim.dynamics import process_sequence
-from builder.biosim.kinematics import KinematicsSettings, run_kinematics
 from builder.biosim.record import read_record
 from builder.biosim.storage import read_storage
 from builder.sources.gaitkit import gaitkit_example, read_gaitkit
-from builder.sources.timing import resample
 
 CONTACT_N = 20.0
 
@@ -30,13 +28,7 @@ def walk_folder(request, anny_body, tmp_path_factory):
         folder = request.getfixturevalue("embedded_walk")
         return folder, read_record(folder / layout.RECORD)
     (walk,) = read_gaitkit(gaitkit_example())
-    walk = resample(walk, 30.0)
-    out = tmp_path_factory.mktemp("walk")
-    run_kinematics(walk, out, KinematicsSettings(), body=anny_body)
-    folder = layout.sequence_dir(out, walk.sequence_id)
-    record = process_sequence(folder)
-    assert record.status == "kept", record.reasons
-    return folder, record
+    return simulate_kept(walk, tmp_path_factory.mktemp("walk"), anny_body)
 
 
 @pytest.fixture(scope="module")
