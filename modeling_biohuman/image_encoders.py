@@ -190,9 +190,16 @@ class EfficientNetLite0Encoder(nn.Module):
         self.feature_cache = FrozenFeatureCache(self.backbone, max_bytes)
         return self.feature_cache
 
+    def backbone_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, 1280, H/32, W/32) maps of the backbone (from the feature cache when one is enabled)."""
+        return self.backbone(pixel_values) if self.feature_cache is None else self.feature_cache(pixel_values)
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """Tokens (N, L, C) of backbone maps (N, 1280, h, w): the trainable projection plus learned positions."""
+        return self.proj(features.flatten(2).transpose(1, 2).to(self.proj.weight.dtype)) + self.pos_embed
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(pixel_values) if self.feature_cache is None else self.feature_cache(pixel_values)
-        return self.proj(features.flatten(2).transpose(1, 2)) + self.pos_embed
+        return self.embed(self.backbone_features(pixel_values))
 
 
 ENCODERS = {"vit": ViTEncoder, "cnn": ConvEncoder, "efficientnet_lite0": EfficientNetLite0Encoder}

@@ -41,6 +41,7 @@ from builder.evaluation.window_data import WindowDataset, model_inputs
 from builder.io import write_text_atomic
 
 from . import config_path
+from builder.evaluation.feature_store import FeatureStore, StoreWindows, collate_store_batch, feature_store
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ MODEL_CLASSES: dict[str, str] = {
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})$")
 RUN_FIELDS_NOT_IN_FINGERPRINT = ("checkpoint_every", "keep_checkpoints", "eval_every", "log_every",
-                                 "max_eval_windows", "report_to", "dataset_path", "feature_cache_mb")
+                                 "max_eval_windows", "report_to", "dataset_path", "feature_cache_mb",
+                                 "feature_store_dir")
+MOTION_INPUTS = ("video", "ground_truth")
 
 
 @dataclass
@@ -73,6 +76,13 @@ class TrainConfig:
     ``per_device_batch_size x processes x gradient_accumulation_steps`` windows.
     ``feature_cache_mb``: memory per process for the frozen image encoder's per-frame features
     (computed once, reused every epoch; 0 turns the cache off).
+
+    ``precompute_features``: train and evaluate from a :mod:`.feature_store` of the frozen encoder's
+    maps (computed once per dataset, crop and encoder, under ``feature_store_dir``, default
+    ``<output_dir>/features``, and shared by every run that points there). ``mirror_augmentation``
+    (needs the store): every training window is also seen left-right mirrored (:mod:`.mirroring`).
+    ``motion_input``: "video" (the model's own front-end) or "ground_truth" (true SMPL poses fed as the
+    HMR pose: the ground-truth-motion ceiling of a pose-only model; needs the store).
     """
 
     model: str = "biohuman"
@@ -96,6 +106,10 @@ class TrainConfig:
     mixed_precision: str = "auto"
     freeze_image_encoder: bool = True
     feature_cache_mb: int = 2048
+    precompute_features: bool = False
+    mirror_augmentation: bool = False
+    motion_input: str = "video"
+    feature_store_dir: str | None = None
     find_unused_parameters: bool = True
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
@@ -111,6 +125,14 @@ class TrainConfig:
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
             raise TrainConfigError(None, "mixed_precision must be auto, no, fp16 or bf16, got "
                                    f"{self.mixed_precision!r}")
+        if self.motion_input not in MOTION_INPUTS:
+            raise TrainConfigError(None, f"motion_input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
+        if (self.mirror_augmentation or self.motion_input != "video") and not self.precompute_features:
+            raise TrainConfigError(None, "mirror_augmentation and motion_input=ground_truth train from the feature "
+                                   "store: set precompute_features: true")
+        if self.precompute_features and not self.freeze_image_encoder:
+            raise TrainConfigError(None, "precompute_features needs freeze_image_encoder: true (a trained encoder's "
+                                   "features change every step)")
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise TrainConfigError(None, f"{name} must be at least 1, got {getattr(self, name)}")
@@ -311,13 +333,26 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     set_seed(config.seed)
     model, processor = build_model_and_processor(config)
     encoder = getattr(model.hmr, "encoder", None)  # the PromptHMR adapter has none of its own
-    if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
-        encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
-    train_set = WindowDataset(dataset_path, config.train_split)
+    stores: dict[str, FeatureStore] = {}
+    if config.precompute_features:
+        if not hasattr(encoder, "backbone_features"):
+            raise TrainConfigError(None, f"precompute_features needs an encoder with backbone maps, not "
+                                   f"{model.config.image_encoder!r}")
+        root = Path(config.feature_store_dir) if config.feature_store_dir else output_dir / "features"
+        with accelerator.main_process_first():  # one process computes, the others open
+            stores = {split: feature_store(model, processor, dataset_path, split, root,
+                                           mirrored=config.mirror_augmentation and split == config.train_split)
+                      for split in dict.fromkeys((config.train_split, config.eval_split))}
+        train_set = StoreWindows(stores[config.train_split], config.mirror_augmentation, config.motion_input)
+        collate = collate_store_batch
+    else:
+        if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
+            encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
+        train_set, collate = WindowDataset(dataset_path, config.train_split), collate_windows
     sampler = EpochBatchSampler(train_set.sources, config.per_device_batch_size, config.seed,
                                 num_replicas=accelerator.num_processes, rank=accelerator.process_index,
                                 subsample=config.subsample)
-    loader = torch.utils.data.DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_windows,
+    loader = torch.utils.data.DataLoader(train_set, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=0, generator=torch.Generator())
     accumulation = config.gradient_accumulation_steps
     steps_per_epoch = len(sampler) // accumulation
@@ -351,7 +386,7 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
         sampler.set_epoch(progress.epoch, skip_batches=progress.batch)
         for batch in loader:
             sync = (progress.batch + 1) % accumulation == 0
-            inputs = _move(model_inputs(batch, processor), accelerator.device)
+            inputs = _move(batch if stores else model_inputs(batch, processor), accelerator.device)
             with contextlib.nullcontext() if sync else accelerator.no_sync(model):
                 output = model(**inputs)
                 accelerator.backward(output.loss / accumulation)
@@ -377,7 +412,8 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
             if config.eval_every and progress.step % config.eval_every == 0 and progress.step < config.max_steps:
                 if accelerator.is_main_process:
                     metrics = evaluate_model(accelerator.unwrap_model(model), processor, dataset_path,
-                                             config.eval_split, config.eval_batch_size, config.max_eval_windows)
+                                             config.eval_split, config.eval_batch_size, config.max_eval_windows,
+                                             stores.get(config.eval_split), config.motion_input)
                     accelerator.log({f"eval/{k}": v for k, v in flat_metrics(metrics).items()}, step=progress.step)
                     model.train()
                 accelerator.wait_for_everyone()
@@ -388,7 +424,8 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
-        metrics = evaluate_model(final, processor, dataset_path, config.eval_split, config.eval_batch_size)
+        metrics = evaluate_model(final, processor, dataset_path, config.eval_split, config.eval_batch_size,
+                                 store=stores.get(config.eval_split), motion_input=config.motion_input)
         accelerator.log({f"eval/{k}": v for k, v in flat_metrics(metrics).items()}, step=progress.step)
         model_dir = output_dir / "model"
         final.save_pretrained(model_dir)
