@@ -100,8 +100,9 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
 def _log_summary(results: dict, timings: dict[str, float]) -> None:
     for name, metrics in results.items():
         muscle = metrics["muscle"]
-        log.info("%-20s muscle PCC %.3f  RMSE %.4f  nRMSE %.3f  Active MAE %.4f", name, muscle["pcc"],
-                 muscle["rmse"], muscle["nrmse"], muscle["active_mae"])
+        log.info("%-28s muscle PCC %.3f  per-channel %.3f  RMSE %.4f  nRMSE %.3f  Active MAE %.4f  PA-MPJPE %.1f mm "
+                 "(mean of %d runs)", name, muscle["pcc"], muscle["pcc_channel_mean"], muscle["rmse"], muscle["nrmse"],
+                 muscle["active_mae"], metrics.get("pose", {}).get("pa_mpjpe_mm", float("nan")), len(metrics["runs"]))
     log.info("time: %s", ", ".join(f"{stage} {seconds / 60:.1f} min" for stage, seconds in timings.items()))
 
 

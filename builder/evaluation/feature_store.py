@@ -10,7 +10,7 @@ that training and evaluation never decode video or run the backbone again::
         features_mirrored.npy   the same for horizontally flipped crops (``mirrored=True``)
         windows.npz             per window (N, T, ...): rows into features (-1: no usable frame),
                                 crop-pixel boxes, attention, pose/muscle labels and evaluation masks,
-                                frame indices; per window: key, sequence id, source, fps
+                                frame indices; per window: key, sequence id, source, subject, fps
         done                    written last: the store is complete
 
 The fingerprint covers the dataset's manifest, the processor settings and the encoder settings, so
@@ -42,14 +42,15 @@ logger = logging.getLogger(__name__)
 
 WINDOW_ARRAYS = ("rows", "boxes", "attention_mask", "pose_labels", "muscle_labels", "pose_mask", "muscle_mask",
                  "frame_index")
-WINDOW_METADATA = ("keys", "sequence_ids", "sources", "fps")
+WINDOW_METADATA = ("keys", "sequence_ids", "sources", "subjects", "fps")
 
 
 def store_fingerprint(dataset_path: Path, processor, model_config) -> str:
     """Hash of what the stored features depend on: dataset manifest, crop settings, encoder settings."""
     manifest = Path(dataset_path) / "manifest.json"
     dataset = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else str(Path(dataset_path).resolve())
-    encoder = {k: getattr(model_config, k) for k in ("image_encoder", "encoder_pretrained", "image_size")}
+    encoder = {k: getattr(model_config, k) for k in ("image_encoder", "encoder_pretrained", "image_size",
+                                                      "encoder_feature_stride")}
     text = json.dumps([dataset, processor.to_dict(), encoder], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -121,23 +122,35 @@ class FeatureStore:
 
 
 class StoreWindows(torch.utils.data.Dataset):
-    """Training windows of a store: index ``i < len(store)`` is window ``i``; with ``mirrored`` the
-    indices from ``len(store)`` on are the same windows left-right mirrored (twice the windows)."""
+    """Training windows of a store: item ``i < n`` is the ``i``-th used window; with ``mirrored`` the items
+    from ``n`` on are the same windows left-right mirrored (twice the windows). ``max_subjects`` keeps the
+    windows of the first subjects only (sorted by name; to measure what more subjects bring);
+    ``pose_only_windows=False`` leaves out windows without any muscle label (sequences BioSim dropped or
+    never simulated, stored for their pose labels)."""
 
-    def __init__(self, store: FeatureStore, mirrored: bool = False, motion_input: str = "video") -> None:
+    def __init__(self, store: FeatureStore, mirrored: bool = False, motion_input: str = "video",
+                 max_subjects: int | None = None, pose_only_windows: bool = True) -> None:
         self.store, self.mirrored, self.motion_input = store, mirrored, motion_input
+        subjects = store.windows["subjects"]
+        kept = sorted(set(subjects.tolist()))[:max_subjects]
+        use = np.isin(subjects, kept)
+        if not pose_only_windows:
+            labelled = store.windows["muscle_mask"]
+            use &= labelled.reshape(len(labelled), -1).any(axis=1)
+        self.windows = np.flatnonzero(use)
 
     def __len__(self) -> int:
-        return len(self.store) * (2 if self.mirrored else 1)
+        return len(self.windows) * (2 if self.mirrored else 1)
 
     @property
     def sources(self) -> list[str]:
-        return self.store.sources * (2 if self.mirrored else 1)
+        return [self.store.sources[i] for i in self.windows] * (2 if self.mirrored else 1)
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         indices = np.asarray(indices)
-        flipped = indices >= len(self.store)
-        parts = [(self.store.model_inputs(indices[flipped == m] % len(self.store), bool(m), self.motion_input),
+        flipped = indices >= len(self.windows)
+        parts = [(self.store.model_inputs(self.windows[indices[flipped == m] % len(self.windows)], bool(m),
+                                          self.motion_input),
                   np.flatnonzero(flipped == m)) for m in (False, True) if (flipped == m).any()]
         order = np.argsort(np.concatenate([where for _, where in parts]))
         return {name: torch.cat([inputs[name] for inputs, _ in parts])[order] for name in parts[0][0]}
@@ -193,7 +206,7 @@ def build_feature_store(encoder: torch.nn.Module, processor, dataset_path: Path,
                   "muscle_labels": inputs["muscle_labels"][0].numpy(), "pose_mask": inputs["pose_mask"][0].numpy(),
                   "muscle_mask": inputs["muscle_mask"][0].numpy(), "frame_index": batch["frame_index"][0].numpy(),
                   "keys": batch["key"][0], "sequence_ids": batch["sequence_id"][0], "sources": batch["source"][0],
-                  "fps": float(batch["fps"][0])}
+                  "subjects": str(batch["subject"][0]), "fps": float(batch["fps"][0])}
         for name, value in values.items():
             windows[name].append(value)
     flush()

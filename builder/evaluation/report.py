@@ -90,12 +90,15 @@ def sequence_curves(predictions: dict[str, np.ndarray], sequence_id: str) -> dic
 
 
 def curve_sequences(sequence_ids: list[str], max_sequences: int, prefer: tuple[str, ...] = GAIT_WORDS) -> list[str]:
-    """Up to ``max_sequences`` sequence ids to plot: those naming a gait (``prefer``, in that order)
-    first, since a walk's activation timing is what biomechanists read best, then the rest in order."""
+    """Up to ``max_sequences`` sequence ids to plot: the first sequence naming each gait (``prefer``, in that
+    order) first, since walk and run activation timing is what biomechanists read best, then the other
+    gait sequences, then the rest in order."""
     def rank(sequence_id: str) -> int:
         return next((i for i, word in enumerate(prefer) if word in sequence_id.lower()), len(prefer))
 
-    return sorted(dict.fromkeys(sequence_ids), key=rank)[:max_sequences]
+    unique = list(dict.fromkeys(sequence_ids))
+    firsts = [next(s for s in unique if rank(s) == i) for i in range(len(prefer)) if any(rank(s) == i for s in unique)]
+    return (firsts + [s for s in sorted(unique, key=rank) if s not in firsts])[:max_sequences]
 
 
 def plot_activation_curves(prediction_files: dict[str, str | os.PathLike], output_dir: Path,

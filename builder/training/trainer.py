@@ -83,6 +83,8 @@ class TrainConfig:
     (needs the store): every training window is also seen left-right mirrored (:mod:`.mirroring`).
     ``motion_input``: "video" (the model's own front-end) or "ground_truth" (true SMPL poses fed as the
     HMR pose: the ground-truth-motion ceiling of a pose-only model; needs the store).
+    ``max_train_subjects`` (store only): train on the windows of the first N training subjects;
+    ``pose_only_windows`` (store only; off: leave out training windows without any muscle label).
     """
 
     model: str = "biohuman"
@@ -110,6 +112,8 @@ class TrainConfig:
     mirror_augmentation: bool = False
     motion_input: str = "video"
     feature_store_dir: str | None = None
+    max_train_subjects: int | None = None
+    pose_only_windows: bool = True
     find_unused_parameters: bool = True
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
@@ -127,9 +131,11 @@ class TrainConfig:
                                    f"{self.mixed_precision!r}")
         if self.motion_input not in MOTION_INPUTS:
             raise TrainConfigError(None, f"motion_input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
-        if (self.mirror_augmentation or self.motion_input != "video") and not self.precompute_features:
-            raise TrainConfigError(None, "mirror_augmentation and motion_input=ground_truth train from the feature "
-                                   "store: set precompute_features: true")
+        store_only = (self.mirror_augmentation or self.motion_input != "video" or self.max_train_subjects is not None
+                      or not self.pose_only_windows)
+        if store_only and not self.precompute_features:
+            raise TrainConfigError(None, "mirror_augmentation, motion_input=ground_truth, max_train_subjects and "
+                                   "pose_only_windows=false train from the feature store: set precompute_features: true")
         if self.precompute_features and not self.freeze_image_encoder:
             raise TrainConfigError(None, "precompute_features needs freeze_image_encoder: true (a trained encoder's "
                                    "features change every step)")
@@ -343,7 +349,8 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
             stores = {split: feature_store(model, processor, dataset_path, split, root,
                                            mirrored=config.mirror_augmentation and split == config.train_split)
                       for split in dict.fromkeys((config.train_split, config.eval_split))}
-        train_set = StoreWindows(stores[config.train_split], config.mirror_augmentation, config.motion_input)
+        train_set = StoreWindows(stores[config.train_split], config.mirror_augmentation, config.motion_input,
+                                 config.max_train_subjects, config.pose_only_windows)
         collate = collate_store_batch
     else:
         if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
@@ -432,10 +439,18 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path)
         processor.save_pretrained(model_dir)
         write_model_card(model_dir, final.config, final.num_parameters(), card_metrics(metrics),
                          dataset_id=Path(dataset_path).name, repo_id=f"biohuman/{output_dir.name}",
-                         split=config.eval_split)
+                         split=config.eval_split, manifest=_manifest(dataset_path))
         write_text_atomic(output_dir / "eval_metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     accelerator.wait_for_everyone()
     return _broadcast(accelerator, metrics)
+
+
+def _manifest(dataset_path: Path) -> dict | None:
+    """The dataset's ``manifest.json`` (None if absent or unreadable: the card then says so)."""
+    try:
+        return json.loads((Path(dataset_path) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _broadcast(accelerator, metrics: dict[str, Any]) -> dict[str, Any]:
