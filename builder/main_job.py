@@ -41,13 +41,15 @@ REPORT_NOTES = ("Rows: {ceiling} = the pose-only temporal model trained and eval
 
 def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | None = None,
                  window_stride: int = 16, max_steps: int | None = None, clips: tuple[str, ...] | None = None,
-                 num_subjects: int | None = None, seeds: tuple[int, ...] = SEEDS) -> Path:
+                 num_subjects: int | None = None, seeds: tuple[int, ...] = SEEDS, build: bool = True) -> Path:
     """Build, train, evaluate; returns the report's ``report.md``.
 
     ``clips``, ``num_subjects``, ``max_steps`` and ``seeds`` shrink the job (all clips, all subjects,
     the configs' schedules and three seeds by default); ``dataset_dir`` defaults to ``./biohuman10m``,
-    ``workers`` to the CPU cores available.
+    ``workers`` to the CPU cores available. ``build=False`` trains and reports on the dataset already in
+    ``dataset_dir`` (e.g. one rebuilt with new labels) without running BioSim.
     """
+    from biohuman10m.errors import MissingInputError
     from biohuman10m.layout import DEFAULT_DATASET_DIR
     from builder.evaluation.protocol import MEAN_PREDICTOR, MethodRuns, evaluate_methods
     from builder.training.trainer import TrainConfig, train
@@ -64,11 +66,14 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    motions = write_embedded_default(out_dir / "motions", DEFAULT_SUBJECTS[:num_subjects], clips)
-    log.info("%d embedded default motions in %s", len(motions), out_dir / "motions")
-    config = BuildConfig(window=WindowConfig(stride=window_stride), workers=workers)
-    run_pipeline([out_dir / "motions"], out_dir / "biosim", dataset_dir, config, fps=None, biosim_workers=workers)
-    timings["dataset"] = time.perf_counter() - started
+    if not build and not (Path(dataset_dir) / "manifest.json").is_file():
+        raise MissingInputError(dataset_dir, "no built dataset (manifest.json) to train on: run without --skip-build")
+    if build:
+        motions = write_embedded_default(out_dir / "motions", DEFAULT_SUBJECTS[:num_subjects], clips)
+        log.info("%d embedded default motions in %s", len(motions), out_dir / "motions")
+        config = BuildConfig(window=WindowConfig(stride=window_stride), workers=workers)
+        run_pipeline([out_dir / "motions"], out_dir / "biosim", dataset_dir, config, fps=None, biosim_workers=workers)
+        timings["dataset"] = time.perf_counter() - started
 
     features = out_dir / "features"
     models: dict[str, MethodRuns] = {}
@@ -120,11 +125,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subjects", type=int, help="number of Anny subjects to use (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="training seeds of every trained method (default: 0 1 2)")
+    parser.add_argument("--skip-build", action="store_true",
+                        help="train and report on the dataset already built in --dataset-out (no BioSim)")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     report = run_main_job(args.out, args.dataset_out, args.workers, args.window_stride, args.max_steps,
-                          tuple(args.clips) if args.clips else None, args.subjects, tuple(args.seeds))
+                          tuple(args.clips) if args.clips else None, args.subjects, tuple(args.seeds),
+                          build=not args.skip_build)
     print(f"Report: {report}")
     return 0

@@ -1,6 +1,7 @@
 """The README's main job, shrunk to two short clips, two subjects, one seed and two training steps per method."""
 
 import json
+import shutil
 
 import pytest
 
@@ -31,3 +32,13 @@ def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     assert list(report.parent.glob("*.png"))
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert set(manifest["counts"]["splits"]) >= {"train", "test"}
+
+    # --skip-build re-reports on the dataset as it is (e.g. rebuilt with new labels): BioSim is not run again
+    shutil.rmtree(tmp_path / "run" / "motions")
+    report.unlink()
+    code = cli.main(["main", "--out", str(tmp_path / "run"), "--dataset-out", str(dataset), "--skip-build",
+                     "--max-steps", "2", "--seeds", "0"])
+    assert code == 0
+    assert "| BioHuman |" in report.read_text()
+    assert not (tmp_path / "run" / "motions").exists()
+    assert json.loads((dataset / "manifest.json").read_text()) == manifest
