@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from builder.cli import add_argument, add_workers_argument
@@ -52,7 +54,7 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
     from biohuman10m.errors import MissingInputError
     from biohuman10m.layout import DEFAULT_DATASET_DIR
     from builder.evaluation.protocol import MEAN_PREDICTOR, MethodRuns, evaluate_methods
-    from builder.training.trainer import TrainConfig, train
+    from builder.training.trainer import TrainConfig
 
     from .cli import default_workers
     from .dataset.build import BuildConfig
@@ -76,21 +78,22 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
         timings["dataset"] = time.perf_counter() - started
 
     features = out_dir / "features"
-    models: dict[str, MethodRuns] = {}
-    for name, config_name in METHODS.items():
-        started = time.perf_counter()
-        runs = []
-        for seed in seeds:
-            train_config = TrainConfig.from_name_or_path(config_name)
-            train_config.seed = seed
-            train_config.feature_store_dir = str(features)
-            if max_steps:
-                train_config.max_steps = max_steps
-            model_dir = out_dir / "models" / config_name / f"seed-{seed}"
-            train(train_config, dataset_dir, model_dir)
-            runs.append(model_dir / "model")
-        models[name] = MethodRuns(tuple(runs), train_config.motion_input)
-        timings[f"train {name}"] = time.perf_counter() - started
+    started = time.perf_counter()
+    build_feature_stores(tuple(METHODS.values()), dataset_dir, features)
+    timings["features"] = time.perf_counter() - started
+    started = time.perf_counter()
+    runs = {(config_name, seed): out_dir / "models" / config_name / f"seed-{seed}"
+            for config_name in METHODS.values() for seed in seeds}
+    threads = max(1, default_workers() // workers)
+    with ProcessPoolExecutor(min(workers, len(runs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads)
+                     for (name, seed), folder in runs.items()]:
+            done.result()
+    timings[f"train ({len(runs)} runs, {min(workers, len(runs))} at a time)"] = time.perf_counter() - started
+    models: dict[str, MethodRuns] = {
+        name: MethodRuns(tuple(runs[config_name, seed] / "model" for seed in seeds),
+                         TrainConfig.from_name_or_path(config_name).motion_input)
+        for name, config_name in METHODS.items()}
 
     started = time.perf_counter()
     models[MEAN_ROW] = MethodRuns((MEAN_PREDICTOR,))
@@ -100,6 +103,36 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
     timings["evaluate"] = time.perf_counter() - started
     _log_summary(results, timings)
     return report
+
+
+def build_feature_stores(config_names: tuple[str, ...], dataset_dir: Path, features: Path) -> None:
+    """The frozen-encoder feature stores the training configs read, built once before the runs start
+    (parallel runs then only open them)."""
+    from builder.evaluation.feature_store import feature_store
+    from builder.training.trainer import TrainConfig, build_model_and_processor
+
+    for name in config_names:
+        config = TrainConfig.from_name_or_path(name)
+        if not config.precompute_features:
+            continue
+        model, processor = build_model_and_processor(config)
+        for split in dict.fromkeys((config.train_split, config.eval_split)):
+            feature_store(model, processor, dataset_dir, split, features,
+                          mirrored=config.mirror_augmentation and split == config.train_split)
+
+
+def train_run(config_name: str, seed: int, features: Path, max_steps: int | None, dataset_dir: Path,
+              output_dir: Path, threads: int) -> None:
+    """One training run of the main job (in a worker process, with ``threads`` torch threads)."""
+    import torch
+
+    from builder.training.trainer import TrainConfig, train
+
+    torch.set_num_threads(threads)
+    config = TrainConfig.from_name_or_path(config_name)
+    config.seed, config.feature_store_dir = seed, str(features)
+    config.max_steps = max_steps or config.max_steps
+    train(config, dataset_dir, output_dir)
 
 
 def _log_summary(results: dict, timings: dict[str, float]) -> None:

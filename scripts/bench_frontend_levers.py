@@ -1,4 +1,5 @@
-"""What each front-end lever contributes: BioHuman trained with one setting changed at a time.
+"""What each front-end lever contributes: BioHuman trained with one setting changed at a time, next to the
+report's reference rows (ground-truth-motion ceiling, pose-only on predicted poses, two-stage, mean activation).
 
 Runs on a built dataset (the main job's) and its feature store, so every variant that keeps the crop
 size reads the same precomputed encoder maps; a variant with another crop builds its own store once.
@@ -8,7 +9,8 @@ PCC it adds over the mean-activation predictor and the share of the mean -> grou
 gap it closes (the ceiling is the "GT-motion ceiling" variant when run, else ``--ceiling-pcc``)::
 
     python3 scripts/bench_frontend_levers.py --dataset biohuman10m --features runs/main/features -o runs/levers
-    python3 scripts/bench_frontend_levers.py ... --variants "no mirror" "4 train subjects" --seeds 0 1 2
+    python3 scripts/bench_frontend_levers.py ... --variants "BioHuman (packaged config)" "mirrored windows" \
+        --max-steps 500 --seeds 0     # a short schedule; use a new -o per schedule (finished runs are reused)
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pathlib import Path
 CEILING = "GT-motion ceiling"
 VARIANTS: dict[str, tuple[str, dict]] = {
     CEILING: ("motion_ceiling_cpu", {}),
-    "default": ("biohuman_cpu", {}),
+    "pose-only on predicted poses": ("pose_only_cpu", {}),
+    "two-stage HMR+MinT": ("two_stage_cpu", {}),
+    "BioHuman (packaged config)": ("biohuman_cpu", {}),
     "mirrored windows": ("biohuman_cpu", {"mirror_augmentation": True}),
     "mirrored windows, twice the steps": ("biohuman_cpu", {"mirror_augmentation": True, "max_steps": "double"}),
     "twice the steps": ("biohuman_cpu", {"max_steps": "double"}),
@@ -37,10 +41,12 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 ``max_train_subjects`` counts from the number of training subjects, dotted keys reach into ``model_config``."""
 
 
-def variant_config(config_name: str, overrides: dict, seed: int, features: Path, train_subjects: int):
+def variant_config(config_name: str, overrides: dict, seed: int, features: Path, train_subjects: int,
+                   max_steps: int | None = None):
     from builder.training.trainer import TrainConfig
 
     config = TrainConfig.from_name_or_path(config_name)
+    config.max_steps = max_steps or config.max_steps
     scale = {"half": 0.5, "double": 2}
     for key, value in overrides.items():
         if key.startswith("model_config."):
@@ -54,14 +60,16 @@ def variant_config(config_name: str, overrides: dict, seed: int, features: Path,
     return config
 
 
-def mean_predictor_metrics(dataset: Path) -> dict:
-    """Test-split metrics of the mean-activation predictor fitted on the training split (the floor)."""
-    from builder.evaluation.protocol import MeanActivationPredictor, compute_metrics, predict_split
-    from builder.evaluation.window_data import WindowDataset
-    from modeling_biohuman.image_processing_biohuman import BioHumanVideoProcessor
+def mean_predictor_metrics(dataset: Path, features: Path) -> dict:
+    """Test-split metrics of the mean-activation predictor fitted on the training split (the floor), on the
+    test windows of the packaged BioHuman config's feature store for ``dataset`` (built if missing)."""
+    from builder.evaluation.feature_store import feature_store
+    from builder.evaluation.protocol import MeanActivationPredictor, compute_metrics, predict_store
+    from builder.training.trainer import TrainConfig, build_model_and_processor
 
-    processor = BioHumanVideoProcessor(crop_size={"height": 32, "width": 32})
-    return compute_metrics(predict_split(MeanActivationPredictor.fit(dataset), WindowDataset(dataset, "test"), processor))
+    config = TrainConfig.from_name_or_path("biohuman_cpu")
+    store = feature_store(*build_model_and_processor(config), dataset, config.eval_split, features)
+    return compute_metrics(predict_store(MeanActivationPredictor.fit(dataset), store))
 
 
 def main() -> None:
@@ -71,12 +79,12 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, required=True)
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-steps", type=int, help="base schedule of every variant (default: its config's)")
     parser.add_argument("--ceiling-pcc", type=float, help="ceiling muscle PCC when the ceiling variant is not run")
     args = parser.parse_args()
     from builder.evaluation.uncertainty import mean_and_spread
     from builder.training.trainer import train
 
-    floor = mean_predictor_metrics(args.dataset)["muscle"]
     splits = json.loads((args.dataset / "manifest.json").read_text())["counts"]["splits"]
     train_subjects = sum(source["subjects"] for source in splits["train"].values())
     ceiling = args.ceiling_pcc
@@ -90,8 +98,8 @@ def main() -> None:
             if (folder / "eval_metrics.json").is_file():
                 metrics = json.loads((folder / "eval_metrics.json").read_text())
             else:
-                metrics = train(variant_config(config_name, overrides, seed, args.features, train_subjects), args.dataset,
-                                folder)
+                config = variant_config(config_name, overrides, seed, args.features, train_subjects, args.max_steps)
+                metrics = train(config, args.dataset, folder)
                 seconds.append(time.perf_counter() - started)
             results.append(metrics)
 
@@ -105,7 +113,8 @@ def main() -> None:
                            f"{cell('muscle', 'pcc_channel_mean')} | {cell('muscle', 'rmse')} | "
                            f"{cell('pose', 'pa_mpjpe_mm', 1) if 'pose' in results[0] else 'n/a'} | "
                            f"{(sum(seconds) / len(seconds) / 60 if seconds else float('nan')):.1f} |"))
-        print(rows[-1][1], flush=True)
+        print(rows[-1][1].format(gain="(see table)", share="(see table)"), flush=True)
+    floor = mean_predictor_metrics(args.dataset, args.features)["muscle"]
     lines = [f"| Mean activation (floor) | - | {floor['pcc']:.3f} | 0 | 0% | {floor['pcc_channel_mean']:.3f} | "
              f"{floor['rmse']:.3f} | n/a | - |"]
     for name, row in rows:
