@@ -45,13 +45,19 @@ WINDOW_ARRAYS = ("rows", "boxes", "attention_mask", "pose_labels", "muscle_label
 WINDOW_METADATA = ("keys", "sequence_ids", "sources", "subjects", "fps")
 
 
+PROCESSOR_METADATA = ("auto_map", "image_processor_type", "processor_class", "_processor_class")
+"""Keys of a processor's ``to_dict`` that a saved folder adds and that do not change the crops."""
+
+
 def store_fingerprint(dataset_path: Path, processor, model_config) -> str:
-    """Hash of what the stored features depend on: dataset manifest, crop settings, encoder settings."""
+    """Hash of what the stored features depend on: dataset manifest, crop settings, encoder settings
+    (the same for a fresh processor and for one loaded from a saved model folder)."""
     manifest = Path(dataset_path) / "manifest.json"
     dataset = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else str(Path(dataset_path).resolve())
     encoder = {k: getattr(model_config, k) for k in ("image_encoder", "encoder_pretrained", "image_size",
                                                       "encoder_feature_stride")}
-    text = json.dumps([dataset, processor.to_dict(), encoder], sort_keys=True, default=str)
+    crops = {k: v for k, v in processor.to_dict().items() if k not in PROCESSOR_METADATA}
+    text = json.dumps([dataset, crops, encoder], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -100,8 +100,10 @@ def test_stored_features_give_the_pixel_path_outputs(store_run, tiny_dataset):
 
 def test_store_run_evaluates_the_same_from_its_saved_folder(store_run, tiny_dataset, tmp_path):
     root, _, metrics = store_run
+    stores = sorted((root / "features").iterdir())
     saved = evaluate(root / "run" / "model", tiny_dataset, tmp_path / "eval", feature_root=root / "features")
     assert saved["muscle"] == pytest.approx(metrics["muscle"], rel=1e-9, nan_ok=True)
+    assert sorted((root / "features").iterdir()) == stores   # the saved processor finds the training run's store
     from_video = evaluate(root / "run" / "model", tiny_dataset, tmp_path / "video")
     assert from_video["muscle"]["rmse"] == pytest.approx(metrics["muscle"]["rmse"], abs=2e-3)
 
