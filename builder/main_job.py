@@ -14,30 +14,47 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from builder.cli import add_argument, add_workers_argument, positive_int
 
 log = logging.getLogger(__name__)
 
-METHODS = {"BioHuman": "biohuman_cpu", "Two-stage HMR+MinT": "two_stage_cpu"}
-"""Display name -> packaged training config (``builder/training/configs``) of each trained method."""
+CEILING = "GT-motion ceiling"
+MEAN_ROW = "Mean activation"
+METHODS = {CEILING: "motion_ceiling_cpu", "Pose-only (predicted poses)": "pose_only_cpu",
+           "BioHuman": "biohuman_cpu", "Two-stage HMR+MinT": "two_stage_cpu"}
+"""Report row -> packaged training config (``builder/training/configs``) of each trained method: the
+ground-truth-motion ceiling (the pose-only temporal model fed true poses), the paper's pose-only ablation
+on the front-end's poses, BioHuman and the two-stage baseline."""
+SEEDS = (0, 1, 2)
+"""Training seeds of every trained method (the report gives mean and spread)."""
 DEFAULT_OUT = Path("runs") / "main"
+REPORT_NOTES = ("Rows: {ceiling} = the pose-only temporal model trained and evaluated on the true SMPL poses "
+                "(what motion alone can tell about the labels); Pose-only = the same model on its own front-end's "
+                "poses (paper, section 5.4); BioHuman = the full model; Two-stage = HMR + MinT-style network on "
+                "detached HMR poses (section 5.2); {mean} = train-split mean activation per muscle. Trained rows: "
+                "seeds {seeds}. The video models read frozen EfficientNet-Lite0 maps of the person crops, computed "
+                "once per dataset in `features/` and shared by all runs.")
 
 
 def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | None = None,
                  window_stride: int = 16, max_steps: int | None = None, clips: tuple[str, ...] | None = None,
-                 num_subjects: int | None = None) -> Path:
+                 num_subjects: int | None = None, seeds: tuple[int, ...] = SEEDS, build: bool = True) -> Path:
     """Build, train, evaluate; returns the report's ``report.md``.
 
-    ``clips``, ``num_subjects`` and ``max_steps`` shrink the job (all clips, all subjects and the
-    configs' schedules by default); ``dataset_dir`` defaults to ``./biohuman10m``, ``workers`` to the
-    CPU cores available.
+    ``clips``, ``num_subjects``, ``max_steps`` and ``seeds`` shrink the job (all clips, all subjects,
+    the configs' schedules and three seeds by default); ``dataset_dir`` defaults to ``./biohuman10m``,
+    ``workers`` to the CPU cores available. ``build=False`` trains and reports on the dataset already in
+    ``dataset_dir`` (e.g. one rebuilt with new labels) without running BioSim.
     """
+    from biohuman10m.errors import MissingInputError
     from biohuman10m.layout import DEFAULT_DATASET_DIR
-    from builder.evaluation.protocol import evaluate_methods
-    from builder.training.trainer import TrainConfig, train
+    from builder.evaluation.protocol import MEAN_PREDICTOR, MethodRuns, evaluate_methods
+    from builder.training.trainer import TrainConfig
 
     from .cli import default_workers
     from .dataset.build import BuildConfig
@@ -51,36 +68,79 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    motions = write_embedded_default(out_dir / "motions", DEFAULT_SUBJECTS[:num_subjects], clips)
-    log.info("%d embedded default motions in %s", len(motions), out_dir / "motions")
-    config = BuildConfig(window=WindowConfig(stride=window_stride), workers=workers)
-    run_pipeline([out_dir / "motions"], out_dir / "biosim", dataset_dir, config, fps=None, biosim_workers=workers)
-    timings["dataset"] = time.perf_counter() - started
+    if not build and not (Path(dataset_dir) / "manifest.json").is_file():
+        raise MissingInputError(dataset_dir, "no built dataset (manifest.json) to train on: run without --skip-build")
+    if build:
+        motions = write_embedded_default(out_dir / "motions", DEFAULT_SUBJECTS[:num_subjects], clips)
+        log.info("%d embedded default motions in %s", len(motions), out_dir / "motions")
+        config = BuildConfig(window=WindowConfig(stride=window_stride), workers=workers)
+        run_pipeline([out_dir / "motions"], out_dir / "biosim", dataset_dir, config, fps=None, biosim_workers=workers)
+        timings["dataset"] = time.perf_counter() - started
 
-    models = {}
-    for name, config_name in METHODS.items():
-        started = time.perf_counter()
-        train_config = TrainConfig.from_name_or_path(config_name)
-        if max_steps:
-            train_config.max_steps = max_steps
-        model_dir = out_dir / "models" / train_config.model
-        train(train_config, dataset_dir, model_dir)
-        models[name] = model_dir
-        timings[f"train {name}"] = time.perf_counter() - started
+    features = out_dir / "features"
+    started = time.perf_counter()
+    build_feature_stores(tuple(METHODS.values()), dataset_dir, features)
+    timings["features"] = time.perf_counter() - started
+    started = time.perf_counter()
+    runs = {(config_name, seed): out_dir / "models" / config_name / f"seed-{seed}"
+            for config_name in METHODS.values() for seed in seeds}
+    threads = max(1, default_workers() // workers)
+    with ProcessPoolExecutor(min(workers, len(runs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads)
+                     for (name, seed), folder in runs.items()]:
+            done.result()
+    timings[f"train ({len(runs)} runs, {min(workers, len(runs))} at a time)"] = time.perf_counter() - started
+    models: dict[str, MethodRuns] = {
+        name: MethodRuns(tuple(runs[config_name, seed] / "model" for seed in seeds),
+                         TrainConfig.from_name_or_path(config_name).motion_input)
+        for name, config_name in METHODS.items()}
 
     started = time.perf_counter()
-    report_dir = out_dir / "report"
-    results, report = evaluate_methods(models, dataset_dir, report_dir)
+    models[MEAN_ROW] = MethodRuns((MEAN_PREDICTOR,))
+    notes = REPORT_NOTES.format(ceiling=CEILING, mean=MEAN_ROW, seeds=", ".join(map(str, seeds)))
+    results, report = evaluate_methods(models, dataset_dir, out_dir / "report", feature_root=features,
+                                       reference_rows=(MEAN_ROW, CEILING), notes=notes)
     timings["evaluate"] = time.perf_counter() - started
     _log_summary(results, timings)
     return report
 
 
+def build_feature_stores(config_names: tuple[str, ...], dataset_dir: Path, features: Path) -> None:
+    """The frozen-encoder feature stores the training configs read, built once before the runs start
+    (parallel runs then only open them)."""
+    from builder.evaluation.feature_store import feature_store
+    from builder.training.trainer import TrainConfig, build_model_and_processor
+
+    for name in config_names:
+        config = TrainConfig.from_name_or_path(name)
+        if not config.precompute_features:
+            continue
+        model, processor = build_model_and_processor(config)
+        for split in dict.fromkeys((config.train_split, config.eval_split)):
+            feature_store(model, processor, dataset_dir, split, features,
+                          mirrored=config.mirror_augmentation and split == config.train_split)
+
+
+def train_run(config_name: str, seed: int, features: Path, max_steps: int | None, dataset_dir: Path,
+              output_dir: Path, threads: int) -> None:
+    """One training run of the main job (in a worker process, with ``threads`` torch threads)."""
+    import torch
+
+    from builder.training.trainer import TrainConfig, train
+
+    torch.set_num_threads(threads)
+    config = TrainConfig.from_name_or_path(config_name)
+    config.seed, config.feature_store_dir = seed, str(features)
+    config.max_steps = max_steps or config.max_steps
+    train(config, dataset_dir, output_dir)
+
+
 def _log_summary(results: dict, timings: dict[str, float]) -> None:
     for name, metrics in results.items():
         muscle = metrics["muscle"]
-        log.info("%-20s muscle PCC %.3f  RMSE %.4f  nRMSE %.3f  Active MAE %.4f", name, muscle["pcc"],
-                 muscle["rmse"], muscle["nrmse"], muscle["active_mae"])
+        log.info("%-28s muscle PCC %.3f  per-channel %.3f  RMSE %.4f  nRMSE %.3f  Active MAE %.4f  PA-MPJPE %.1f mm "
+                 "(mean of %d runs)", name, muscle["pcc"], muscle["pcc_channel_mean"], muscle["rmse"], muscle["nrmse"],
+                 muscle["active_mae"], metrics.get("pose", {}).get("pa_mpjpe_mm", float("nan")), len(metrics["runs"]))
     log.info("time: %s", ", ".join(f"{stage} {seconds / 60:.1f} min" for stage, seconds in timings.items()))
 
 
@@ -95,12 +155,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--window-stride", type=positive_int, default=16, help="frames between window starts")
     parser.add_argument("--max-steps", type=positive_int, help="override the training steps of both methods")
     parser.add_argument("--clips", nargs="+", help="embedded clips to use (default: all)")
-    parser.add_argument("--subjects", type=positive_int, help="number of Anny subjects to use (default: all five)")
+    parser.add_argument("--subjects", type=positive_int, help="number of Anny subjects to use (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="training seeds of every trained method (default: 0 1 2)")
+    parser.add_argument("--skip-build", action="store_true",
+                        help="train and report on the dataset already built in --dataset-out (no BioSim)")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     report = run_main_job(args.out, args.dataset_out, args.workers, args.window_stride, args.max_steps,
-                          tuple(args.clips) if args.clips else None, args.subjects)
+                          tuple(args.clips) if args.clips else None, args.subjects, tuple(args.seeds),
+                          build=not args.skip_build)
     print(f"Report: {report}")
     return 0

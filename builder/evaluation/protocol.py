@@ -35,12 +35,16 @@ from biohuman10m.vocabulary import (
 )
 from builder.io import write_text_atomic
 
+from .feature_store import FeatureStore, feature_store
 from .window_data import WindowDataset, model_inputs
 
 logger = logging.getLogger(__name__)
 
 Predictor = Callable[[dict[str, Any], dict[str, torch.Tensor]], tuple[np.ndarray | None, np.ndarray]]
 """(collated batch, model inputs) -> (poses (B, T, 72) or None, activations (B, T, 112))."""
+
+MODEL_INPUTS = ("pixel_values", "image_features", "hmr_pose", "boxes", "attention_mask")
+"""Inputs a predictor passes to a model: never labels (``hmr_pose`` only for the ground-truth-motion ceiling)."""
 
 MEAN_PREDICTOR = "mean"
 """``evaluate(MEAN_PREDICTOR, ...)`` evaluates the train-split mean activation per muscle."""
@@ -52,7 +56,7 @@ def model_predictor(model: torch.nn.Module) -> Predictor:
 
     @torch.no_grad()
     def predict(batch: dict[str, Any], inputs: dict[str, torch.Tensor]) -> tuple[np.ndarray | None, np.ndarray]:
-        forward = {k: inputs[k].to(device) for k in ("pixel_values", "boxes", "attention_mask")}
+        forward = {k: inputs[k].to(device) for k in MODEL_INPUTS if k in inputs}
         output = model(**forward)
         pose = getattr(output, "pose", None)
         return (None if pose is None else pose.float().cpu().numpy(),
@@ -77,8 +81,8 @@ class MeanActivationPredictor:
         means = (arrays["activations"] * valid).sum((0, 1)) / np.maximum(counts, 1)
         return cls(means.astype(np.float32))
 
-    def __call__(self, batch: dict[str, Any], inputs: dict[str, torch.Tensor]) -> tuple[None, np.ndarray]:
-        shape = (*batch["frame_mask"].shape, NUM_MUSCLES)
+    def __call__(self, batch: dict[str, Any] | None, inputs: dict[str, torch.Tensor]) -> tuple[None, np.ndarray]:
+        shape = (*inputs["attention_mask"].shape, NUM_MUSCLES)
         return None, np.broadcast_to(self.means, shape).copy()
 
 
@@ -133,6 +137,32 @@ def predict_split(predictor: Predictor, dataset: WindowDataset, processor, batch
     return result
 
 
+def predict_store(predictor: Predictor, store: FeatureStore, batch_size: int = 8, max_windows: int | None = None,
+                  motion_input: str = "video") -> SplitPredictions:
+    """Like :func:`predict_split`, on a feature store's windows (same order and masks, no video decoded);
+    the predictor gets ``batch=None`` and the store's model inputs (ground-truth poses as ``hmr_pose``
+    with ``motion_input="ground_truth"``)."""
+    count = len(store) if max_windows is None else min(max_windows, len(store))
+    windows = store.windows
+    result = SplitPredictions(keys=windows["keys"][:count].tolist(),
+                              sequence_ids=windows["sequence_ids"][:count].tolist(),
+                              sources=windows["sources"][:count].tolist(),
+                              fps=[float(f) for f in windows["fps"][:count]])
+    for first in range(0, count, batch_size):
+        indices = np.arange(first, min(first + batch_size, count))
+        inputs = store.model_inputs(indices, motion_input=motion_input)
+        pose, muscles = predictor(None, inputs)
+        result.add("muscle_pred", muscles)
+        result.add("muscle_true", inputs["muscle_labels"].numpy())
+        result.add("muscle_mask", inputs["muscle_mask"].numpy())
+        result.add("pose_true", inputs["pose_labels"].numpy())
+        result.add("pose_mask", inputs["pose_mask"].numpy())
+        result.add("frame_index", windows["frame_index"][indices])
+        if pose is not None:
+            result.add("pose_pred", pose)
+    return result
+
+
 def _muscle_metrics(pred: np.ndarray, true: np.ndarray, mask: np.ndarray) -> MuscleMetrics:
     metrics = MuscleMetrics()
     metrics.update(pred, true, mask)
@@ -170,20 +200,28 @@ def compute_metrics(predictions: SplitPredictions) -> dict[str, Any]:
 
 
 def evaluate_model(model: torch.nn.Module, processor, dataset_path: str | os.PathLike, split: str = "test",
-                   batch_size: int = 8, max_windows: int | None = None) -> dict[str, Any]:
-    """Metrics of ``model`` on a split (model left in eval mode)."""
+                   batch_size: int = 8, max_windows: int | None = None, store: FeatureStore | None = None,
+                   motion_input: str = "video") -> dict[str, Any]:
+    """Metrics of ``model`` on a split (model left in eval mode), from the split's feature ``store`` when given."""
     model.eval()
+    if store is not None:
+        return compute_metrics(predict_store(model_predictor(model), store, batch_size, max_windows, motion_input))
     dataset = WindowDataset(dataset_path, split)
     return compute_metrics(predict_split(model_predictor(model), dataset, processor, batch_size, max_windows))
 
 
 def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, output_dir: str | os.PathLike,
              split: str = "test", batch_size: int = 8, max_windows: int | None = None,
-             curve_muscles: tuple[str, ...] | None = None, verify_checksums: bool = False) -> dict[str, Any]:
+             curve_muscles: tuple[str, ...] | None = None, feature_root: str | os.PathLike | None = None,
+             motion_input: str = "video", verify_checksums: bool = False) -> dict[str, Any]:
     """Evaluate a saved model folder (or :data:`MEAN_PREDICTOR`) on ``split`` and write to ``output_dir``:
     ``metrics.json``, ``metrics.md`` (tables), ``per_muscle.csv``, ``predictions.npz`` and
     ``curves_<sequence>.png`` (predicted vs ground-truth activations). Returns the metrics.
-    The shards are checked against the manifest first (every sha256 too with ``verify_checksums``)."""
+    The shards are checked against the manifest first (every sha256 too with ``verify_checksums``).
+
+    ``feature_root``: read a frozen-encoder model's crops from the feature store there (built if
+    missing) instead of decoding video and running the encoder; ``motion_input="ground_truth"`` feeds
+    the true poses to a pose-only model (the ground-truth-motion ceiling; needs ``feature_root``)."""
     from builder.prediction.checkpoint_loading import load_model_and_processor, model_folder
 
     from .report import (
@@ -205,7 +243,14 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
         model, processor = load_model_and_processor(model_path)
         predictor, name = model_predictor(model), Path(model_path).name
         card = model_folder(model_path) / "README.md"
-    predictions = predict_split(predictor, dataset, processor, batch_size, max_windows)
+    frozen = getattr(model.config, "freeze_image_encoder", False) if str(model_path) != MEAN_PREDICTOR else False
+    if motion_input != "video" and feature_root is None:
+        raise ValueError("motion_input='ground_truth' reads the true poses from a feature store: give feature_root")
+    if feature_root is not None and frozen and hasattr(getattr(model.hmr, "encoder", None), "backbone_features"):
+        store = feature_store(model, processor, Path(dataset_path), split, Path(feature_root))
+        predictions = predict_store(predictor, store, batch_size, max_windows, motion_input)
+    else:
+        predictions = predict_split(predictor, dataset, processor, batch_size, max_windows)
     metrics = compute_metrics(predictions)
     metrics["method"] = name
     metrics["split"] = split
@@ -219,22 +264,45 @@ def evaluate(model_path: str | os.PathLike, dataset_path: str | os.PathLike, out
     return metrics
 
 
-def evaluate_methods(models: dict[str, str | os.PathLike], dataset_path: str | os.PathLike,
+@dataclass(frozen=True)
+class MethodRuns:
+    """One report row: the saved model folders of its training seeds (or :data:`MEAN_PREDICTOR`) and
+    its motion input ("video", or "ground_truth" for the ground-truth-motion ceiling)."""
+
+    paths: tuple[str | os.PathLike, ...]
+    motion_input: str = "video"
+
+
+def evaluate_methods(models: dict[str, str | os.PathLike | MethodRuns], dataset_path: str | os.PathLike,
                      output_dir: str | os.PathLike, split: str = "test", batch_size: int = 8,
                      max_windows: int | None = None, with_mean: bool = True,
-                     curve_muscles: tuple[str, ...] | None = None,
+                     curve_muscles: tuple[str, ...] | None = None, feature_root: str | os.PathLike | None = None,
+                     reference_rows: tuple[str, str] | None = None, notes: str = "",
                      verify_checksums: bool = False) -> tuple[dict[str, dict[str, Any]], Path]:
-    """Evaluate several models (display name -> model folder; ``MEAN_PREDICTOR`` allowed) on the same
-    windows, plus the mean-activation baseline when ``with_mean``, each into ``output_dir/<name>/``,
-    and write the comparison report ``output_dir/report.md``. Returns ``(metrics by name, report path)``."""
+    """Evaluate several methods (display name -> model folder, or :class:`MethodRuns` of several seeds;
+    ``MEAN_PREDICTOR`` allowed) on the same windows, plus the mean-activation baseline when ``with_mean``,
+    each run into ``output_dir/<name>/`` (``<name>/seed-<i>/`` for several), and write the comparison
+    report ``output_dir/report.md`` (``reference_rows``: names of the floor and ceiling rows whose PCC gap
+    the report measures the others against; ``verify_checksums``: hash every shard once, on the first run).
+    Returns ``(metrics by name, report path)``: a method's ``muscle`` and ``pose`` metrics are the means over
+    its runs, ``runs`` lists each run's metrics."""
     from .report import write_report
+    from .uncertainty import mean_and_spread
 
     output_dir = Path(output_dir)
-    models = dict(models)
-    if with_mean and MEAN_PREDICTOR not in models.values():
-        models["Mean activation"] = MEAN_PREDICTOR
-    folders = {name: output_dir / name.replace("/", "_") for name in models}
-    results = {name: evaluate(path, dataset_path, folders[name], split, batch_size, max_windows, curve_muscles,
-                              verify_checksums=verify_checksums and index == 0)
-               for index, (name, path) in enumerate(models.items())}
-    return results, write_report(folders, output_dir)
+    methods = {name: spec if isinstance(spec, MethodRuns) else MethodRuns((spec,)) for name, spec in models.items()}
+    if with_mean and not any(MEAN_PREDICTOR in map(str, m.paths) for m in methods.values()):
+        methods["Mean activation"] = MethodRuns((MEAN_PREDICTOR,))
+    folders: dict[str, list[Path]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for name, method in methods.items():
+        base = output_dir / name.replace("/", "_")
+        folders[name] = [base / f"seed-{i}" for i in range(len(method.paths))] if len(method.paths) > 1 else [base]
+        runs = [evaluate(path, dataset_path, folder, split, batch_size, max_windows, curve_muscles, feature_root,
+                         method.motion_input, verify_checksums=verify_checksums and not results and index == 0)
+                for index, (path, folder) in enumerate(zip(method.paths, folders[name]))]
+        results[name] = {**runs[0], "runs": runs}
+        for part in ("muscle", "pose"):
+            if part in runs[0]:
+                results[name][part] = {k: mean_and_spread([r[part][k] for r in runs])[0] for k in runs[0][part]}
+    return results, write_report(folders, output_dir, notes=notes, reference_rows=reference_rows)

@@ -91,12 +91,15 @@ def sequence_curves(predictions: dict[str, np.ndarray], sequence_id: str) -> dic
 
 
 def curve_sequences(sequence_ids: list[str], max_sequences: int, prefer: tuple[str, ...] = GAIT_WORDS) -> list[str]:
-    """Up to ``max_sequences`` sequence ids to plot: those naming a gait (``prefer``, in that order)
-    first, since a walk's activation timing is what biomechanists read best, then the rest in order."""
+    """Up to ``max_sequences`` sequence ids to plot: the first sequence naming each gait (``prefer``, in that
+    order) first, since walk and run activation timing is what biomechanists read best, then the other
+    gait sequences, then the rest in order."""
     def rank(sequence_id: str) -> int:
         return next((i for i, word in enumerate(prefer) if word in sequence_id.lower()), len(prefer))
 
-    return sorted(dict.fromkeys(sequence_ids), key=rank)[:max_sequences]
+    unique = list(dict.fromkeys(sequence_ids))
+    firsts = [next(s for s in unique if rank(s) == i) for i in range(len(prefer)) if any(rank(s) == i for s in unique)]
+    return (firsts + [s for s in sorted(unique, key=rank) if s not in firsts])[:max_sequences]
 
 
 def plot_activation_curves(prediction_files: dict[str, str | os.PathLike], output_dir: Path,
@@ -164,21 +167,106 @@ def plot_group_pcc(results: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(evaluations: dict[str, str | os.PathLike], output_dir: str | os.PathLike,
-                 title: str = "BioHuman evaluation report", notes: str = "") -> Path:
-    """Report folder from evaluation folders (method name -> folder written by ``evaluate``):
-    ``report.md`` with all tables, ``metrics.json`` of all methods, ``group_pcc.png``, the
-    activation-curve PNGs of every method against the ground truth and a copy of each evaluated
-    model's card (``model_card_<name>.md``). Returns ``report.md``."""
+GAIT_MUSCLES = ("soleus_r", "soleus_l", "gasmed_r", "gasmed_l", "gaslat_r", "gaslat_l", "tibant_r", "tibant_l",
+                "vaslat_r", "vaslat_l")
+"""The muscles whose gait bursts a reader checks first (per-muscle PCC table of the report)."""
+SUMMARY_COLUMNS = (("muscle", "pcc", "PCC"), ("muscle", "pcc_channel_mean", "per-channel PCC"),
+                   ("muscle", "rmse", "RMSE"), ("muscle", "nrmse", "nRMSE"), ("muscle", "active_mae", "Active MAE"),
+                   ("pose", "pa_mpjpe_mm", "PA-MPJPE (mm)"), ("pose", "geodesic_deg", "Geodesic (deg)"))
+
+
+def _spread(values: list[float], digits: int = 3) -> str:
+    from .uncertainty import mean_and_spread
+
+    mean, spread = mean_and_spread(values)
+    if not math.isfinite(mean):
+        return "n/a"
+    return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if len(values) > 1 else "")
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    return "n/a" if not all(map(math.isfinite, bounds)) else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+
+
+def _metric(run: dict[str, Any], part: str, key: str) -> float:
+    value = run.get(part, {}).get(key)
+    return math.nan if value is None else float(value)
+
+
+def summary_markdown(runs: dict[str, list[dict[str, Any]]], intervals: dict[str, dict[str, tuple[float, float]]],
+                     reference_rows: tuple[str, str] | None = None) -> str:
+    """Seed-mean ± s.d. table with bootstrap intervals, the gap-closed table, the gait-muscle PCC table and
+    every seed's row."""
+    from .uncertainty import nanmean
+
+    digits = {"pa_mpjpe_mm": 1, "geodesic_deg": 1}
+    header = ["Method", "seeds", "PCC", "PCC 95% CI", "per-channel PCC", "per-channel 95% CI"]
+    header += [title for _, key, title in SUMMARY_COLUMNS[2:]]
+    rows = []
+    for name, method_runs in runs.items():
+        cells = [name, str(len(method_runs)), _spread([_metric(r, "muscle", "pcc") for r in method_runs]),
+                 _interval(intervals[name]["pcc"]),
+                 _spread([_metric(r, "muscle", "pcc_channel_mean") for r in method_runs]),
+                 _interval(intervals[name]["pcc_channel_mean"])]
+        cells += [_spread([_metric(r, part, key) for r in method_runs], digits.get(key, 3))
+                  for part, key, _ in SUMMARY_COLUMNS[2:]]
+        rows.append(cells)
+    parts = ["## Summary (test split: mean ± s.d. over training seeds; 95% CI: bootstrap over test sequences)\n\n",
+             _table(header, rows)]
+    means = {name: {key: float(nanmean([_metric(r, "muscle", key) for r in method_runs]))
+                    for key in ("pcc", "pcc_channel_mean", "rmse")} for name, method_runs in runs.items()}
+    if reference_rows and all(name in runs for name in reference_rows):
+        floor, ceiling = reference_rows
+        gap = means[ceiling]["pcc"] - means[floor]["pcc"]
+        rows = [[name, (means[name]["pcc"] - means[floor]["pcc"]) / gap if gap else math.nan,
+                 means[name]["pcc_channel_mean"] / means[ceiling]["pcc_channel_mean"],
+                 means[name]["rmse"] - means[floor]["rmse"]]
+                for name in runs if name not in reference_rows]
+        parts += [f"\n## Against the references (floor: {floor}, ceiling: {ceiling})\n\n",
+                  _table(["Method", "share of the floor->ceiling PCC gap closed", "per-channel PCC / ceiling's",
+                          "RMSE - floor's RMSE"], rows)]
+    rows = [[name] + [_spread([r["per_muscle"][m]["pcc"] for r in method_runs if "per_muscle" in r])
+                      for m in GAIT_MUSCLES] for name, method_runs in runs.items()]
+    parts += ["\n## Gait muscles: per-muscle PCC over the test split (mean ± s.d. over seeds)\n\n",
+              _table(["Method", *GAIT_MUSCLES], rows)]
+    rows = [[name, str(i)] + [_metric(r, part, key) for part, key, _ in SUMMARY_COLUMNS]
+            for name, method_runs in runs.items() for i, r in enumerate(method_runs)]
+    parts += ["\n## Every seed\n\n", _table(["Method", "seed"] + [t for _, _, t in SUMMARY_COLUMNS], rows)]
+    return "".join(parts)
+
+
+def write_report(evaluations: dict[str, str | os.PathLike | list[str | os.PathLike]], output_dir: str | os.PathLike,
+                 title: str = "BioHuman evaluation report", notes: str = "",
+                 reference_rows: tuple[str, str] | None = None) -> Path:
+    """Report folder from evaluation folders (method name -> the folder written by ``evaluate``, or the
+    folders of its training seeds): ``report.md`` with the summary (mean ± s.d. over seeds, bootstrap
+    intervals over test sequences, gap to the ``reference_rows`` (floor, ceiling), gait-muscle PCC, every
+    seed) and the first seed's breakdown tables, ``metrics.json`` of all methods, ``group_pcc.png``, the
+    activation-curve PNGs of every method's first seed against the ground truth and a copy of each
+    evaluated model's card (``model_card_<name>.md``). Returns ``report.md``."""
+    from .uncertainty import bootstrap_pcc, load_sums, nanmean
+
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    results = {name: json.loads((Path(folder) / "metrics.json").read_text()) for name, folder in evaluations.items()}
+    folders = {name: [Path(f) for f in (value if isinstance(value, (list, tuple)) else [value])]
+               for name, value in evaluations.items()}
+    runs = {name: [json.loads((f / "metrics.json").read_text()) for f in method] for name, method in folders.items()}
+    intervals = {name: bootstrap_pcc(load_sums([f / "predictions.npz" for f in method]))
+                 for name, method in folders.items()}
+    results = {name: method_runs[0] for name, method_runs in runs.items()}
     plot_group_pcc(results, output_dir / "group_pcc.png")
-    curves = plot_activation_curves({name: Path(folder) / "predictions.npz" for name, folder in evaluations.items()},
+    curves = plot_activation_curves({name: method[0] / "predictions.npz" for name, method in folders.items()},
                                     output_dir)
-    summary = {name: {k: v for k, v in m.items() if k != "per_muscle"} for name, m in results.items()}
+    summary = {name: {**{part: {k: float(nanmean([_metric(r, part, k) for r in method_runs]))
+                                for k in method_runs[0][part]}
+                         for part in ("muscle", "pose") if part in method_runs[0]},
+                      "runs": [{k: v for k, v in r.items() if k != "per_muscle"} for r in method_runs],
+                      "pcc_interval_95": intervals[name]["pcc"],
+                      "pcc_channel_mean_interval_95": intervals[name]["pcc_channel_mean"]}
+               for name, method_runs in runs.items()}
     write_text_atomic(output_dir / "metrics.json", json.dumps(summary, indent=2, sort_keys=True))
-    body = [f"# {title}\n\n", notes + ("\n\n" if notes else ""), muscle_table_markdown(results),
+    body = [f"# {title}\n\n", notes + ("\n\n" if notes else ""), summary_markdown(runs, intervals, reference_rows),
+            "\n# Breakdowns (first seed of each method)\n\n", muscle_table_markdown(results),
             "\n## Figures\n\n![muscle PCC per group](group_pcc.png)\n\n"]
     body += [f"![{p.stem}]({p.name})\n\n" for p in curves]
     cards = {name: Path(m["model_card"]) for name, m in results.items() if m.get("model_card")}

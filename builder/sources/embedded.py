@@ -33,8 +33,14 @@ DEFAULT_SUBJECTS: tuple[AnnySubject, ...] = (
     AnnySubject("anny03", "male", {"height": 0.60, "weight": 0.65, "muscle": 0.60}),
     AnnySubject("anny04", "female", {"height": 0.55, "weight": 0.55, "muscle": 0.50}),
     AnnySubject("anny05", "neutral", {"height": 0.50, "weight": 0.45, "muscle": 0.55}),
+    AnnySubject("anny06", "female", {"height": 0.38, "weight": 0.55, "muscle": 0.40}),
+    AnnySubject("anny07", "male", {"height": 0.65, "weight": 0.45, "muscle": 0.55}),
+    AnnySubject("anny08", "neutral", {"height": 0.55, "weight": 0.60, "muscle": 0.45}),
+    AnnySubject("anny09", "female", {"height": 0.60, "weight": 0.45, "muscle": 0.60}),
+    AnnySubject("anny10", "male", {"height": 0.42, "weight": 0.58, "muscle": 0.65}),
 )
-"""Five adults spanning Anny's mid-range of height, weight and muscle for both genders."""
+"""Ten adults spanning Anny's mid-range of height, weight and muscle for both genders. The dataset splits
+them by subject (``builder.dataset.splits``): anny01, anny04 and anny06 are the test subjects."""
 
 LOOPING_CYCLES = {"walk": 4, "run": 4}
 """Clips that loop seamlessly, repeated to give several strides per sequence."""

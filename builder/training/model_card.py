@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -35,6 +36,9 @@ the ULBS-112 musculoskeletal model from monocular video and per-frame person box
 ## Training data
 {dataset_text}
 
+## Training domain and what it means for real video
+{domain_text}
+
 ## Evaluation
 {metrics_text}
 
@@ -58,9 +62,46 @@ out.pose, out.muscle_activations
 """  # noqa: E501 (the card text keeps its long line)
 
 
+RENDERED_SOURCES = {"deepmimic": "the DeepMimic clips of the `pybullet` wheel (walk, run, jump, kick, punch, spin, "
+                                  "spinkick, cartwheel, backflip, crawl, roll, two dances, two get-ups) performed by "
+                                  "Anny bodies rendered on the CPU"}
+"""Sources whose video is rendered by ``builder.render`` rather than filmed."""
+
+GPU_CONFIGURATION = ("`biohuman_gpu` (packaged training config, not run on the CPU machines this card was made on): "
+                     "256x192 crops, 16 windows per step, 20,000 steps, the same frozen encoder and feature store; "
+                     "meant for a larger build (more Anny subjects and clips, or licensed sources). No GPU figures "
+                     "exist for it yet.")
+
+
+def training_domain_text(manifest: dict | None) -> str:
+    """What the training data covers (sources, subjects, sequences per split, from the dataset's
+    ``manifest.json``) and what that means for real video."""
+    if not manifest:
+        return "The training dataset's manifest was not available: its domain is not recorded here."
+    lines = []
+    for split, sources in manifest.get("counts", {}).get("splits", {}).items():
+        for source, c in sources.items():
+            kind = RENDERED_SOURCES.get(source.lower().replace(" ", ""), "filmed or user-supplied video")
+            lines.append(f"- {split}: `{source}`: {c.get('sequences', '?')} sequences, {c.get('subjects', '?')} "
+                         f"subjects, {c.get('windows', '?')} windows ({kind})")
+    splits = manifest.get("counts", {}).get("splits", {})
+    rendered = any(source.lower() in RENDERED_SOURCES for sources in splits.values() for source in sources)
+    text = "\n".join(lines)
+    if rendered:
+        text += ("\n\nRendered sequences show one untextured, single-colour Anny body (no clothes, hair or face) in "
+                 "front of a plain or two-colour gradient background, lit by two directional lights, seen by a level "
+                 "pinhole camera that tracks the body from a random direction at 0.5-2 m height. The test subjects "
+                 "are other Anny bodies performing the same clips, so test scores measure generalisation to new "
+                 "body shapes, cameras and colours, not to new motions, and not to real people. On real video "
+                 "expect lower accuracy: clothing, textures, cluttered backgrounds, occlusion, other people, "
+                 "motion blur and motions outside these clips are all unseen. Fine-tune on filmed sources (the "
+                 "readers for Human3.6M, 3DPW, EMDB, BEDLAM, MotionPRO are in `builder.sources`) before use.")
+    return text + "\n\nLarger configuration: " + GPU_CONFIGURATION
+
+
 def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: dict[str, float] | None = None,
                         dataset_id: str = "biohuman10m", repo_id: str = "biohuman/biohuman",
-                        split: str = "test") -> ModelCard:
+                        split: str = "test", manifest: dict | None = None) -> ModelCard:
     """A ``huggingface_hub.ModelCard`` whose YAML carries ``model-index`` results for ``metrics``."""
     metrics = metrics or {}
     results = [
@@ -84,6 +125,7 @@ def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: di
         num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
         hidden_size=config.hidden_size, window_length=config.window_length, num_muscles=config.num_muscles,
         num_parameters=num_parameters, repo_id=repo_id, metrics_text=metrics_text,
+        domain_text=training_domain_text(manifest),
         dataset_text=(f"Trained on `{dataset_id}` (BioHuman10M format): video windows with person boxes, SMPL pose "
                       "labels and OpenSim-derived activations of 112 muscles, with pose and muscle validity masks."),
     )
@@ -91,7 +133,7 @@ def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: di
 
 
 def write_model_card(save_directory: str | Path, config: BioHumanConfig, num_parameters: int,
-                     metrics: dict[str, float] | None = None, **kwargs: str) -> Path:
+                     metrics: dict[str, float] | None = None, **kwargs: Any) -> Path:
     """Write README.md into ``save_directory`` atomically; returns its path."""
     path = Path(save_directory) / "README.md"
     tmp = path.with_suffix(".md.tmp")

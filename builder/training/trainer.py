@@ -37,6 +37,7 @@ import yaml
 
 from biohuman10m.collate import collate_windows
 from biohuman10m.errors import InputError, MissingInputError
+from builder.evaluation.feature_store import FeatureStore, StoreWindows, collate_store_batch, feature_store
 from builder.evaluation.window_data import WindowDataset, model_inputs
 from builder.io import write_text_atomic
 
@@ -61,7 +62,9 @@ MODEL_CLASSES: dict[str, str] = {
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})$")
 RUN_FIELDS_NOT_IN_FINGERPRINT = ("checkpoint_every", "keep_checkpoints", "eval_every", "log_every",
-                                 "max_eval_windows", "report_to", "dataset_path", "feature_cache_mb")
+                                 "max_eval_windows", "report_to", "dataset_path", "feature_cache_mb",
+                                 "feature_store_dir")
+MOTION_INPUTS = ("video", "ground_truth")
 
 
 @dataclass
@@ -74,6 +77,15 @@ class TrainConfig:
     ``per_device_batch_size x processes x gradient_accumulation_steps`` windows.
     ``feature_cache_mb``: memory per process for the frozen image encoder's per-frame features
     (computed once, reused every epoch; 0 turns the cache off).
+
+    ``precompute_features``: train and evaluate from a :mod:`.feature_store` of the frozen encoder's
+    maps (computed once per dataset, crop and encoder, under ``feature_store_dir``, default
+    ``<output_dir>/features``, and shared by every run that points there). ``mirror_augmentation``
+    (needs the store): every training window is also seen left-right mirrored (:mod:`.mirroring`).
+    ``motion_input``: "video" (the model's own front-end) or "ground_truth" (true SMPL poses fed as the
+    HMR pose: the ground-truth-motion ceiling of a pose-only model; needs the store).
+    ``max_train_subjects`` (store only): train on the windows of the first N training subjects;
+    ``pose_only_windows`` (store only; off: leave out training windows without any muscle label).
     """
 
     model: str = "biohuman"
@@ -97,6 +109,12 @@ class TrainConfig:
     mixed_precision: str = "auto"
     freeze_image_encoder: bool = True
     feature_cache_mb: int = 2048
+    precompute_features: bool = False
+    mirror_augmentation: bool = False
+    motion_input: str = "video"
+    feature_store_dir: str | None = None
+    max_train_subjects: int | None = None
+    pose_only_windows: bool = True
     find_unused_parameters: bool = True
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
@@ -116,6 +134,17 @@ class TrainConfig:
         if self.mixed_precision not in ("auto", "no", "fp16", "bf16"):
             raise TrainConfigError(None, "mixed_precision must be auto, no, fp16 or bf16, got "
                                    f"{self.mixed_precision!r}")
+        if self.motion_input not in MOTION_INPUTS:
+            raise TrainConfigError(None, f"motion_input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
+        store_only = (self.mirror_augmentation or self.motion_input != "video" or self.max_train_subjects is not None
+                      or not self.pose_only_windows)
+        if store_only and not self.precompute_features:
+            raise TrainConfigError(None, "mirror_augmentation, motion_input=ground_truth, max_train_subjects and "
+                                   "pose_only_windows=false train from the feature store: "
+                                   "set precompute_features: true")
+        if self.precompute_features and not self.freeze_image_encoder:
+            raise TrainConfigError(None, "precompute_features needs freeze_image_encoder: true (a trained encoder's "
+                                   "features change every step)")
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise TrainConfigError(None, f"{name} must be at least 1, got {getattr(self, name)}")
@@ -334,13 +363,28 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
     set_seed(config.seed)
     model, processor = build_model_and_processor(config)
     encoder = getattr(model.hmr, "encoder", None)  # the PromptHMR adapter has none of its own
-    if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
-        encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
-    train_set = WindowDataset(dataset_path, config.train_split, verify_checksums=verify_checksums)
+    stores: dict[str, FeatureStore] = {}
+    if config.precompute_features:
+        if not hasattr(encoder, "backbone_features"):
+            raise TrainConfigError(None, f"precompute_features needs an encoder with backbone maps, not "
+                                   f"{model.config.image_encoder!r}")
+        root = Path(config.feature_store_dir) if config.feature_store_dir else output_dir / "features"
+        with accelerator.main_process_first():  # one process computes, the others open
+            stores = {split: feature_store(model, processor, dataset_path, split, root,
+                                           mirrored=config.mirror_augmentation and split == config.train_split)
+                      for split in dict.fromkeys((config.train_split, config.eval_split))}
+        train_set = StoreWindows(stores[config.train_split], config.mirror_augmentation, config.motion_input,
+                                 config.max_train_subjects, config.pose_only_windows)
+        collate = collate_store_batch
+    else:
+        if config.freeze_image_encoder and config.feature_cache_mb > 0 and hasattr(encoder, "enable_feature_cache"):
+            encoder.enable_feature_cache(config.feature_cache_mb * 2**20)
+        train_set = WindowDataset(dataset_path, config.train_split, verify_checksums=verify_checksums)
+        collate = collate_windows
     sampler = EpochBatchSampler(train_set.sources, config.per_device_batch_size, config.seed,
                                 num_replicas=accelerator.num_processes, rank=accelerator.process_index,
                                 subsample=config.subsample)
-    loader = torch.utils.data.DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_windows,
+    loader = torch.utils.data.DataLoader(train_set, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=0, generator=torch.Generator())
     accumulation = config.gradient_accumulation_steps
     steps_per_epoch = len(sampler) // accumulation
@@ -374,7 +418,7 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
         sampler.set_epoch(progress.epoch, skip_batches=progress.batch)
         for batch in loader:
             sync = (progress.batch + 1) % accumulation == 0
-            inputs = _move(model_inputs(batch, processor), accelerator.device)
+            inputs = _move(batch if stores else model_inputs(batch, processor), accelerator.device)
             with contextlib.nullcontext() if sync else accelerator.no_sync(model):
                 output = model(**inputs)
                 accelerator.backward(output.loss / accumulation)
@@ -401,7 +445,8 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
             if config.eval_every and progress.step % config.eval_every == 0 and progress.step < config.max_steps:
                 if accelerator.is_main_process:
                     metrics = evaluate_model(accelerator.unwrap_model(model), processor, dataset_path,
-                                             config.eval_split, config.eval_batch_size, config.max_eval_windows)
+                                             config.eval_split, config.eval_batch_size, config.max_eval_windows,
+                                             stores.get(config.eval_split), config.motion_input)
                     accelerator.log({f"eval/{k}": v for k, v in flat_metrics(metrics).items()}, step=progress.step)
                     model.train()
                 accelerator.wait_for_everyone()
@@ -412,17 +457,26 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
-        metrics = evaluate_model(final, processor, dataset_path, config.eval_split, config.eval_batch_size)
+        metrics = evaluate_model(final, processor, dataset_path, config.eval_split, config.eval_batch_size,
+                                 store=stores.get(config.eval_split), motion_input=config.motion_input)
         accelerator.log({f"eval/{k}": v for k, v in flat_metrics(metrics).items()}, step=progress.step)
         model_dir = output_dir / "model"
         final.save_pretrained(model_dir)
         processor.save_pretrained(model_dir)
         write_model_card(model_dir, final.config, final.num_parameters(), card_metrics(metrics),
                          dataset_id=Path(dataset_path).name, repo_id=f"biohuman/{output_dir.name}",
-                         split=config.eval_split)
+                         split=config.eval_split, manifest=_manifest(dataset_path))
         write_text_atomic(output_dir / "eval_metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     accelerator.wait_for_everyone()
     return _broadcast(accelerator, metrics)
+
+
+def _manifest(dataset_path: Path) -> dict | None:
+    """The dataset's ``manifest.json`` (None if absent or unreadable: the card then says so)."""
+    try:
+        return json.loads((Path(dataset_path) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _broadcast(accelerator, metrics: dict[str, Any]) -> dict[str, Any]:

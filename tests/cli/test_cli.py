@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
 from biohuman10m.errors import BioHumanError, InputError, MissingInputError
+from builder import training
 from builder.cli import build_parser, default_workers, main
 from builder.dataset.manifest import ShardChecksumError
 from builder.sources import MotionSourceError
@@ -27,8 +29,10 @@ def test_real_commands_report_bad_input_by_path(tmp_path, capsys):
     assert main(["dataset", "verify", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"{tmp_path / 'manifest.json'}: missing; is {tmp_path} a built")
     assert main(["train", "--config", "no_such_config", "-o", str(tmp_path / "run")]) == 2
+    packaged = ", ".join(sorted(path.stem for path in (Path(training.__file__).parent / "configs").glob("*.yaml")))
+    assert "biohuman_cpu, " in packaged
     assert capsys.readouterr().err.startswith("no_such_config: training config not found (neither a file nor "
-                                              "a packaged config: biohuman_cpu, default, tiny, two_stage_cpu)")
+                                              f"a packaged config: {packaged})")
 
 
 def test_errors_share_one_root_keep_builtin_bases_and_survive_pickling():

@@ -1,6 +1,8 @@
-"""The README's main job, shrunk to two short clips, two subjects and two training steps per method."""
+"""The README's main job, shrunk to two short clips, two subjects, one seed and two training steps per method
+(two runs at a time, as on a 2-core machine)."""
 
 import json
+import shutil
 
 import pytest
 
@@ -11,15 +13,19 @@ from builder import cli
 def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     dataset = tmp_path / "dataset"
     code = cli.main(["main", "--out", str(tmp_path / "run"), "--dataset-out", str(dataset), "--clips", "kick",
-                     "punch", "--subjects", "2", "--max-steps", "2", "--workers", "1"])
+                     "punch", "--subjects", "2", "--max-steps", "2", "--workers", "2", "--seeds", "0"])
     assert code == 0
     report = tmp_path / "run" / "report" / "report.md"
     assert f"Report: {report}" in capsys.readouterr().out
     text = report.read_text()
-    for method in ("BioHuman", "Two-stage HMR+MinT", "Mean activation"):
-        assert method in text
+    rows = {"GT-motion ceiling", "Pose-only (predicted poses)", "BioHuman", "Two-stage HMR+MinT", "Mean activation"}
+    for method in rows:
+        assert f"| {method} |" in text
+    assert "## Against the references (floor: Mean activation, ceiling: GT-motion ceiling)" in text
     metrics = json.loads((report.parent / "metrics.json").read_text())
-    assert set(metrics) == {"BioHuman", "Two-stage HMR+MinT", "Mean activation"}
+    assert set(metrics) == rows
+    assert all(len(m["runs"]) == 1 for m in metrics.values())
+    assert list((tmp_path / "run" / "features").glob("*/test/done"))   # one feature store shared by the runs
     print({name: m["muscle"] for name, m in metrics.items()})
     assert all(0 <= m["muscle"]["rmse"] < 1 for m in metrics.values())
     assert -1 <= metrics["Mean activation"]["muscle"]["pcc"] <= 1
@@ -27,3 +33,13 @@ def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     assert list(report.parent.glob("*.png"))
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert set(manifest["counts"]["splits"]) >= {"train", "test"}
+
+    # --skip-build re-reports on the dataset as it is (e.g. rebuilt with new labels): BioSim is not run again
+    shutil.rmtree(tmp_path / "run" / "motions")
+    report.unlink()
+    code = cli.main(["main", "--out", str(tmp_path / "run"), "--dataset-out", str(dataset), "--skip-build",
+                     "--max-steps", "2", "--seeds", "0"])
+    assert code == 0
+    assert "| BioHuman |" in report.read_text()
+    assert not (tmp_path / "run" / "motions").exists()
+    assert json.loads((dataset / "manifest.json").read_text()) == manifest
