@@ -4,6 +4,11 @@
     python3 scripts/audit_biosim.py runs/old --recompute       # audit built folders from their files
     python3 scripts/audit_biosim.py runs/biosim --json out.json
     python3 scripts/audit_biosim.py runs/new --before old.json --figure before_after.png   # per-clip bars
+    python3 scripts/audit_biosim.py runs/biosim --reference ../shared/reference/opensim-models/Pipelines/Rajagopal
+
+``--reference`` adds the same figures for the real Rajagopal walk and 3.8 m/s treadmill run through ULBS-112
+(scaled to their subject, IK of their markers), once with their measured force plates and once with BioSim's
+GRF estimate: what the model and the SO reach on real motion, the floor a simulated clip is judged against.
 
 Columns: status, valid frames, reserve share of the RMS joint moment over leg + lumbar coordinates
 (all frames, valid frames), median active-force capacity at the IK poses, saturated raw activations,
@@ -67,6 +72,24 @@ def audit_work_folder(work: Path, recompute: bool = False) -> dict[str, dict]:
     return rows
 
 
+def audit_reference_trials(pipeline: Path, work: Path) -> dict[str, dict]:
+    """Rows for the real walk and run of the Rajagopal ``pipeline`` folder, with the measured plates
+    (``<trial>__plates``) and with BioSim's GRF estimate (``<trial>__estimated``), built under ``work``."""
+    from builder.biosim.dynamics import DynamicsSettings
+    from builder.biosim.grf import make_estimator
+    from builder.biosim.reference_trials import prepare_ulbs_trial, reference_sequence_folder
+
+    rows = {}
+    for name in tqdm(("walk", "run"), desc="reference trials", unit="trial"):
+        trial = prepare_ulbs_trial(pipeline, work / name, name)
+        estimate = make_estimator(DynamicsSettings().grf_estimator).estimate(trial.model, trial.ik)
+        estimate.write(work / name / "grf_estimated.mot", work / name / "grf_estimated.xml")
+        for loads, xml in (("plates", trial.measured_xml), ("estimated", work / name / "grf_estimated.xml")):
+            audit = reference_sequence_folder(trial, xml, work / "sequences" / f"reference_{name}__{loads}")
+            rows[f"reference_{name}__{loads}"] = {**figures(None, audit.summary, audit.frames), "status": "real"}
+    return rows
+
+
 def print_table(rows: dict[str, dict]) -> None:
     print(f"{'sequence':34s} {'status':8s} " + " ".join(f"{c:>11s}" for c in COLUMNS))
     for name, row in rows.items():
@@ -74,7 +97,8 @@ def print_table(rows: dict[str, dict]) -> None:
                                                         for c in COLUMNS))
     by_clip = defaultdict(list)
     for name, row in rows.items():
-        by_clip[name.split("__")[0]].append(row)
+        if row["status"] != "real":   # the reference trials have their own rows only
+            by_clip[name.split("__")[0]].append(row)
     print(f"\n{'clip (median over subjects)':34s} {'kept':8s} " + " ".join(f"{c:>11s}" for c in COLUMNS))
     for clip, clip_rows in sorted(by_clip.items()):
         kept = sum(r["status"] == "kept" for r in clip_rows)
@@ -132,8 +156,14 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     parser.add_argument("--before", type=Path, help="rows of an earlier build (--json output) to compare with")
     parser.add_argument("--figure", type=Path, help="PNG of the per-clip comparison (needs --before)")
+    parser.add_argument("--reference", type=Path, metavar="PIPELINE",
+                        help="also audit the real Rajagopal walk and run (their Pipelines/Rajagopal folder)")
+    parser.add_argument("--reference-work", type=Path, default=Path("runs") / "reference_trials",
+                        help="where the reference trials are built (default: runs/reference_trials)")
     args = parser.parse_args()
     rows = audit_work_folder(args.work, args.recompute)
+    if args.reference:
+        rows |= audit_reference_trials(args.reference, args.reference_work)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

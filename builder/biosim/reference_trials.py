@@ -8,7 +8,9 @@ The pipeline folder is ``opensim-models/Pipelines/Rajagopal`` of the shared refe
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,7 +143,8 @@ def prepare_ulbs_trial(pipeline: Path, root: Path, trial: str = "walk") -> Refer
     if spec.clusters:
         _add_clusters(model, static, static_range, spec.clusters, root)
     ik = root / f"ik_{trial}.mot"
-    run_ik(model, motion, ik, time_range=spec.ik_range)
+    report = run_ik(model, motion, ik, time_range=spec.ik_range)
+    (root / f"ik_{trial}_report.json").write_text(json.dumps(report))
     loads = (pipeline / "ID" / spec.loads).read_text()
     loads = re.sub(r"<datafile>.*?</datafile>", f"<datafile>{grf}</datafile>", loads)
     loads = re.sub(r"<external_loads_model_kinematics_file>.*?</external_loads_model_kinematics_file>",
@@ -150,3 +153,25 @@ def prepare_ulbs_trial(pipeline: Path, root: Path, trial: str = "walk") -> Refer
     plates = read_force_plates(grf)
     return ReferenceTrial(root, model, ik, root / "grf_measured.xml", mass, plates.contact_intervals(threshold=20.0),
                           grf, spec.window)
+
+
+def reference_sequence_folder(trial: ReferenceTrial, loads_xml: Path, folder: Path):
+    """Lay ``trial`` out as a BioSim sequence folder (scaled model, IK and its report, ID with the external
+    loads of ``loads_xml`` over the trial's window, raw fast SO) in ``folder`` and return its validity audit
+    (:func:`builder.biosim.dynamics.audit_folder`): the same figures as every built sequence, on real data."""
+    from builder import layout
+    from builder.biosim.dynamics import DynamicsSettings, audit_folder
+    from builder.biosim.fast_so import run_fast_static_optimization
+    from builder.biosim.inverse_dynamics import run_inverse_dynamics
+
+    settings = DynamicsSettings()
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(trial.model, folder / layout.SCALED_MODEL)
+    shutil.copyfile(trial.ik, folder / layout.IK_MOT)
+    shutil.copyfile(trial.ik.with_name(f"{trial.ik.stem}_report.json"), folder / layout.IK_REPORT)
+    run_inverse_dynamics(folder / layout.SCALED_MODEL, folder / layout.IK_MOT, folder / layout.ID_STO, loads_xml,
+                         time_range=trial.window, cutoff_hz=settings.cutoff_hz)
+    run_fast_static_optimization(folder / layout.SCALED_MODEL, folder / layout.IK_MOT, folder / layout.ID_STO,
+                                 folder / layout.SO_ACTIVATIONS, cutoff_hz=settings.cutoff_hz,
+                                 reserves=settings.reserves)
+    return audit_folder(folder, settings)
