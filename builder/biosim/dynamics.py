@@ -26,8 +26,8 @@ from builder.biosim.grf import make_estimator
 from builder.biosim.inverse_dynamics import generalized_force_label, run_inverse_dynamics
 from builder.biosim.opensim_model import load_model
 from builder.biosim.postprocess import SmoothingSettings, smooth_activations
-from builder.biosim.root_reduction import reduce_root_residuals
 from builder.biosim.record import SequenceRecord, as_stored, describe_error, stage_error
+from builder.biosim.root_reduction import reduce_root_residuals
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
