@@ -124,7 +124,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         reduction = None
         if settings.root_reduction:
             reduction = reduce_root_residuals(model, ik, seq_dir / layout.IK_REDUCED, estimator, settings.cutoff_hz)
-            ik = seq_dir / layout.IK_REDUCED
+            ik = seq_dir / layout.IK_REDUCED if reduction["applied"] else ik
         grf = estimator.estimate(model, ik)
         grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML, seq_dir / layout.GRF_CONTACT)
         record.timings_s["grf"] = time.perf_counter() - started
@@ -167,7 +167,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         record.validity = audit.summary
         record.outputs = {k: getattr(layout, k)
                           for k in ("GRF_MOT", "GRF_XML", "GRF_CONTACT", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
-        if reduction is not None:
+        if reduction and reduction["applied"]:
             record.outputs["IK_REDUCED"] = layout.IK_REDUCED
         record.reasons = drop_reasons(audit.summary, settings.thresholds)
         if record.reasons:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from builder.biosim.root_reduction import acceleration_operator, floor_force, root_shift
+from builder.biosim.root_reduction import acceleration_operator, floor_force, reduce_root_residuals, root_shift
+from builder.biosim.storage import read_storage
 
 MASS, GRAVITY = 70.0, np.array([0.0, -9.81, 0.0])
 WEIGHT = MASS * 9.81
@@ -61,3 +63,22 @@ def test_flight_with_an_unphysical_pull_down_is_made_ballistic():
     shift, before, after = root_shift(operator, com, MASS, GRAVITY, ~flight, np.zeros((len(t), 2)))
     assert np.sqrt(np.mean(after[flight] ** 2)) < 0.5 * np.sqrt(np.mean(before[flight] ** 2))
     assert np.abs(shift).max() < 0.08
+
+
+@pytest.mark.slow
+def test_real_walk_needs_about_a_centimetre_and_a_too_large_shift_is_not_applied(walk, tmp_path):
+    """The real Rajagopal walk (measured, physical) asks about a centimetre of the pelvis; with a limit below
+    what it asks, nothing is written and the record says so."""
+    out = tmp_path / "ik_reduced.mot"
+    report = reduce_root_residuals(walk.model, walk.ik, out)
+    print("real walk root reduction:", report)
+    assert report["applied"] and out.is_file()
+    assert max(report["shift_max_m"]) < 0.015
+    assert report["force_error_rms_bw"]["after"] < report["force_error_rms_bw"]["before"]
+    reduced, original = read_storage(out), read_storage(walk.ik)
+    moved = [original.labels.index(name) for name in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
+    kept = [j for j in range(len(original.labels)) if j not in moved]
+    assert np.allclose(reduced.data[:, kept], original.data[:, kept], atol=1e-6)   # joint angles untouched
+    assert np.abs(reduced.data[:, moved] - original.data[:, moved]).max() > 0
+    refused = reduce_root_residuals(walk.model, walk.ik, tmp_path / "refused.mot", max_shift_m=1e-4)
+    assert not refused["applied"] and not (tmp_path / "refused.mot").exists()
