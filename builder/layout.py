@@ -17,6 +17,7 @@ STATIC_TRC = "static.trc"        # neutral-pose static frame for scaling
 SCALED_MODEL = "scaled.osim"     # ULBS-112 scaled to the subject
 IK_MOT = "ik.mot"                # joint angles (degrees for rotations)
 IK_REPORT = "ik_report.json"     # per-frame marker RMS/max error
+IK_REDUCED = "ik_reduced.mot"    # IK_MOT with the pelvis shifted so a floor explains the motion (dynamics input)
 GRF_MOT = "grf.mot"              # estimated ground reaction forces, per contact site (feet first)
 GRF_XML = "grf.xml"              # OpenSim ExternalLoads referencing GRF_MOT
 GRF_CONTACT = "grf_contact.sto"  # per frame: contact_<site> (0/1) and residual_force_x/y/z (N), _bw

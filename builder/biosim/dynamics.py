@@ -27,6 +27,7 @@ from builder.biosim.inverse_dynamics import generalized_force_label, run_inverse
 from builder.biosim.opensim_model import load_model
 from builder.biosim.postprocess import SmoothingSettings, smooth_activations
 from builder.biosim.record import SequenceRecord, as_stored, describe_error, stage_error
+from builder.biosim.root_reduction import reduce_root_residuals
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
@@ -47,6 +48,7 @@ class DynamicsSettings:
     grf_estimator: str = "contact"
     grf_options: dict = field(default_factory=dict)
     cutoff_hz: float = 6.0              # coordinate low-pass of ID and SO
+    root_reduction: bool = False        # shift the pelvis so a floor explains the motion (root_reduction.py)
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
     reserves: ReserveSpec = field(default_factory=ReserveSpec)
     thresholds: ValidityThresholds = field(default_factory=ValidityThresholds)
@@ -111,17 +113,24 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
     record = SequenceRecord(sequence_id=seq_dir.name, settings=dataclasses.asdict(settings))
     model, ik = seq_dir / layout.SCALED_MODEL, seq_dir / layout.IK_MOT
     record.sources = {"model": layout.SCALED_MODEL, "coordinates": layout.IK_MOT, "ik_report": layout.IK_REPORT}
-    for stale in (layout.ACTIVATIONS, layout.VALIDITY):   # a stale label or mask must not survive a rerun
+    # a stale label, mask or reduced motion must not survive a rerun
+    for stale in (layout.ACTIVATIONS, layout.VALIDITY, layout.IK_REDUCED):
         (seq_dir / stale).unlink(missing_ok=True)
     try:
         record.marker_error = _marker_error(seq_dir / layout.IK_REPORT)
         check_ik_motion(ik)
         started = time.perf_counter()
-        grf = make_estimator(settings.grf_estimator, **settings.grf_options).estimate(model, ik)
+        estimator = make_estimator(settings.grf_estimator, **settings.grf_options)
+        reduction = None
+        if settings.root_reduction:
+            reduction = reduce_root_residuals(model, ik, seq_dir / layout.IK_REDUCED, estimator, settings.cutoff_hz)
+            ik = seq_dir / layout.IK_REDUCED if reduction["applied"] else ik
+        grf = estimator.estimate(model, ik)
         grf.write(seq_dir / layout.GRF_MOT, seq_dir / layout.GRF_XML, seq_dir / layout.GRF_CONTACT)
         record.timings_s["grf"] = time.perf_counter() - started
         record.grf = {**grf.diagnostics, "body_weight_N": grf.body_weight,
-                      "peak_vertical_bw": float(grf.force[:, :, 1].sum(axis=1).max() / grf.body_weight)}
+                      "peak_vertical_bw": float(grf.force[:, :, 1].sum(axis=1).max() / grf.body_weight),
+                      "root_reduction": reduction}
         started = time.perf_counter()
         id_result = run_inverse_dynamics(model, ik, seq_dir / layout.ID_STO, seq_dir / layout.GRF_XML,
                                          cutoff_hz=settings.cutoff_hz)
@@ -158,6 +167,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         record.validity = audit.summary
         record.outputs = {k: getattr(layout, k)
                           for k in ("GRF_MOT", "GRF_XML", "GRF_CONTACT", "ID_STO", "SO_ACTIVATIONS", "VALIDITY")}
+        if reduction and reduction["applied"]:
+            record.outputs["IK_REDUCED"] = layout.IK_REDUCED
         record.reasons = drop_reasons(audit.summary, settings.thresholds)
         if record.reasons:
             record.status = "dropped"

@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grf-estimator", default="contact",
                         help="GRF estimator: contact (default), physics (the earlier one) or package.module:Class")
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
+    parser.add_argument("--root-reduction", action="store_true",
+                        help="shift the IK pelvis translations (<= 5 cm) so that a floor explains the motion's "
+                             "acceleration before GRF, ID and SO (builder/biosim/root_reduction.py)")
     parser.add_argument("--residual-force", type=float, default=100.0, help="pelvis residual optimal force")
     parser.add_argument("--reserve-force", type=float, default=1.0, help="joint reserve optimal force (0: none)")
     parser.add_argument("--reserve-max-control", type=float, default=10.0,
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from builder.biosim.validity import ValidityThresholds
 
     settings = DynamicsSettings(
-        grf_estimator=args.grf_estimator, cutoff_hz=args.cutoff_hz, solver=args.solver,
+        grf_estimator=args.grf_estimator, cutoff_hz=args.cutoff_hz, root_reduction=args.root_reduction,
+        solver=args.solver,
         reserves=ReserveSpec(residual_force=args.residual_force, reserve_force=args.reserve_force,
                              reserve_max_control=args.reserve_max_control),
         thresholds=ValidityThresholds(args.max_marker_error, args.max_unexplained_moment, args.max_residual_force,
