@@ -177,16 +177,20 @@ def _sequence_newton(A: np.ndarray, At: np.ndarray, d: np.ndarray, w: float, smo
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf/potri) of the matrix scaled
     to a unit diagonal, which keeps it accurate when the diagonal spans many orders of magnitude."""
-    scale = 1.0 / np.sqrt(np.diag(matrix))
-    outer = scale[:, None] * scale[None, :]
-    factor, info = scipy.linalg.lapack.dpotrf(matrix * outer, lower=True)
+    scale = 1.0 / np.sqrt(matrix.diagonal())
+    outer = scale[:, None] * scale
+    factor, info = _potrf(matrix * outer, lower=True, overwrite_a=True)
     if info == 0:
-        inverse, info = scipy.linalg.lapack.dpotri(factor, lower=True)
+        inverse, info = _potri(factor, lower=True, overwrite_c=True)
     if info:
         raise np.linalg.LinAlgError(f"Newton system not positive definite (LAPACK info {info})")
     inverse += inverse.T   # potri fills the lower triangle; the upper one is zero
-    inverse[np.diag_indices_from(inverse)] *= 0.5
-    return inverse * outer
+    inverse.flat[::len(inverse) + 1] *= 0.5
+    inverse *= outer
+    return inverse
+
+
+_potrf, _potri = scipy.linalg.lapack.dpotrf, scipy.linalg.lapack.dpotri
 
 
 def _laplacian(x: np.ndarray) -> np.ndarray:
@@ -232,6 +236,8 @@ def _interior_point(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.n
     threshold = tol * (1.0 + np.abs(b).max(axis=1))
     converged = np.zeros(T, dtype=bool)
     stalled = np.zeros(T, dtype=bool)
+    rows = np.arange(T)   # the frames still iterating (all of them when coupled)
+    A_rows, At_rows, b_rows, threshold_rows = A, At, b, threshold
 
     def slacks(x):
         return np.where(has_lo, x - lo, 1.0), np.where(has_hi, hi - x, 1.0)
@@ -239,21 +245,29 @@ def _interior_point(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.n
     def max_step(v, dv, where):
         ratio = np.where(where & (dv < 0), -v / np.where(dv < 0, dv, -1.0), np.inf)
         step = np.minimum(1.0, ratio.min(axis=1))
-        return np.full(T, step.min()) if coupled else step
+        return np.full(len(step), step.min()) if coupled else step
 
     for iteration in range(1, max_iterations + 1):
+        if not coupled and (converged | stalled).any():   # finished frames keep their iterates: drop them
+            rows = np.flatnonzero(~(converged | stalled))
+            A_rows, At_rows, b_rows, threshold_rows = A[rows], At[rows], b[rows], threshold[rows]
+        iterate = _IterateRows(rows, x, lam, z_lo, z_hi)
+        x, lam, z_lo, z_hi = iterate.values()
         s_lo, s_hi = slacks(x)
-        r_p = _mv(A, x) - b
-        r_d = x + smooth_weight * mask * _laplacian(x) - _mv(At, lam) - z_lo + z_hi
+        r_p = _mv(A_rows, x) - b_rows
+        r_d = x + smooth_weight * mask * _laplacian(x) - _mv(At_rows, lam) - z_lo + z_hi
         gap = (np.where(has_lo, s_lo * z_lo, 0.0).sum(1) + np.where(has_hi, s_hi * z_hi, 0.0).sum(1)) / n_bounds
-        converged = (np.abs(r_p).max(axis=1) <= threshold) & (np.abs(r_d).max(axis=1) <= threshold) & (gap <= tol)
+        done = ((np.abs(r_p).max(axis=1) <= threshold_rows) & (np.abs(r_d).max(axis=1) <= threshold_rows)
+                & (gap <= tol))
         if coupled:
-            converged[:] = converged.all()
-        if (converged | stalled).all():
+            done[:] = done.all()
+        converged[rows] = done
+        if done.all():
+            x, lam, z_lo, z_hi = iterate.full()
             break
         diagonal = 1.0 + z_lo / s_lo + z_hi / s_hi
-        newton = (_sequence_newton(A, At, diagonal, smooth_weight, mask > 0) if coupled
-                  else _frame_newton(A, At, diagonal))
+        newton = (_sequence_newton(A_rows, At_rows, diagonal, smooth_weight, mask > 0) if coupled
+                  else _frame_newton(A_rows, At_rows, diagonal))
 
         def direction(target_lo, target_hi):
             d_x, d_lam = newton(-r_d + target_lo / s_lo - target_hi / s_hi, r_p)
@@ -278,19 +292,20 @@ def _interior_point(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.n
         d_x, d_lam, d_zlo, d_zhi = direction(t_lo, t_hi)
         a_p = 0.995 * np.minimum(max_step(s_lo, d_x, has_lo), max_step(s_hi, -d_x, has_hi))
         a_d = 0.995 * np.minimum(max_step(z_lo, d_zlo, has_lo), max_step(z_hi, d_zhi, has_hi))
-        a_p = np.minimum(a_p, 1.0)[:, None] * ~converged[:, None]
-        a_d = np.minimum(a_d, 1.0)[:, None] * ~converged[:, None]
+        a_p = np.minimum(a_p, 1.0)[:, None] * ~done[:, None]
+        a_d = np.minimum(a_d, 1.0)[:, None] * ~done[:, None]
         new = (x + a_p * d_x, lam + a_d * d_lam, z_lo + a_d * d_zlo, z_hi + a_d * d_zhi)
         # an infeasible frame drives its iterate to the bounds: freeze it at its last finite value
         finite = np.all([np.isfinite(v).all(axis=1) for v in new], axis=0)
         finite &= np.where(has_lo, new[0] - lo, 1.0).min(axis=1) > 0
         finite &= np.where(has_hi, hi - new[0], 1.0).min(axis=1) > 0
-        stalled |= ~finite
+        stalled[rows] |= ~finite
         if coupled and stalled.any():   # rounding put a step on a bound: end at the last interior iterate
             stalled[:] = True
             converged[:] = (np.abs(r_p).max(axis=1) <= 1e3 * threshold).all() and gap.max() <= 1e3 * tol
-        keep = (~stalled)[:, None]
-        x, lam, z_lo, z_hi = (np.where(keep, v_new, v) for v_new, v in zip(new, (x, lam, z_lo, z_hi)))
+        keep = (~stalled[rows])[:, None]
+        iterate.update(*(np.where(keep, v_new, v) for v_new, v in zip(new, (x, lam, z_lo, z_hi))))
+        x, lam, z_lo, z_hi = iterate.full()
         if (converged | stalled).all():
             break
     x = np.clip(x, np.where(has_lo, lo, -np.inf), np.where(has_hi, hi, np.inf))
@@ -314,6 +329,30 @@ def _warm_start(x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np
     z_lo = np.where(has_lo, WARM_GAP / np.where(has_lo, x - lower, 1.0), 0.0)
     z_hi = np.where(has_hi, WARM_GAP / np.where(has_hi, upper - x, 1.0), 0.0)
     return x, z_lo, z_hi
+
+
+class _IterateRows:
+    """The interior-point iterates (x, lam, z_lo, z_hi), all frames, and their rows that still iterate."""
+
+    def __init__(self, rows: np.ndarray, *arrays: np.ndarray) -> None:
+        self.rows, self.arrays = rows, arrays
+        self.all_rows = len(rows) == len(arrays[0])
+
+    def values(self) -> tuple[np.ndarray, ...]:
+        """The iterates of the rows (the arrays themselves when every row iterates)."""
+        return self.arrays if self.all_rows else tuple(a[self.rows] for a in self.arrays)
+
+    def update(self, *values: np.ndarray) -> None:
+        """New iterates of the rows."""
+        if self.all_rows:
+            self.arrays = values
+            return
+        for array, value in zip(self.arrays, values):
+            array[self.rows] = value
+
+    def full(self) -> tuple[np.ndarray, ...]:
+        """The iterates of every frame."""
+        return self.arrays
 
 
 def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
