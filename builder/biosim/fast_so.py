@@ -130,42 +130,47 @@ def _sequence_newton(A: np.ndarray, At: np.ndarray, d: np.ndarray, w: float, smo
     solution given the next frame's is ``x_t = M_t (f_t + w S x_{t+1}) + N_t c_t`` with ``c_t = -r_p,t``,
     ``M_t = Q_t^-1 - N_t A_t Q_t^-1``, ``N_t = Q_t^-1 A_t^T G_t^-1`` and ``G_t = A_t Q_t^-1 A_t^T`` (range
     space). ``Q_t`` is dense only over the smoothed columns (diagonal elsewhere), so a frame costs one
-    inverse of that block and one of the small (m, m) ``G_t`` (:func:`_spd_inverse`). The columns are
-    ordered smoothed first inside. O(T (|S|^3 + n^2 m)) in all; memory T (n, n) matrices."""
+    inverse of that block and one of the small (m, m) ``G_t`` (:func:`_spd_inverse`); ``M_t`` is kept
+    as these factors. The columns are ordered smoothed first inside. O(T (|S|^3 + n |S| m)) in all."""
     T, m, n = A.shape
     order = np.concatenate([np.flatnonzero(smooth), np.flatnonzero(~smooth)])
     k = int(np.count_nonzero(smooth))
     A, d = A[:, :, order], d[:, order]
     degree = np.full(T, 2.0)
     degree[[0, -1]] = 1.0 if T > 1 else 0.0
-    M = np.zeros((T, n, n))
+    q_inv = np.zeros((T, k, k))      # Q_t^-1 over the smoothed columns (1 / d over the others)
+    a_q_inv = np.zeros((T, m, n))    # A_t Q_t^-1
     gain = np.zeros((T, n, m))       # N_t
     g_inv = np.zeros((T, m, m))      # G_t^-1
-    a_q_inv = np.zeros((m, n))       # A_t Q_t^-1
     diagonal = np.arange(k)
+    smoothed_block = np.zeros((k, k))  # M_{t-1} over the smoothed columns
 
     for t in range(T):
-        Q = -w * w * M[t - 1, :k, :k] if t else np.zeros((k, k))
+        Q = -w * w * smoothed_block
         Q[diagonal, diagonal] += d[t, :k] + w * degree[t]
-        q_inv = _spd_inverse(Q)
-        a_q_inv[:, :k] = A[t, :, :k] @ q_inv
-        a_q_inv[:, k:] = A[t, :, k:] / d[t, k:]
-        g_inv[t] = _spd_inverse(a_q_inv @ A[t].T)
-        gain[t] = a_q_inv.T @ g_inv[t]
-        np.matmul(-gain[t], a_q_inv, out=M[t])
-        M[t, :k, :k] += q_inv
-        M[t, k + diagonal[:n - k], k + diagonal[:n - k]] += 1.0 / d[t, k:]
+        q_inv[t] = _spd_inverse(Q)
+        np.matmul(A[t, :, :k], q_inv[t], out=a_q_inv[t, :, :k])
+        np.divide(A[t, :, k:], d[t, k:], out=a_q_inv[t, :, k:])
+        g_inv[t] = _spd_inverse(a_q_inv[t] @ A[t].T)
+        np.matmul(a_q_inv[t].T, g_inv[t], out=gain[t])
+        smoothed_block = q_inv[t] - gain[t, :k] @ a_q_inv[t, :, :k]
+
+    def response(t, f):   # M_t f
+        out = gain[t] @ -(a_q_inv[t] @ f)
+        out[:k] += q_inv[t] @ f[:k]
+        out[k:] += f[k:] / d[t, k:]
+        return out
 
     def solve(r, r_p):
         forward = r[:, order]
         for t in range(1, T):   # f_t = r_t + w S g_{t-1}, g_t = M_t f_t + N_t c_t
-            forward[t, :k] += w * (M[t - 1, :k] @ forward[t - 1] - gain[t - 1, :k] @ r_p[t - 1])
+            forward[t, :k] += w * (response(t - 1, forward[t - 1]) - gain[t - 1] @ r_p[t - 1])[:k]
         d_x, d_lam = np.zeros((T, n)), np.zeros((T, m))
         for t in range(T - 1, -1, -1):
             f = forward[t]
             if t < T - 1:
                 f[:k] += w * d_x[t + 1, :k]
-            d_x[t] = M[t] @ f - gain[t] @ r_p[t]
+            d_x[t] = response(t, f) - gain[t] @ r_p[t]
             d_lam[t] = -g_inv[t] @ r_p[t] - gain[t].T @ f
         out = np.empty_like(d_x)
         out[:, order] = d_x
