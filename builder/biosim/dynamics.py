@@ -31,6 +31,7 @@ from builder.biosim.root_reduction import reduce_root_residuals
 from builder.biosim.static_optimization import ReserveSpec, run_static_optimization
 from builder.biosim.storage import StorageTable, read_storage, write_storage
 from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons
+from builder.io import sha256_of
 from builder.sources.plausibility import frame_rate_problem, root_speed_problem
 
 log = logging.getLogger(__name__)
@@ -228,12 +229,9 @@ def audit_folder(seq_dir: str | Path, settings: DynamicsSettings | None = None):
 def _audit(seq_dir: Path, model_path: Path, raw: StorageTable, published: StorageTable, savgol: StorageTable,
            geometry, moments: np.ndarray, id_table: StorageTable, thresholds: ValidityThresholds):
     """The validity audit of one sequence from its raw SO activations, ID table and IK report."""
-    model = load_model(model_path)
-    muscles = model.getMuscles()
-    f_max = np.array([muscles.get(name).getMaxIsometricForce() for name in raw.labels])
-    state = model.initSystem()
-    weight = model.getTotalMass(state) * float(np.linalg.norm(model.getGravity().to_numpy()))
-    height = _model_height(model, state)
+    body = _model_body(model_path)
+    f_max = np.array([body.max_isometric_force[name] for name in raw.labels])
+    weight, height = body.weight_n, body.height_m
     rows = np.searchsorted(id_table.time, raw.time - 1e-9)
     pelvis = {axis: id_table.column(f"pelvis_t{axis}_force")[rows] for axis in "xyz"}
     residual_force = np.linalg.norm(np.stack(list(pelvis.values()), 1), axis=1) / weight
@@ -248,8 +246,31 @@ def _audit(seq_dir: Path, model_path: Path, raw: StorageTable, published: Storag
                           thresholds)
 
 
-def _model_height(model, state) -> float:
-    """Standing height (m) of the model, from its ``head_top`` marker when it has one, else 1.7 m."""
-    from builder.biosim.scale import model_stature
+@dataclass(frozen=True)
+class _ModelBody:
+    """What the audit needs of a scaled model: muscle strengths (N), body weight (N), standing height (m)."""
 
-    return model_stature(model) if model.getMarkerSet().contains("head_top") else 1.7
+    max_isometric_force: dict[str, float]
+    weight_n: float
+    height_m: float
+
+
+_MODEL_BODIES: dict[str, _ModelBody] = {}
+"""By the model file's sha256: a subject's sequences share one scaled model (loading it costs ~0.1 s)."""
+
+
+def _model_body(model_path: Path) -> _ModelBody:
+    """The :class:`_ModelBody` of a model file (cached by content, so an edited file is read again)."""
+    key = sha256_of(model_path)
+    if key not in _MODEL_BODIES:
+        from builder.biosim.scale import model_stature
+
+        model = load_model(model_path)
+        muscles = model.getMuscles()
+        weight = model.getTotalMass(model.getWorkingState()) * float(np.linalg.norm(model.getGravity().to_numpy()))
+        height = model_stature(model) if model.getMarkerSet().contains("head_top") else 1.7
+        while len(_MODEL_BODIES) >= 16:   # a worker's recent subjects
+            _MODEL_BODIES.pop(next(iter(_MODEL_BODIES)))
+        _MODEL_BODIES[key] = _ModelBody({muscles.get(i).getName(): muscles.get(i).getMaxIsometricForce()
+                                         for i in range(muscles.getSize())}, weight, height)
+    return _MODEL_BODIES[key]
