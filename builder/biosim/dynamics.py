@@ -49,7 +49,7 @@ class DynamicsSettings:
     grf_estimator: str = "contact"
     grf_options: dict = field(default_factory=dict)
     cutoff_hz: float = 6.0              # coordinate low-pass of ID and SO
-    root_reduction: bool = False        # shift the pelvis so a floor explains the motion (root_reduction.py)
+    root_reduction: bool = True         # shift the pelvis (<= 5 cm) so a floor explains the motion (root_reduction.py)
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
     reserves: ReserveSpec = field(default_factory=ReserveSpec)
     thresholds: ValidityThresholds = field(default_factory=ValidityThresholds)

@@ -24,9 +24,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grf-estimator", default="contact",
                         help="GRF estimator: contact (default), physics (the earlier one) or package.module:Class")
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
-    parser.add_argument("--root-reduction", action="store_true",
-                        help="shift the IK pelvis translations (<= 5 cm) so that a floor explains the motion's "
-                             "acceleration before GRF, ID and SO (builder/biosim/root_reduction.py)")
+    parser.add_argument("--no-root-reduction", dest="root_reduction", action="store_false",
+                        help="keep the IK pelvis translations as they are (by default they are shifted by up to "
+                             "5 cm so that a floor explains the motion's acceleration before GRF, ID and SO: "
+                             "builder/biosim/root_reduction.py)")
     parser.add_argument("--residual-force", type=float, default=100.0, help="pelvis residual optimal force")
     parser.add_argument("--reserve-force", type=float, default=1.0, help="joint reserve optimal force (0: none)")
     parser.add_argument("--reserve-max-control", type=float, default=10.0,

@@ -572,9 +572,12 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
     With ``smoothness_s`` ``tau > 0`` the sequence is also solved as one problem whose objective adds
     ``(tau / dt) ** 2 * 0.5 sum_t ||a_t - a_{t-1}||^2`` over the muscle activations (``dt`` the frame
     interval: a penalty on ``tau * da/dt`` independent of the frame rate), the ID generalized forces
-    still met exactly at every frame; frames the actuators cannot meet (unexplained moment above
-    ``infeasible_tolerance`` N m in the frame-wise solve) aim at the nearest forces they can produce
-    (:func:`closest_feasible`). Those activations are ``result.smoothed``.
+    still met exactly at every frame. Those activations are ``result.smoothed``.
+
+    Frames the actuators cannot meet (unexplained moment above ``infeasible_tolerance`` N m in the
+    frame-wise solve) aim at the nearest forces they can produce (:func:`closest_feasible`), in both
+    solves: their raw activations are the least-effort way to produce those forces, not a solver's
+    last iterate.
     """
     started = time.perf_counter()
     reserves = reserves or ReserveSpec()
@@ -607,14 +610,19 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
                         np.broadcast_to(ca_cols, (T, *ca_cols.shape))], axis=2)
     qp_started = time.perf_counter()
     solution = solve_batched_qp(A, tau, layout.lower, layout.upper, tol=tol)
+    infeasible = solution.violation > infeasible_tolerance
+    targets = tau.copy()
+    if infeasible.any():
+        # an unmet frame's last interior-point iterate is solver noise (it moved by up to 0.99 with the memory
+        # layout of A): solve such frames for the nearest forces the actuators can produce instead
+        targets[infeasible] = closest_feasible(A[infeasible], tau[infeasible], layout.lower, layout.upper)
+        solution.x[infeasible] = solve_batched_qp(A[infeasible], targets[infeasible], layout.lower, layout.upper,
+                                                  tol=tol).x
+        solution.violation = np.linalg.norm(_mv(A, solution.x) - tau, axis=1)
     qp_seconds = time.perf_counter() - qp_started
     n_mus = len(layout.muscles)
     smoothed = None
     if smoothness_s > 0 and T > 1:
-        infeasible = solution.violation > infeasible_tolerance
-        targets = tau.copy()
-        if infeasible.any():
-            targets[infeasible] = closest_feasible(A[infeasible], tau[infeasible], layout.lower, layout.upper)
         dt = float(np.median(np.diff(id_table.time)))
         is_muscle = np.arange(A.shape[2]) < n_mus
         sequence = solve_batched_qp(A, targets, layout.lower, layout.upper, tol=SEQUENCE_TOL, max_iterations=100,

@@ -86,18 +86,18 @@ def test_real_walk_needs_about_a_centimetre_and_a_too_large_shift_is_not_applied
 
 @pytest.mark.slow
 def test_dynamics_with_root_reduction_reads_the_shifted_motion(walk, tmp_path):
-    """``root_reduction`` runs GRF, ID and SO on ``ik_reduced.mot`` and records the shift."""
+    """``root_reduction`` (the default) runs GRF, ID and SO on ``ik_reduced.mot`` and records the shift."""
     from helpers.walk_trial import cut_walk_sequence
 
     from builder import layout
     from builder.biosim.dynamics import DynamicsSettings, process_sequence
 
     folder = cut_walk_sequence(walk, tmp_path, "reduced")
-    record = process_sequence(folder, DynamicsSettings(root_reduction=True))
+    record = process_sequence(folder)
     assert record.status == "kept", (record.reasons, record.error)
     assert record.grf["root_reduction"]["applied"] and record.outputs["IK_REDUCED"] == layout.IK_REDUCED
     reduced, original = read_storage(folder / layout.IK_REDUCED), read_storage(folder / layout.IK_MOT)
     assert reduced.labels == original.labels and np.allclose(reduced.time, original.time)
     assert max(record.grf["root_reduction"]["shift_max_m"]) < 0.01
-    plain = process_sequence(folder, DynamicsSettings())
+    plain = process_sequence(folder, DynamicsSettings(root_reduction=False))
     assert plain.grf["root_reduction"] is None and not (folder / layout.IK_REDUCED).exists()
