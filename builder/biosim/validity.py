@@ -55,8 +55,8 @@ class ValidityThresholds:
     * ``max_residual_force`` 0.15 body weights: the pelvis residual force of ID; the physics GRF
       balances the body wherever a foot is on the ground (about 0.01 BW on walks), so a larger
       residual means contact the estimator does not model (hands, knees, back) or a motion that is
-      not physical. (Hicks et al. ask 5 % of the peak external force after residual reduction,
-      which BioSim does not run.)
+      not physical. (Hicks et al. ask 5 % of the peak external force after a full residual reduction;
+      BioSim's root reduction only shifts the pelvis translations, by at most 5 cm, and changes no mass.)
     * ``max_residual_moment``: the same for the pelvis residual moment (body weight x height); reported,
       not used by default (inf): the physics GRF estimator's centre-of-pressure model leaves moment
       residuals of up to ~0.2 BW x height even in walks whose muscles and forces are sound.
