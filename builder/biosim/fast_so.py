@@ -530,7 +530,25 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
             unit_forces[k] = genf.to_numpy() + mobility.to_numpy()
             F[i, k] = muscle_list[k].calcInextensibleTendonActiveFiberForce(state, 1.0)
         R[i] = fold @ unit_forces.T
-    return MuscleGeometry(np.asarray(times), dofs, R, F, coupling, setup_seconds, time.perf_counter() - started)
+    times = np.asarray(times)
+    for values, what in ((R, "moment arms"), (F, "active forces")):
+        _bridge_path_failures(values, times, what, coordinates_path)
+    return MuscleGeometry(times, dofs, R, F, coupling, setup_seconds, time.perf_counter() - started)
+
+
+def _bridge_path_failures(values: np.ndarray, times: np.ndarray, what: str, source: Path) -> None:
+    """Replace, in place, non-finite entries of ``values`` (T, ...) by linear interpolation over time of the
+    finite frames: OpenSim returns NaN where a path's wrapping fails at one pose (seen: biceps long head on
+    one frame of a walk), which would turn the whole sequence's SO and audit into NaN."""
+    flat = values.reshape(len(times), -1)
+    finite = np.isfinite(flat)
+    broken_frames = int((~finite).any(axis=1).sum())
+    for column in np.where(~finite.all(axis=0))[0]:
+        ok = finite[:, column]
+        flat[:, column] = np.interp(times, times[ok], flat[ok, column]) if ok.any() else 0.0
+    if broken_frames:
+        log.warning("%s: non-finite muscle %s on %d frames (path wrapping failed), interpolated over time",
+                    source, what, broken_frames)
 
 
 SEQUENCE_TOL = 1e-7

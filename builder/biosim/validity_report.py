@@ -24,11 +24,12 @@ FIGURES: dict[str, str] = {
 
 def sequence_figures(validity: dict) -> dict[str, float]:
     """The :data:`FIGURES` of one sequence from its record's ``validity`` summary."""
-    return {"valid_fraction": validity["valid_fraction"],
-            "reserve_share": validity["reserve_share_valid_frames"]["leg_lumbar"],
-            "capacity": validity["capacity_median"], "saturated": validity["saturated_fraction"]["raw"],
-            "moment_error": validity["moment_error"]["published"],
-            "residual_force_bw": validity["residual_force_rms_bw_valid_frames"]}
+    figures = {"valid_fraction": validity["valid_fraction"],
+               "reserve_share": validity["reserve_share_valid_frames"]["leg_lumbar"],
+               "capacity": validity["capacity_median"], "saturated": validity["saturated_fraction"]["raw"],
+               "moment_error": validity["moment_error"]["published"],
+               "residual_force_bw": validity["residual_force_rms_bw_valid_frames"]}
+    return {key: float(value) for key, value in figures.items()}   # records store non-finite figures as "nan"
 
 
 def validity_counts(records: list[dict]) -> dict:

@@ -1,6 +1,9 @@
 """The validity audit on constructed sequences, and the smoothed sequence QP against a generic solver."""
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from scipy.optimize import minimize
 
 from builder.biosim.fast_so import solve_batched_qp
@@ -79,3 +82,30 @@ def test_smoothed_sequence_qp_matches_a_generic_solver_and_meets_every_frame():
     assert objective(sol.x.ravel()) <= objective(raw.x.ravel())
     roughness = lambda x: np.abs(np.diff(x[:, smooth], axis=0)).sum()   # noqa: E731
     assert roughness(sol.x) < roughness(raw.x)
+
+
+def test_card_figures_read_non_finite_values_as_records_store_them():
+    """A record stores NaN as the string "nan" (standard JSON); the card's medians read it as NaN."""
+    from builder.biosim.validity_report import validity_counts
+
+    def record(sequence_id: str, share) -> dict:
+        validity = {"frames": 10, "valid_frames": 10, "valid_fraction": 1.0, "masked_frames": {"marker_error": 0},
+                    "reserve_share_valid_frames": {"leg_lumbar": share}, "capacity_median": 0.9,
+                    "saturated_fraction": {"raw": 0.0}, "moment_error": {"published": share},
+                    "residual_force_rms_bw_valid_frames": 0.02}
+        return {"sequence_id": sequence_id, "source": "deepmimic", "kept": True, "validity": validity}
+
+    counts = validity_counts([record("a__anny01", "nan"), record("b__anny01", 0.04), record("c__anny01", 0.06)])
+    assert np.isnan(counts["sequences"]["a__anny01"]["reserve_share"])
+    assert counts["by_source"]["deepmimic"]["reserve_share"] == pytest.approx(0.05)
+
+
+def test_a_failed_path_wrap_is_bridged_over_time():
+    """NaN moment arms of one frame (OpenSim's answer where a wrap fails) are interpolated from its neighbours."""
+    from builder.biosim.fast_so import _bridge_path_failures
+
+    times = np.arange(5) * 0.1
+    arms = np.stack([np.full((2, 3), float(t)) for t in range(5)])
+    arms[2, :, 1] = np.nan
+    _bridge_path_failures(arms, times, "moment arms", Path("ik.mot"))
+    assert np.isfinite(arms).all() and np.allclose(arms[2], 2.0)
