@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import layout
-from builder.biosim.dynamics import DynamicsSettings, process_sequence
+from builder.biosim.dynamics import DynamicsSettings, changed_settings, process_sequence
 from builder.biosim.kinematics import KinematicsSettings, check_sequence, record_failure, run_kinematics
 from builder.biosim.record import SequenceRecord, stage_error
 from builder.io import atomic_path
@@ -91,15 +91,21 @@ class DynamicsStage:
     settings: DynamicsSettings = field(default_factory=DynamicsSettings)
     grf_estimator: object | None = None
 
+    @property
+    def effective_settings(self) -> DynamicsSettings:
+        """The settings a record of this stage stores (the estimator object's class name, when given)."""
+        if self.grf_estimator is None:
+            return self.settings
+        estimator = self.grf_estimator
+        return dataclasses.replace(
+            self.settings, grf_estimator=f"{type(estimator).__module__}.{type(estimator).__qualname__} (object)")
+
     def run(self, folder: Path) -> SequenceRecord:
-        settings = self.settings
+        settings = self.effective_settings
         if self.grf_estimator is not None:
             from builder.biosim.grf import register_estimator
 
-            estimator = self.grf_estimator
-            name = f"{type(estimator).__module__}.{type(estimator).__qualname__} (object)"
-            register_estimator(name, lambda **_: estimator)
-            settings = dataclasses.replace(settings, grf_estimator=name)
+            register_estimator(settings.grf_estimator, lambda **_: self.grf_estimator)
         return process_sequence(folder, settings)
 
 
@@ -223,6 +229,12 @@ def run_sequence(sequence, work: Store, stages: SequenceStages) -> str:
     prefix = f"sequences/{sequence.sequence_id}"
     present = set() if stages.force else set(work.listdir(prefix))
     record = _existing_record(work, prefix, present)
+    if record is not None and layout.IK_REPORT in present:
+        if changed := changed_settings(record, stages.dynamics.effective_settings):
+            # labels made with other dynamics settings (or an older default) are stale: redo the dynamics
+            log.info("%s: dynamics made with other settings (%s); redoing them", sequence.sequence_id,
+                     ", ".join(changed))
+            record = None
     final = record is not None and not (stages.retry_failed and record.status == "failed")
     if final and not _needs_video(record, stages, present) and not _missing_views(sequence, work, record, stages):
         return record.status

@@ -39,3 +39,25 @@ def test_embedded_walk_through_biosim_into_the_dataset(anny_body, tmp_path):
         source = read_frames(out, meta["sequence_id"])[start: start + meta["num_frames"]]
         assert frames.shape == source.shape
         assert np.abs(frames.astype(float) - source).mean() < 3.0   # the rendered frames, re-encoded
+
+    # a rerun with other dynamics settings redoes the dynamics (not the kinematics or the video): labels made
+    # with other settings are stale; a rerun with the same settings redoes nothing
+    from builder import layout
+    from builder.biosim.dynamics import DynamicsSettings
+    from builder.biosim.kinematics import KinematicsSettings
+    from builder.biosim.record import read_record
+    from builder.dataset.pipeline import Pipeline
+    from builder.dataset.sequence_task import DynamicsStage, KinematicsStage, SequenceStages
+    from builder.engine import LocalEngine
+
+    folder = next(p for p in (out / "sequences").iterdir() if (p / layout.VIDEO).is_file())
+    stamps = {name: (folder / name).stat().st_mtime_ns for name in (layout.RECORD, layout.IK_MOT, layout.VIDEO)}
+    stages = SequenceStages(KinematicsStage(KinematicsSettings(fps=30.0)),
+                            DynamicsStage(DynamicsSettings(root_reduction=False)))
+    Pipeline(stages, config, LocalEngine(1)).simulate([embedded_motion("walk")], out)
+    assert read_record(folder / layout.RECORD).settings["root_reduction"] is False
+    assert (folder / layout.RECORD).stat().st_mtime_ns > stamps[layout.RECORD]
+    assert all((folder / name).stat().st_mtime_ns == stamps[name] for name in (layout.IK_MOT, layout.VIDEO))
+    redone = (folder / layout.RECORD).stat().st_mtime_ns
+    Pipeline(stages, config, LocalEngine(1)).simulate([embedded_motion("walk")], out)
+    assert (folder / layout.RECORD).stat().st_mtime_ns == redone
