@@ -181,18 +181,20 @@ def _sequence_newton(A: np.ndarray, At: np.ndarray, d: np.ndarray, w: float, smo
 
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf/potri) of the matrix scaled
-    to a unit diagonal, which keeps it accurate when the diagonal spans many orders of magnitude."""
-    scale = 1.0 / np.sqrt(matrix.diagonal())
-    outer = scale[:, None] * scale
-    factor, info = _potrf(matrix * outer, lower=True, overwrite_a=True)
-    if info == 0:
-        inverse, info = _potri(factor, lower=True, overwrite_c=True)
-    if info:
-        raise np.linalg.LinAlgError(f"Newton system not positive definite (LAPACK info {info})")
-    inverse += inverse.T   # potri fills the lower triangle; the upper one is zero
-    inverse.flat[::len(inverse) + 1] *= 0.5
-    inverse *= outer
-    return inverse
+    to a unit diagonal, which keeps it accurate when the diagonal spans many orders of magnitude. A singular
+    one (``A_t Q^-1 A_t^T`` of a frame whose constraint rows are dependent) gets its pseudo-inverse."""
+    diagonal = matrix.diagonal()
+    if np.all(diagonal > 0):
+        scale = 1.0 / np.sqrt(diagonal)
+        outer = scale[:, None] * scale
+        factor, info = _potrf(matrix * outer, lower=True, overwrite_a=True)
+        if info == 0:
+            inverse, info = _potri(factor, lower=True, overwrite_c=True)
+        if info == 0:
+            inverse += inverse.T   # potri fills the lower triangle; the upper one is zero
+            inverse.flat[::len(inverse) + 1] *= 0.5
+            return inverse * outer
+    return np.linalg.pinv(matrix, hermitian=True)
 
 
 _potrf, _potri = scipy.linalg.lapack.dpotrf, scipy.linalg.lapack.dpotri

@@ -72,3 +72,15 @@ def test_qp_infeasible_frame_is_reported_not_hidden():
     assert sol.converged[0] and not sol.converged[1]
     assert sol.violation[0] < 1e-8 and sol.violation[1] > 2.0
     assert np.allclose(sol.x[0], [0.5, 0.5], atol=1e-6) and np.all(np.isfinite(sol.x))
+
+
+def test_a_frame_with_dependent_constraint_rows_gets_a_pseudo_inverse():
+    """``A_t Q^-1 A_t^T`` is singular where two constraint rows of a frame are dependent (seen once in a
+    10-subject build); the Riccati step then uses its pseudo-inverse instead of failing the sequence."""
+    from builder.biosim.fast_so import _spd_inverse
+
+    rows = np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 1.0, 1.0]])
+    singular = rows @ rows.T
+    np.testing.assert_allclose(_spd_inverse(singular.copy()), np.linalg.pinv(singular), atol=1e-9)
+    regular = singular + np.eye(3)
+    np.testing.assert_allclose(_spd_inverse(regular.copy()) @ regular, np.eye(3), atol=1e-9)
