@@ -3,8 +3,9 @@
 1. the embedded default motions (DeepMimic clips x Anny subjects) -> BioSim -> rendered video
    -> the BioHuman10M default dataset (``./biohuman10m``: run from the project root, that is the
    package folder, so that ``load_dataset("biohuman10m")`` works there);
-2. BioHuman and the two-stage HMR + MinT-style baseline trained on a short CPU schedule;
-3. both, and the mean-activation predictor, evaluated on the test split;
+2. per seed, one front-end pretrained on single frames; from it BioHuman, the pose-only ablation and the
+   two-stage HMR + MinT-style baseline trained on a short CPU schedule, and the ground-truth-motion ceiling;
+3. all of them, and the mean-activation predictor, evaluated on the test split;
 4. a report folder: metrics table, per-muscle-group PCC, activation curves, the model card.
 
 Every stage resumes: finished sequences, shards and training steps are not redone.
@@ -30,6 +31,8 @@ METHODS = {CEILING: "motion_ceiling_cpu", "Pose-only (predicted poses)": "pose_o
 """Report row -> packaged training config (``builder/training/configs``) of each trained method: the
 ground-truth-motion ceiling (the pose-only temporal model fed true poses), the paper's pose-only ablation
 on the front-end's poses, BioHuman and the two-stage baseline."""
+FRONT_END_CONFIG = "biohuman_cpu"
+"""Config whose front-end (and pretraining settings) every video method of the main job shares."""
 SEEDS = (0, 1, 2)
 """Training seeds of every trained method (the report gives mean and spread)."""
 DEFAULT_OUT = Path("runs") / "main"
@@ -38,7 +41,8 @@ REPORT_NOTES = ("Rows: {ceiling} = the pose-only temporal model trained and eval
                 "poses (paper, section 5.4); BioHuman = the full model; Two-stage = HMR + MinT-style network on "
                 "detached HMR poses (section 5.2); {mean} = train-split mean activation per muscle. Trained rows: "
                 "seeds {seeds}. The video models read frozen EfficientNet-Lite0 maps of the person crops, computed "
-                "once per dataset in `features/` and shared by all runs.")
+                "once per dataset in `features/` and shared by all runs; for each seed, one front-end pretrained "
+                "on single frames (pose labels only) is the starting point of all three video models.")
 
 
 def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | None = None,
@@ -86,8 +90,14 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
             for config_name in METHODS.values() for seed in seeds}
     threads = max(1, default_workers() // workers)
     with ProcessPoolExecutor(min(workers, len(runs)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for done in [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads)
-                     for (name, seed), folder in runs.items()]:
+        front_ends = {seed: pool.submit(pretrain_run, FRONT_END_CONFIG, seed, features, max_steps, dataset_dir,
+                                        out_dir / "models" / "front_end", threads) for seed in seeds}
+        jobs = [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads)
+                for (name, seed), folder in runs.items() if not uses_front_end(name)]
+        jobs += [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads,
+                             front_ends[seed].result())
+                 for (name, seed), folder in runs.items() if uses_front_end(name)]
+        for done in jobs:
             done.result()
     timings[f"train ({len(runs)} runs, {min(workers, len(runs))} at a time)"] = time.perf_counter() - started
     models: dict[str, MethodRuns] = {
@@ -121,17 +131,51 @@ def build_feature_stores(config_names: tuple[str, ...], dataset_dir: Path, featu
                           mirrored=config.mirror_augmentation and split == config.train_split)
 
 
-def train_run(config_name: str, seed: int, features: Path, max_steps: int | None, dataset_dir: Path,
-              output_dir: Path, threads: int) -> None:
-    """One training run of the main job (in a worker process, with ``threads`` torch threads)."""
-    import torch
+def run_config(config_name: str, seed: int, features: Path, max_steps: int | None):
+    """A packaged config for one run of the main job: its seed, the shared feature stores and ``max_steps``
+    (which caps the front-end pretraining too)."""
+    from builder.training.trainer import TrainConfig
 
-    from builder.training.trainer import TrainConfig, train
-
-    torch.set_num_threads(threads)
     config = TrainConfig.from_name_or_path(config_name)
     config.seed, config.feature_store_dir = seed, str(features)
-    config.max_steps = max_steps or config.max_steps
+    if max_steps:
+        config.max_steps = max_steps
+        config.front_end_pretraining_steps = min(config.front_end_pretraining_steps, max_steps)
+    return config
+
+
+def uses_front_end(config_name: str) -> bool:
+    """Whether a method's runs start from the seed's shared pretrained front-end (every video method)."""
+    from builder.training.trainer import TrainConfig
+
+    config = TrainConfig.from_name_or_path(config_name)
+    return config.motion_input == "video" and config.front_end_pretraining_steps > 0
+
+
+def pretrain_run(config_name: str, seed: int, features: Path, max_steps: int | None, dataset_dir: Path,
+                 out_dir: Path, threads: int) -> str:
+    """The front-end of one seed, pretrained once and shared by the video methods of that seed (a fair
+    comparison: they differ only after the front-end); returns its weights file."""
+    import torch
+
+    from builder.training.front_end_pretraining import pretrained_front_end_file
+
+    torch.set_num_threads(threads)
+    config = run_config(config_name, seed, features, max_steps)
+    return str(pretrained_front_end_file(config, dataset_dir, features, out_dir))
+
+
+def train_run(config_name: str, seed: int, features: Path, max_steps: int | None, dataset_dir: Path,
+              output_dir: Path, threads: int, front_end: str | None = None) -> None:
+    """One training run of the main job (in a worker process, with ``threads`` torch threads), starting from
+    the pretrained ``front_end`` weights file when given."""
+    import torch
+
+    from builder.training.trainer import train
+
+    torch.set_num_threads(threads)
+    config = run_config(config_name, seed, features, max_steps)
+    config.front_end_init = front_end
     train(config, dataset_dir, output_dir)
 
 
@@ -153,7 +197,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                       "the package folder, so that load_dataset('biohuman10m') works there)")
     add_workers_argument(parser, "BioSim and dataset sequences")
     parser.add_argument("--window-stride", type=positive_int, default=16, help="frames between window starts")
-    parser.add_argument("--max-steps", type=positive_int, help="override the training steps of both methods")
+    parser.add_argument("--max-steps", type=positive_int,
+                        help="override the training steps of every method (and cap their front-end pretraining)")
     parser.add_argument("--clips", nargs="+", help="embedded clips to use (default: all)")
     parser.add_argument("--subjects", type=positive_int, help="number of Anny subjects to use (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),

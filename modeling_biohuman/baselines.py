@@ -42,6 +42,7 @@ from .modeling_biohuman import (
     frame_mask_from,
     sinusoidal_positions,
     temporal_transformer,
+    training_noise,
 )
 from .rotations import axis_angle_to_rot6d
 
@@ -140,7 +141,10 @@ class BioHumanTwoStageForMuscle(BioHumanPreTrainedModel):
         m = mask[..., None].to(front["pose"].dtype)
         pose = torch.where(mask[..., None], front["pose"], 0.0)  # masked frames may hold NaN
         rest_joints = torch.tensor(self.config.rest_joints, dtype=pose.dtype, device=pose.device)
-        motion = humanml3d_features(pose.detach(), mask, rest_joints, transl,
+        motion_pose = pose.detach()
+        if self.training:
+            motion_pose = training_noise(motion_pose, self.config.motion_noise_std) * m
+        motion = humanml3d_features(motion_pose, mask, rest_joints, transl,
                                     self.config.contact_velocity_threshold)
         h = self.motion_in(motion.transpose(1, 2)).transpose(1, 2)
         h = h + sinusoidal_positions(frames, h.shape[-1], h.device)[None]

@@ -194,6 +194,7 @@ class EfficientNetLite0Encoder(nn.Module):
         height, width = config.image_size
         stride = config.encoder_feature_stride
         self.backbone = EfficientNetLite0Backbone(stride)
+        self.map_channels = LITE0_OUTPUTS[stride]
         self.proj = nn.Linear(LITE0_OUTPUTS[stride], config.encoder_hidden_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / stride) * math.ceil(width / stride),
                                                   config.encoder_hidden_size))

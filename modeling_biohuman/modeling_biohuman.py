@@ -31,7 +31,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_biohuman import BioHumanConfig
-from .hmr import HMRFrontEnd
+from .hmr import ConvRegressorFrontEnd, HMRFrontEnd
 from .inference import predict_in_windows
 from .losses import biohuman_loss
 from .prompthmr_adapter import PromptHMRAdapter
@@ -91,6 +91,15 @@ def masked_kinematics(pose: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     acc = torch.zeros_like(pose)
     acc[:, 2:] = (pose[:, 2:] - 2 * pose[:, 1:-1] + pose[:, :-2]) * m[:, 2:] * m[:, 1:-1] * m[:, :-2]
     return torch.cat([pose, vel, acc], dim=-1)
+
+
+def training_noise(pose: torch.Tensor, std: float) -> torch.Tensor:
+    """``pose`` (B, T, D) plus Gaussian noise of standard deviation ``std``: half of the variance is one offset
+    per window (a pose error that persists), half new every frame (jitter)."""
+    if not std:
+        return pose
+    offset = torch.randn_like(pose[:, :1]).expand_as(pose)
+    return pose + std / math.sqrt(2) * (offset + torch.randn_like(pose))
 
 
 def encode_valid(transformer: nn.TransformerEncoder, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -165,7 +174,9 @@ def temporal_transformer(config: BioHumanConfig, dim: int, layers: int, heads: i
 
 
 def build_front_end(config: BioHumanConfig) -> nn.Module:
-    return PromptHMRAdapter(config) if config.image_encoder == "prompthmr" else HMRFrontEnd(config)
+    if config.image_encoder == "prompthmr":
+        return PromptHMRAdapter(config)
+    return ConvRegressorFrontEnd(config) if config.hmr_head == "conv_regressor" else HMRFrontEnd(config)
 
 
 class BioHumanPreTrainedModel(PreTrainedModel):
@@ -300,6 +311,8 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
             hmr_features = torch.where(mask[..., None], hmr_features, 0.0)
         # pose-only ablation: biomechanical supervision does not reach the front-end (only its own pose loss)
         motion_input = initial_pose.detach() if self.config.fusion_mode == "pose_only" else initial_pose
+        if self.training:
+            motion_input = training_noise(motion_input, self.config.motion_noise_std) * m
         adapted = motion_input + self.pose_adapter(motion_input)
         pose_tokens = self.pose_encoder(masked_kinematics(adapted, mask), mask)
 

@@ -21,21 +21,34 @@ import time
 from pathlib import Path
 
 CEILING = "GT-motion ceiling"
+FORMER_FRONT_END = {"model_config.hmr_head": "token_decoder", "model_config.encoder_feature_stride": 32,
+                    "model_config.decoder_hidden_size": 64, "model_config.decoder_num_layers": 1,
+                    "front_end_pretraining_steps": 0, "model_config.motion_noise_std": 0.0}
+"""The CPU configs' front-end before issue 14's levers: SMPL-token decoder on the 1280-channel stride-32 maps."""
 VARIANTS: dict[str, tuple[str, dict]] = {
     CEILING: ("motion_ceiling_cpu", {}),
+    "GT-motion ceiling, amplitude regularisers": ("motion_ceiling_cpu",
+                                                  {"model_config.use_amplitude_regularizers": True}),
     "pose-only on predicted poses": ("pose_only_cpu", {}),
     "two-stage HMR+MinT": ("two_stage_cpu", {}),
     "BioHuman (packaged config)": ("biohuman_cpu", {}),
+    "former front-end (token decoder on stride-32 maps, no pretraining, no pose noise)": ("biohuman_cpu",
+                                                                                          FORMER_FRONT_END),
+    "conv regressor on stride-32 maps": ("biohuman_cpu", {"model_config.encoder_feature_stride": 32}),
+    "token decoder (128 wide, 2 layers) on stride-16 maps": ("biohuman_cpu", {
+        "model_config.hmr_head": "token_decoder", "model_config.decoder_hidden_size": 128,
+        "model_config.decoder_num_layers": 2}),
+    "no front-end pretraining": ("biohuman_cpu", {"front_end_pretraining_steps": 0}),
+    "no pose noise": ("biohuman_cpu", {"model_config.motion_noise_std": 0.0}),
+    "pose noise 0.2": ("biohuman_cpu", {"model_config.motion_noise_std": 0.2}),
     "mirrored windows": ("biohuman_cpu", {"mirror_augmentation": True}),
-    "mirrored windows, twice the steps": ("biohuman_cpu", {"mirror_augmentation": True, "max_steps": "double"}),
+    "amplitude regularisers": ("biohuman_cpu", {"model_config.use_amplitude_regularizers": True}),
+    "front-end learning rate / 10 after pretraining": ("biohuman_cpu", {"hmr_learning_rate": 3e-5}),
     "twice the steps": ("biohuman_cpu", {"max_steps": "double"}),
     "half the steps": ("biohuman_cpu", {"max_steps": "half"}),
     "one train subject fewer": ("biohuman_cpu", {"max_train_subjects": -1}),
     "no pose-only windows": ("biohuman_cpu", {"pose_only_windows": False}),
     "crops 256x192": ("biohuman_cpu", {"model_config.image_size": [256, 192]}),
-    "stride-16 maps (stage 5, 8x6 tokens)": ("biohuman_cpu", {"model_config.encoder_feature_stride": 16}),
-    "front-end decoder 128 wide, 2 layers": ("biohuman_cpu", {"model_config.decoder_hidden_size": 128,
-                                                               "model_config.decoder_num_layers": 2}),
 }
 """Name -> (packaged config, overrides); ``"half"``/``"double"`` scale the config's value, a negative
 ``max_train_subjects`` counts from the number of training subjects, dotted keys reach into ``model_config``."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,15 +172,36 @@ def collate_store_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 @torch.no_grad()
 def build_feature_store(encoder: torch.nn.Module, processor, dataset_path: Path, split: str, folder: Path,
                         mirrored: bool, batch_frames: int = 64) -> FeatureStore:
-    """Compute the store of ``split`` into ``folder`` (replacing an incomplete one); returns it opened.
+    """Compute the store of ``split`` into ``folder`` (replacing what is there); returns it opened.
 
-    ``encoder`` is the model's frozen image encoder (``backbone_features`` maps crops to maps).
+    ``encoder`` is the model's frozen image encoder (``backbone_features`` maps crops to maps). The store is
+    written to a scratch folder beside ``folder`` and moved into place when complete, so processes that
+    build the same store at the same time never mix their files.
     """
+    folder = Path(folder)
+    scratch = folder.with_name(f".{folder.name}.building-{os.getpid()}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        _write_feature_store(encoder, processor, dataset_path, split, scratch, mirrored, batch_frames)
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        try:
+            if folder.exists():
+                os.replace(folder, old)
+            os.replace(scratch, folder)
+        except OSError:
+            if not (folder / "done").is_file():
+                raise  # not a complete store that another process moved into place meanwhile
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return FeatureStore.open(folder)
+
+
+def _write_feature_store(encoder: torch.nn.Module, processor, dataset_path: Path, split: str, folder: Path,
+                         mirrored: bool, batch_frames: int) -> None:
     from tqdm.auto import tqdm
 
-    folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     dataset = WindowDataset(dataset_path, split)
     encoder.eval()
     rows_of: dict[tuple[str, int], int] = {}
@@ -226,7 +248,6 @@ def build_feature_store(encoder: torch.nn.Module, processor, dataset_path: Path,
     write_text_atomic(folder / "done", json.dumps({"frames": len(rows_of), "windows": len(dataset),
                                                    "crop_width": int(processor.crop_size["width"])}))
     logger.info("feature store %s: %d windows, %d frames", folder, len(dataset), len(rows_of))
-    return FeatureStore.open(folder)
 
 
 def feature_store(model: torch.nn.Module, processor, dataset_path: Path, split: str, root: Path,

@@ -25,8 +25,8 @@ BioHuman predicts SMPL motion (24 joints, 72-D axis-angle) and the activations o
 the ULBS-112 musculoskeletal model from monocular video and per-frame person boxes.
 
 ## Architecture
-- Front-end: `{image_encoder}` image encoder (frozen: {frozen}), box-prompt encoder, SMPL-token decoder
-  -> initial pose ({hmr_num_joints} joints as 6D) and an HMR feature (SMPL token, localisation token, shape, translation).
+- Front-end: `{image_encoder}` image encoder (frozen: {frozen}), box-prompt encoder, {hmr_head}
+  -> initial pose ({hmr_num_joints} joints as 6D) and an HMR feature (SMPL token, shape, translation).
 - Residual pose adapter, pose temporal encoder on [pose, velocity, acceleration], visual projection.
 - Fusion mode `{fusion_mode}`; temporal transformer: {num_hidden_layers} layers, {num_attention_heads} heads,
   width {hidden_size}; windows of {window_length} frames.
@@ -62,13 +62,17 @@ out.pose, out.muscle_activations
 """  # noqa: E501 (the card text keeps its long line)
 
 
+HMR_HEAD_TEXT = {"token_decoder": "SMPL-token decoder (with a localisation token)",
+                 "conv_regressor": "conv regressor on the encoder's maps (pretrained on single frames)"}
+
 RENDERED_SOURCES = {"deepmimic": "the DeepMimic clips of the `pybullet` wheel (walk, run, jump, kick, punch, spin, "
                                   "spinkick, cartwheel, backflip, crawl, roll, two dances, two get-ups) performed by "
                                   "Anny bodies rendered on the CPU"}
 """Sources whose video is rendered by ``builder.render`` rather than filmed."""
 
 GPU_CONFIGURATION = ("`biohuman_gpu` (packaged training config, not run on the CPU machines this card was made on): "
-                     "256x192 crops, 16 windows per step, 20,000 steps, the same frozen encoder and feature store; "
+                     "256x192 crops, 16 windows per step, 20,000 steps (and 20,000 front-end pretraining steps), "
+                     "the same frozen encoder, feature store and conv-regressor front-end; "
                      "meant for a larger build (more Anny subjects and clips, or licensed sources). No GPU figures "
                      "exist for it yet.")
 
@@ -122,6 +126,7 @@ def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: di
     text = _TEMPLATE.format(
         card_data=data.to_yaml(), model_name=model_name, image_encoder=config.image_encoder,
         frozen=config.freeze_image_encoder, hmr_num_joints=config.hmr_num_joints, fusion_mode=config.fusion_mode,
+        hmr_head=HMR_HEAD_TEXT[getattr(config, "hmr_head", "token_decoder")],
         num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
         hidden_size=config.hidden_size, window_length=config.window_length, num_muscles=config.num_muscles,
         num_parameters=num_parameters, repo_id=repo_id, metrics_text=metrics_text,

@@ -43,6 +43,7 @@ from builder.io import write_text_atomic
 
 from . import config_path
 from .config_schema import dataclass_types, keyword_types, validated
+from .front_end_pretraining import load_front_end, pretrain_front_end
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,10 @@ class TrainConfig:
     HMR pose: the ground-truth-motion ceiling of a pose-only model; needs the store).
     ``max_train_subjects`` (store only): train on the windows of the first N training subjects;
     ``pose_only_windows`` (store only; off: leave out training windows without any muscle label).
+    ``front_end_pretraining_steps`` (store only): before the main loop, train the HMR front-end alone for
+    that many steps on batches of ``front_end_pretraining_batch_size`` random single frames, pose labels
+    only, at ``front_end_pretraining_learning_rate`` (:mod:`.front_end_pretraining`). ``front_end_init``: a
+    front-end weights file (:func:`.front_end_pretraining.pretrained_front_end_file`) to start from instead.
     """
 
     model: str = "biohuman"
@@ -115,6 +120,10 @@ class TrainConfig:
     feature_store_dir: str | None = None
     max_train_subjects: int | None = None
     pose_only_windows: bool = True
+    front_end_pretraining_steps: int = 0
+    front_end_pretraining_batch_size: int = 128
+    front_end_pretraining_learning_rate: float = 1e-3
+    front_end_init: str | None = None
     find_unused_parameters: bool = True
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
@@ -137,11 +146,11 @@ class TrainConfig:
         if self.motion_input not in MOTION_INPUTS:
             raise TrainConfigError(None, f"motion_input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
         store_only = (self.mirror_augmentation or self.motion_input != "video" or self.max_train_subjects is not None
-                      or not self.pose_only_windows)
+                      or not self.pose_only_windows or self.front_end_pretraining_steps > 0)
         if store_only and not self.precompute_features:
-            raise TrainConfigError(None, "mirror_augmentation, motion_input=ground_truth, max_train_subjects and "
-                                   "pose_only_windows=false train from the feature store: "
-                                   "set precompute_features: true")
+            raise TrainConfigError(None, "mirror_augmentation, motion_input=ground_truth, max_train_subjects, "
+                                   "pose_only_windows=false and front_end_pretraining_steps train from the "
+                                   "feature store: set precompute_features: true")
         if self.precompute_features and not self.freeze_image_encoder:
             raise TrainConfigError(None, "precompute_features needs freeze_image_encoder: true (a trained encoder's "
                                    "features change every step)")
@@ -231,11 +240,11 @@ def build_model_and_processor(config: TrainConfig):
 
 def hmr_parameter_names(model: torch.nn.Module) -> set[str]:
     """Names of the parameters inside the model's HMR front-end(s)."""
-    from modeling_biohuman.hmr import HMRFrontEnd
+    from modeling_biohuman.hmr import FrontEndBase
 
     names = set()
     for prefix, module in model.named_modules():
-        if isinstance(module, HMRFrontEnd):
+        if isinstance(module, FrontEndBase):
             names.update(f"{prefix}.{n}" if prefix else n for n, _ in module.named_parameters())
     return names
 
@@ -394,10 +403,17 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
     optimizer = torch.optim.AdamW(parameter_groups(model, config), betas=config.adam_betas)
     scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.warmup_steps,
                               num_training_steps=config.max_steps)
+    existing = checkpoints(output_dir)
+    if config.front_end_init and config.motion_input == "video" and not existing:
+        load_front_end(model.hmr, config.front_end_init)
+    elif config.front_end_pretraining_steps and config.motion_input == "video" and not existing:
+        pretrain_front_end(model.hmr, stores[config.train_split], config.front_end_pretraining_steps,
+                           config.front_end_pretraining_batch_size, config.front_end_pretraining_learning_rate,
+                           config.weight_decay, config.seed, config.mirror_augmentation, model.config.pose_loss,
+                           accelerator.device)
     model, optimizer = accelerator.prepare(model, optimizer)
     progress = TrainingProgress(config.fingerprint())
     accelerator.register_for_checkpointing(scheduler, progress)
-    existing = checkpoints(output_dir)
     if existing:
         try:
             accelerator.load_state(str(existing[-1]))

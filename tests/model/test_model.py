@@ -352,3 +352,24 @@ def test_saved_folder_loads_with_trust_remote_code_without_importing_the_package
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-2:] == ["BioHumanForMotionAndMuscle", "BioHumanVideoProcessor"]
+
+
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_motion_noise_acts_in_training_only_and_never_on_masked_frames(tiny_biohuman_config, two_stage):
+    from modeling_biohuman.modeling_biohuman import training_noise
+
+    config = tiny_biohuman_config(two_stage=two_stage, motion_noise_std=0.2, dropout=0.0)
+    model = (mb.BioHumanTwoStageForMuscle if two_stage else mb.BioHumanForMotionAndMuscle)(config)
+    hmr_pose, mask = torch.randn(B, T, 72), torch.ones(B, T, dtype=torch.long)
+    mask[0, 5:] = 0
+    x = {"hmr_pose": hmr_pose, "hmr_features": torch.randn(B, T, config.hmr_feature_size), "attention_mask": mask}
+    model.eval()
+    torch.testing.assert_close(model(**x).muscle_activations, model(**x).muscle_activations)
+    model.train()
+    torch.manual_seed(0)
+    noisy = model(**x).muscle_activations
+    assert not torch.allclose(noisy, model(**x).muscle_activations)
+    assert (noisy[0, 5:] == 0).all()
+    noise = training_noise(torch.zeros(4000, 16, 3), 0.2)
+    assert abs(float(noise.std()) - 0.2) < 0.01  # the configured spread in total
+    assert abs(float(noise.mean(dim=1).std()) - 0.2 / 2**0.5) < 0.02  # half of the variance persists over a window

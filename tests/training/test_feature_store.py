@@ -133,3 +133,97 @@ def test_ceiling_trains_on_true_poses_and_the_report_measures_rows_against_it(st
     summary = json.loads((tmp_path / "report" / "metrics.json").read_text())
     low, high = summary["Ceiling"]["pcc_interval_95"]
     assert low <= high and -1 <= low and high <= 1
+
+
+def _store_with_poses_in_the_maps(folder, frames: int = 96, windows: int = 12) -> None:
+    """A feature store on disk (stride-32 maps of 64x48 crops) whose maps and pose labels both depend on 4
+    hidden factors per frame, so a front-end can learn the poses; windows of 8 frames point at the frames."""
+    from builder.evaluation.feature_store import WINDOW_ARRAYS
+
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(frames, 4))
+    maps = (factors @ rng.normal(size=(4, 1280 * 4)) + 0.1 * rng.normal(size=(frames, 1280 * 4)))
+    maps = maps.reshape(frames, 1280, 2, 2).astype(np.float16)
+    poses = np.zeros((frames, 72), np.float32)
+    poses[:, 3:66] = 0.5 * np.tanh(factors @ rng.normal(size=(4, 63)))
+    folder.mkdir(parents=True)
+    np.save(folder / "features.npy", maps)
+    np.save(folder / "features_mirrored.npy", maps[:, :, :, ::-1].copy())
+    rows = np.arange(windows * 8).reshape(windows, 8) % frames
+    arrays = {"rows": rows, "boxes": np.tile([4.0, 2.0, 44.0, 62.0], (windows, 8, 1)),
+              "attention_mask": np.ones((windows, 8), bool), "pose_labels": poses[rows],
+              "muscle_labels": np.zeros((windows, 8, 112), np.float32), "pose_mask": np.ones((windows, 8), bool),
+              "muscle_mask": np.zeros((windows, 8), bool), "frame_index": rows}
+    assert set(arrays) == set(WINDOW_ARRAYS)
+    np.savez(folder / "windows.npz", **arrays, keys=np.array([f"w{i}" for i in range(windows)]),
+             sequence_ids=np.array(["s"] * windows), sources=np.array(["synthetic"] * windows),
+             subjects=np.array(["a"] * windows), fps=np.full(windows, 30.0))
+    (folder / "done").write_text(json.dumps({"frames": frames, "windows": windows, "crop_width": 48}))
+
+
+def test_front_end_pretraining_learns_poses_from_random_frames(tmp_path):
+    """The pretraining stage fits the front-end's poses to the store's frames, reads the mirrored maps with
+    mirrored labels and boxes, is reproducible, and needs the store."""
+    from builder.evaluation.feature_store import FeatureStore
+    from builder.training.front_end_pretraining import LabelledFrames, frame_batch, pretrain_front_end
+
+    _store_with_poses_in_the_maps(tmp_path / "store")
+    store = FeatureStore.open(tmp_path / "store")
+    frames = LabelledFrames.of(store)
+    assert len(frames) == 96 and (frames.rows == np.arange(96)).all()
+    maps, boxes, poses = frame_batch(store, frames, np.array([5, 1, 5]), np.array([False, False, True]))
+    torch.testing.assert_close(maps[2], torch.from_numpy(store.mirrored_features[5].astype(np.float32)))
+    torch.testing.assert_close(maps[0], torch.from_numpy(store.features[5].astype(np.float32)))
+    np.testing.assert_allclose(poses[2].numpy(), mirror_pose(frames.poses[5]), rtol=1e-6)
+    np.testing.assert_allclose(boxes[2].numpy(), mirror_boxes(frames.boxes[5], 48))
+    everything = frame_batch(store, frames, np.arange(len(frames)), np.zeros(len(frames), bool))
+    config = _config(model_config={**SMALL_FROZEN, "hmr_head": "conv_regressor", "neck_channels": 16,
+                                   "decoder_hidden_size": 64, "encoder_pretrained": False})
+
+    def error(front_end: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return float((front_end.eval()(None, everything[1], image_features=everything[0])["pose"]
+                          - everything[2]).abs().mean())
+
+    def run() -> tuple[float, float, list[float]]:
+        torch.manual_seed(0)
+        model, _ = build_model_and_processor(config)
+        before = error(model.hmr)
+        losses = pretrain_front_end(model.hmr, store, 150, 32, 1e-2, 0.0, seed=0, mirrored=False, pose_loss="l1")
+        return before, error(model.hmr), losses
+
+    (before, after, losses), (_, after_again, losses_again) = run(), run()
+    assert after < 0.7 * before, (before, after)
+    assert losses == losses_again and after == after_again
+    with pytest.raises(Exception, match="precompute_features"):
+        _config(precompute_features=False, front_end_pretraining_steps=10)
+
+
+def test_pretrained_front_end_file_is_keyed_by_its_inputs_and_loads(store_run, tiny_dataset, tmp_path):
+    """A shared pretrained front-end: reused for the same inputs, a new file for another seed, loaded into a
+    fresh model of the same config (same outputs), refused with the file's name by another architecture."""
+    from biohuman10m.errors import InputError, MissingInputError
+    from builder.training.front_end_pretraining import load_front_end, pretrained_front_end_file
+
+    root, _, _ = store_run
+    config = _config(model_config={**SMALL_FROZEN, "hmr_head": "conv_regressor", "neck_channels": 16},
+                     front_end_pretraining_steps=3, mirror_augmentation=True, feature_store_dir=str(root / "features"))
+    path = pretrained_front_end_file(config, tiny_dataset, root / "features", tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert pretrained_front_end_file(config, tiny_dataset, root / "features", tmp_path) == path
+    assert path.stat().st_mtime_ns == stamp  # reused, not redone
+    config.seed = 1
+    assert pretrained_front_end_file(config, tiny_dataset, root / "features", tmp_path) != path
+    model, _ = build_model_and_processor(config)
+    load_front_end(model.hmr, path)
+    from safetensors.torch import load_file
+
+    assert all(torch.equal(value, model.hmr.state_dict()[name]) for name, value in load_file(path).items())
+    other, _ = build_model_and_processor(_config())
+    with pytest.raises(InputError, match=path.name):
+        load_front_end(other.hmr, path)
+    with pytest.raises(MissingInputError, match="missing.safetensors"):
+        load_front_end(model.hmr, tmp_path / "missing.safetensors")
+    run = train(_config(model_config=config.model_config, front_end_init=str(path), max_steps=1,
+                        feature_store_dir=str(root / "features")), tiny_dataset, tmp_path / "run")
+    assert "muscle" in run
