@@ -159,10 +159,13 @@ def pretrain_run(config_name: str, seed: int, features: Path, max_steps: int | N
     import torch
 
     from builder.training.front_end_pretraining import pretrained_front_end_file
+    from builder.training.trainer import build_model_and_processor
 
     torch.set_num_threads(threads)
     config = run_config(config_name, seed, features, max_steps)
-    return str(pretrained_front_end_file(config, dataset_dir, features, out_dir))
+    torch.manual_seed(seed)
+    model, processor = build_model_and_processor(config)
+    return str(pretrained_front_end_file(config, model, processor, dataset_dir, features, out_dir))
 
 
 def train_run(config_name: str, seed: int, features: Path, max_steps: int | None, dataset_dir: Path,

@@ -110,18 +110,15 @@ PRETRAINING_FIELDS = ("front_end_pretraining_steps", "front_end_pretraining_batc
 """Training-config fields a pretrained front-end depends on (with the model config and the feature store)."""
 
 
-def pretrained_front_end_file(config, dataset_path: Path, feature_root: Path, out_dir: Path) -> Path:
-    """The front-end of ``config`` (a :class:`~builder.training.trainer.TrainConfig`) pretrained on the training
-    store of ``dataset_path`` under ``feature_root``, saved as ``<out_dir>/front_end-<key>.safetensors``; the key
-    hashes the store's fingerprint, the model config and the pretraining settings, so a file is reused only for
-    the same inputs. Returns the file (made if missing)."""
-    import torch
+def pretrained_front_end_file(config, model: torch.nn.Module, processor, dataset_path: Path, feature_root: Path,
+                              out_dir: Path) -> Path:
+    """The front-end of ``model`` (freshly built with ``processor`` from ``config``, a
+    :class:`~builder.training.trainer.TrainConfig`) pretrained on the training store of ``dataset_path`` under
+    ``feature_root``, saved as ``<out_dir>/front_end-<key>.safetensors``; the key hashes the store's fingerprint,
+    the model config and the pretraining settings, so a file is reused only for the same inputs. Returns the
+    file (made if missing)."""
     from safetensors.torch import save
 
-    from .trainer import build_model_and_processor
-
-    torch.manual_seed(config.seed)
-    model, processor = build_model_and_processor(config)
     settings = {name: getattr(config, name) for name in PRETRAINING_FIELDS}
     key = json.dumps([store_fingerprint(dataset_path, processor, model.config), config.model_config, settings],
                      sort_keys=True, default=str)

@@ -208,12 +208,17 @@ def test_pretrained_front_end_file_is_keyed_by_its_inputs_and_loads(store_run, t
     root, _, _ = store_run
     config = _config(model_config={**SMALL_FROZEN, "hmr_head": "conv_regressor", "neck_channels": 16},
                      front_end_pretraining_steps=3, mirror_augmentation=True, feature_store_dir=str(root / "features"))
-    path = pretrained_front_end_file(config, tiny_dataset, root / "features", tmp_path)
+
+    def pretrained():
+        return pretrained_front_end_file(config, *build_model_and_processor(config), tiny_dataset, root / "features",
+                                         tmp_path)
+
+    path = pretrained()
     stamp = path.stat().st_mtime_ns
-    assert pretrained_front_end_file(config, tiny_dataset, root / "features", tmp_path) == path
+    assert pretrained() == path
     assert path.stat().st_mtime_ns == stamp  # reused, not redone
     config.seed = 1
-    assert pretrained_front_end_file(config, tiny_dataset, root / "features", tmp_path) != path
+    assert pretrained() != path
     model, _ = build_model_and_processor(config)
     load_front_end(model.hmr, path)
     from safetensors.torch import load_file
