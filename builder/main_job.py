@@ -90,13 +90,14 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
             for config_name in METHODS.values() for seed in seeds}
     threads = max(1, default_workers() // workers)
     with ProcessPoolExecutor(min(workers, len(runs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        shared = {name for name in METHODS.values() if uses_front_end(name)}
         front_ends = {seed: pool.submit(pretrain_run, FRONT_END_CONFIG, seed, features, max_steps, dataset_dir,
-                                        out_dir / "models" / "front_end", threads) for seed in seeds}
+                                        out_dir / "models" / "front_end", threads) for seed in seeds if shared}
         jobs = [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads)
-                for (name, seed), folder in runs.items() if not uses_front_end(name)]
+                for (name, seed), folder in runs.items() if name not in shared]
         jobs += [pool.submit(train_run, name, seed, features, max_steps, dataset_dir, folder, threads,
                              front_ends[seed].result())
-                 for (name, seed), folder in runs.items() if uses_front_end(name)]
+                 for (name, seed), folder in runs.items() if name in shared]
         for done in jobs:
             done.result()
     timings[f"train ({len(runs)} runs, {min(workers, len(runs))} at a time)"] = time.perf_counter() - started

@@ -75,7 +75,7 @@ class BioHumanConfig(PretrainedConfig):
             window, half new every frame) added to the front-end pose the temporal model reads. A front-end
             fits its training frames far better than unseen subjects (measured: 0.011 vs 0.08 rad L1), so
             without it the temporal model learns to trust poses that are only that good on the training set.
- and losses (eq. 11-13, supplementary B):
+    Outputs and losses (eq. 11-13, supplementary B):
         pose_dim (72), num_muscles (112), pose_loss / muscle_loss ("l1", "mse", "smooth_l1"),
         loss_weights (see ``DEFAULT_LOSS_WEIGHTS``), active_threshold (activity threshold of the
         active-amplitude term), peak_fraction (share of a window's valid entries, highest ground truth

@@ -187,7 +187,8 @@ class FrozenFeatureCache:
 
 
 class EfficientNetLite0Encoder(nn.Module):
-    """Pretrained EfficientNet-Lite0 backbone + trainable 1x1 projection and learned positions."""
+    """Pretrained EfficientNet-Lite0 backbone + trainable 1x1 projection and learned positions (the token path;
+    built only for a front-end that reads tokens, not for ``hmr_head="conv_regressor"``, which reads the maps)."""
 
     def __init__(self, config: BioHumanConfig) -> None:
         super().__init__()
@@ -195,9 +196,10 @@ class EfficientNetLite0Encoder(nn.Module):
         stride = config.encoder_feature_stride
         self.backbone = EfficientNetLite0Backbone(stride)
         self.map_channels = LITE0_OUTPUTS[stride]
-        self.proj = nn.Linear(LITE0_OUTPUTS[stride], config.encoder_hidden_size)
-        self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / stride) * math.ceil(width / stride),
-                                                  config.encoder_hidden_size))
+        if config.hmr_head != "conv_regressor":
+            self.proj = nn.Linear(self.map_channels, config.encoder_hidden_size)
+            self.pos_embed = nn.Parameter(torch.zeros(1, math.ceil(height / stride) * math.ceil(width / stride),
+                                                      config.encoder_hidden_size))
         self.output_size = config.encoder_hidden_size
         self.feature_cache: FrozenFeatureCache | None = None
 

@@ -63,8 +63,9 @@ def frame_batch(store: FeatureStore, frames: LabelledFrames, picks: np.ndarray, 
         if not len(chosen):
             continue
         table = store.mirrored_features if flip else store.features
-        order = np.argsort(frames.rows[picks[chosen]])  # sorted reads from the memory map
-        maps[chosen[order]] = table[frames.rows[picks[chosen]][order]]
+        rows = frames.rows[picks[chosen]]
+        order = np.argsort(rows)  # sorted reads from the memory map
+        maps[chosen[order]] = table[rows[order]]
         if flip:
             boxes[chosen], poses[chosen] = mirror_boxes(boxes[chosen], store.crop_width), mirror_pose(poses[chosen])
     return torch.from_numpy(maps), torch.from_numpy(boxes), torch.from_numpy(poses)
@@ -104,6 +105,16 @@ def pretrain_front_end(front_end: torch.nn.Module, store: FeatureStore, steps: i
     return losses
 
 
+def pretrain_as_configured(model: torch.nn.Module, store: FeatureStore, config, device: torch.device | str = "cpu"
+                           ) -> list[float]:
+    """:func:`pretrain_front_end` of ``model.hmr`` with the pretraining settings of ``config`` (a
+    :class:`~builder.training.trainer.TrainConfig`)."""
+    return pretrain_front_end(model.hmr, store, config.front_end_pretraining_steps,
+                              config.front_end_pretraining_batch_size, config.front_end_pretraining_learning_rate,
+                              config.weight_decay, config.seed, config.mirror_augmentation, model.config.pose_loss,
+                              device)
+
+
 PRETRAINING_FIELDS = ("front_end_pretraining_steps", "front_end_pretraining_batch_size",
                       "front_end_pretraining_learning_rate", "weight_decay", "mirror_augmentation", "train_split",
                       "seed")
@@ -127,9 +138,7 @@ def pretrained_front_end_file(config, model: torch.nn.Module, processor, dataset
         return path
     store = feature_store(model, processor, dataset_path, config.train_split, feature_root,
                           mirrored=config.mirror_augmentation)
-    pretrain_front_end(model.hmr, store, config.front_end_pretraining_steps, config.front_end_pretraining_batch_size,
-                       config.front_end_pretraining_learning_rate, config.weight_decay, config.seed,
-                       config.mirror_augmentation, model.config.pose_loss)
+    pretrain_as_configured(model, store, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, save({k: v.contiguous() for k, v in model.hmr.state_dict().items()}))
     return path

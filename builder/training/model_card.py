@@ -126,7 +126,7 @@ def generate_model_card(config: BioHumanConfig, num_parameters: int, metrics: di
     text = _TEMPLATE.format(
         card_data=data.to_yaml(), model_name=model_name, image_encoder=config.image_encoder,
         frozen=config.freeze_image_encoder, hmr_num_joints=config.hmr_num_joints, fusion_mode=config.fusion_mode,
-        hmr_head=HMR_HEAD_TEXT[getattr(config, "hmr_head", "token_decoder")],
+        hmr_head=HMR_HEAD_TEXT[config.hmr_head],
         num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
         hidden_size=config.hidden_size, window_length=config.window_length, num_muscles=config.num_muscles,
         num_parameters=num_parameters, repo_id=repo_id, metrics_text=metrics_text,

@@ -43,7 +43,7 @@ from builder.io import write_text_atomic
 
 from . import config_path
 from .config_schema import dataclass_types, keyword_types, validated
-from .front_end_pretraining import load_front_end, pretrain_front_end
+from .front_end_pretraining import load_front_end, pretrain_as_configured
 from .window_sampling import DEFAULT_SUBSAMPLE, EpochBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -404,13 +404,11 @@ def _run(accelerator, config: TrainConfig, dataset_path: Path, output_dir: Path,
     scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.warmup_steps,
                               num_training_steps=config.max_steps)
     existing = checkpoints(output_dir)
-    if config.front_end_init and config.motion_input == "video" and not existing:
-        load_front_end(model.hmr, config.front_end_init)
-    elif config.front_end_pretraining_steps and config.motion_input == "video" and not existing:
-        pretrain_front_end(model.hmr, stores[config.train_split], config.front_end_pretraining_steps,
-                           config.front_end_pretraining_batch_size, config.front_end_pretraining_learning_rate,
-                           config.weight_decay, config.seed, config.mirror_augmentation, model.config.pose_loss,
-                           accelerator.device)
+    if config.motion_input == "video" and not existing:  # a resumed run's checkpoint holds its front-end
+        if config.front_end_init:
+            load_front_end(model.hmr, config.front_end_init)
+        elif config.front_end_pretraining_steps:
+            pretrain_as_configured(model, stores[config.train_split], config, accelerator.device)
     model, optimizer = accelerator.prepare(model, optimizer)
     progress = TrainingProgress(config.fingerprint())
     accelerator.register_for_checkpointing(scheduler, progress)
