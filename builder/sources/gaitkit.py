@@ -7,9 +7,11 @@ physiological human walk that can be installed here: :func:`gaitkit_example` fin
 
 Only the legs are measured, so the pelvis takes its heading from the two hip landmarks and stays
 upright, the trunk and head follow it and the arms hang beside the body. Each leg segment turns
-SMPL's rest bone onto the measured bone (hip-knee, knee-ankle, ankle-toe) with its twist set by the
-left-right axis of the segment above (pelvis, thigh, shank), so the trial's hip, knee and ankle
-flexion carry over. Lengths are scaled so the trial's leg (hip-knee + knee-ankle) is as long as SMPL's.
+SMPL's rest bone onto the measured bone (hip-knee, knee-ankle) with its twist set by the left-right
+axis of the segment above (pelvis, thigh), so the trial's hip, knee and ankle flexion carry over. The
+foot turns its sole (level in the rest pose) onto the heel-toe line, with its left-right axis kept
+level: no landmark measures foot roll. Lengths are scaled so the trial's leg (hip-knee + knee-ankle)
+is as long as SMPL's.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from .validate import checked_sequence, make_id
 LANDMARKS = ("hip", "knee", "ankle", "heel", "toe")
 LANDMARK_INDEX = {name: k for k, name in enumerate(LANDMARKS)}
 SIDES = ("left", "right")
-SEGMENTS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"))
-"""Each leg bone as (joint, child) landmarks; the joint landmark names the SMPL joint it drives."""
+SEGMENTS = (("hip", "hip", "knee"), ("knee", "knee", "ankle"), ("ankle", "heel", "toe"))
+"""Each leg segment as (SMPL joint it drives, start landmark, end landmark). The foot's long axis
+runs from heel to toe: the ankle landmark is the lateral malleolus, some 5 cm lateral of that axis, so
+ankle -> toe would turn the foot 15-20 degrees inwards."""
 
 ARMS = [3 * J[f"{side}_shoulder"] + axis for side in SIDES for axis in range(3)]
 """Pose entries of the shoulders, set to the standing pose's arms-down rotations."""
@@ -107,11 +111,15 @@ def landmarks_to_smpl(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     driven = {0}
     for s, side in enumerate(SIDES):
         lateral = left
-        for joint, child in SEGMENTS:
+        for joint, start, end in SEGMENTS:
             j = J[f"{side}_{joint}"]
-            bone = positions[:, s, LANDMARK_INDEX[child]] - positions[:, s, LANDMARK_INDEX[joint]]
+            bone = positions[:, s, LANDMARK_INDEX[end]] - positions[:, s, LANDMARK_INDEX[start]]
+            rest = smpl_rest_direction(j)
+            if joint == "ankle":  # the sole: level in the rest pose, and level across when measured
+                rest = rest * [1.0, 0.0, 1.0]
+                lateral = np.cross(up, bone)
             measured = _frame(bone, lateral)
-            world[:, j] = measured @ _frame(smpl_rest_direction(j)[None], rest_lateral)[0].T
+            world[:, j] = measured @ _frame(rest[None], rest_lateral)[0].T
             lateral = measured[..., 0]  # knee and ankle hinge about the segment above's left-right axis
             driven.add(j)
     for j, parent in enumerate(SMPL_JOINT_PARENTS):
