@@ -8,7 +8,7 @@
 
 ``--reference`` adds the same figures for the real Rajagopal walk and 3.8 m/s treadmill run through ULBS-112
 (scaled to their subject, IK of their markers), once with their measured force plates and once with BioSim's
-GRF estimate: what the model and the SO reach on real motion, the floor a simulated clip is judged against.
+GRF estimate: what the model and the SO reach on real motion, the reference a simulated clip is judged against.
 
 Columns: status, valid frames, reserve share of the RMS joint moment over leg + lumbar coordinates
 (all frames, valid frames), median active-force capacity at the IK poses, saturated raw activations,

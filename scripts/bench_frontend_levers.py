@@ -45,6 +45,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "amplitude regularisers": ("biohuman_cpu", {"model_config.use_amplitude_regularizers": True}),
     "front-end learning rate / 10 after pretraining": ("biohuman_cpu", {"hmr_learning_rate": 3e-5}),
     "twice the steps": ("biohuman_cpu", {"max_steps": "double"}),
+    "twice the front-end pretraining steps": ("biohuman_cpu", {"front_end_pretraining_steps": "double"}),
     "half the steps": ("biohuman_cpu", {"max_steps": "half"}),
     "one train subject fewer": ("biohuman_cpu", {"max_train_subjects": -1}),
     "no pose-only windows": ("biohuman_cpu", {"pose_only_windows": False}),

@@ -52,12 +52,16 @@ class DynamicsSettings:
     root_reduction: bool = True         # shift the pelvis (<= 5 cm) so a floor explains the motion (root_reduction.py)
     solver: str = "fast"                # "fast" (batched, ours) or "opensim" (StaticOptimization)
     reserves: ReserveSpec = field(default_factory=ReserveSpec)
+    tendon_compliance: bool = True      # fast SO: muscle forces with compliant tendons (compliant_active_force)
     thresholds: ValidityThresholds = field(default_factory=ValidityThresholds)
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown SO solver {self.solver!r}; expected one of {SOLVERS}")
+        if self.solver == "opensim" and self.tendon_compliance:
+            raise ValueError("OpenSim's StaticOptimization uses rigid tendons; tendon compliance needs the fast "
+                             "solver (or set tendon_compliance=False)")
         if self.solver == "opensim" and self.smoothing.method == "sequence":
             raise ValueError("smoothing inside the optimisation needs the fast solver; "
                              "use the savgol smoothing method with the OpenSim solver")
@@ -144,7 +148,7 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
         if settings.solver == "fast":
             so = run_fast_static_optimization(model, ik, seq_dir / layout.ID_STO, seq_dir / layout.SO_ACTIVATIONS,
                                               cutoff_hz=settings.cutoff_hz, reserves=settings.reserves,
-                                              smoothness_s=smoothness)
+                                              smoothness_s=smoothness, tendon_compliance=settings.tendon_compliance)
             geometry, moments = so.geometry, so.moments.data
         else:
             so = run_static_optimization(model, ik, seq_dir / layout.GRF_XML, seq_dir / layout.SO_ACTIVATIONS,
@@ -157,6 +161,8 @@ def process_sequence(seq_dir: str | Path, settings: DynamicsSettings | None = No
             "solver": settings.solver, "frames": len(so.table.time), "muscles": len(so.table.labels),
             "constraint_violation_max": violation,
             "infeasible_frames": int(np.sum(so.constraint_violation > INFEASIBLE_N_M)),
+            "tendon_compliance": settings.tendon_compliance,
+            "rigid_tendon_frames": int(np.sum(so.rigid_tendon_frames)) if so.rigid_tendon_frames is not None else 0,
             "reserve_abs_max": {k: float(v) for k, v in zip(so.reserves.labels, np.abs(so.reserves.data).max(axis=0))},
         }
         savgol = smooth_activations(so.table, settings.smoothing)
@@ -213,14 +219,20 @@ def audit_folder(seq_dir: str | Path, settings: DynamicsSettings | None = None):
     """The validity audit (:class:`~builder.biosim.validity.SequenceAudit`) of a sequence folder that the
     dynamics stage already ran, from its files alone (e.g. one built by an older version): raw SO from
     ``so_activations.sto``, the label from ``activations.sto`` (raw SO where absent), muscle geometry
-    recomputed from ``scaled.osim`` and ``ik.mot``. Writes nothing."""
-    from builder.biosim.fast_so import muscle_geometry
+    recomputed from ``scaled.osim`` and the motion dynamics used (``ik_reduced.mot`` where the root reduction
+    wrote one, else ``ik.mot``; with compliant tendons at the raw activations when ``settings.tendon_compliance``).
+    Writes nothing."""
+    from builder.biosim.fast_so import compliant_active_force, muscle_geometry
 
     seq_dir, settings = Path(seq_dir), settings or DynamicsSettings()
     model = seq_dir / layout.SCALED_MODEL
     raw = read_storage(seq_dir / layout.SO_ACTIVATIONS)
     published = read_storage(seq_dir / layout.ACTIVATIONS) if (seq_dir / layout.ACTIVATIONS).is_file() else raw
-    geometry = muscle_geometry(load_model(model), seq_dir / layout.IK_MOT, raw.time, settings.cutoff_hz)
+    ik = seq_dir / layout.IK_REDUCED if (seq_dir / layout.IK_REDUCED).is_file() else seq_dir / layout.IK_MOT
+    geometry = muscle_geometry(load_model(model), ik, raw.time, settings.cutoff_hz)
+    if settings.tendon_compliance:
+        geometry.active_force, _ = compliant_active_force(model, ik, raw.time, raw.data, geometry.active_force,
+                                                          settings.cutoff_hz)
     moments = _id_moments(model, seq_dir / layout.ID_STO, geometry)
     return _audit(seq_dir, model, raw, published, smooth_activations(raw, settings.smoothing), geometry, moments,
                   read_storage(seq_dir / layout.ID_STO), settings.thresholds)

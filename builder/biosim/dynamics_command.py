@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_workers_argument(parser, "sequences (local workers)")
     parser.add_argument("--address", default=None, help="Ray cluster address (e.g. auto, ray://host:10001)")
     parser.add_argument("--solver", choices=("fast", "opensim"), default="fast")
+    parser.add_argument("--no-tendon-compliance", dest="tendon_compliance", action="store_false",
+                        help="rigid tendons in the fast SO (--solver opensim always has them); by default it "
+                             "gives each muscle its force with a compliant tendon at the solved activations")
     parser.add_argument("--grf-estimator", default="contact",
                         help="GRF estimator: contact (default), physics (the earlier one) or package.module:Class")
     parser.add_argument("--cutoff-hz", type=float, default=6.0, help="coordinate low-pass for ID and SO")
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = DynamicsSettings(
         grf_estimator=args.grf_estimator, cutoff_hz=args.cutoff_hz, root_reduction=args.root_reduction,
-        solver=args.solver,
+        solver=args.solver, tendon_compliance=args.tendon_compliance and args.solver == "fast",
         reserves=ReserveSpec(residual_force=args.residual_force, reserve_force=args.reserve_force,
                              reserve_max_control=args.reserve_max_control),
         thresholds=ValidityThresholds(args.max_marker_error, args.max_unexplained_moment, args.max_residual_force,

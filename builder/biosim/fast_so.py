@@ -7,7 +7,8 @@ and the actuators' control bounds. Column ``m`` of ``A`` is
 
 * for a muscle: its moment arms times its active fibre force at full activation along the
   tendon with a rigid tendon (``calcInextensibleTendonActiveFiberForce(s, 1)``, passive force
-  excluded, as OpenSim's ``use_muscle_physiology``);
+  excluded, as OpenSim's ``use_muscle_physiology``), or with ``tendon_compliance`` the same force
+  with a compliant tendon at the rigid-tendon solution's activations (:func:`compliant_active_force`);
 * for a coordinate actuator (model actuators and reserves): its optimal force on its coordinate.
 
 Moment arms are exact and cheap: one ``addInEquivalentForces`` (unit tension) and one Jacobian-
@@ -557,6 +558,72 @@ SEQUENCE_TOL = 1e-7
 """Convergence tolerance of the smoothed sequence solve (relative equality residual, complementarity)."""
 
 
+def compliant_active_force(model_path: str | os.PathLike, coordinates_path: str | os.PathLike, times: np.ndarray,
+                           activations: np.ndarray, rigid: np.ndarray, cutoff_hz: float = 6.0, floor: float = 0.05
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Active fibre force along the tendon per unit activation (T, muscles), N, with compliant tendons, and the
+    frames (T,) bool where OpenSim's equilibrium failed and the ``rigid``-tendon force (T, muscles) stands in.
+
+    Each muscle of the model at ``model_path`` is set to its activation in ``activations`` (T, muscles; at
+    least ``floor``) at the IK pose and speeds of each frame (``coordinates_path`` low-passed at
+    ``cutoff_hz``); OpenSim's ``equilibrateMuscles`` then stretches each tendon along its own force-strain
+    curve, and ``getActiveFiberForceAlongTendon / activation`` is the force the fibre gives at the length
+    left to it. A long tendon (soleus, gastrocnemii) so shortens a fibre that a rigid tendon would leave
+    far down its force-length curve in mid-stance. At fast arm motions (dance, spin) Millard's fibre-velocity
+    Newton iteration can fail for a muscle; such a frame keeps the rigid-tendon forces.
+    """
+    model = load_model(Path(model_path))
+    muscles = model.getMuscles()
+    for k in range(muscles.getSize()):
+        muscles.get(k).set_ignore_tendon_compliance(False)
+        muscles.get(k).set_ignore_activation_dynamics(False)  # activation is then a state that can be set
+    state = model.initSystem()
+    spline_names, q, u = coordinate_states(model, Path(coordinates_path), cutoff_hz, np.asarray(times))
+    coordinates = model.getCoordinateSet()
+    column = {name: k for k, name in enumerate(spline_names)}
+    present = [(coordinates.get(j), column[coordinates.get(j).getName()]) for j in range(coordinates.getSize())
+               if coordinates.get(j).getName() in column]
+    muscle_list = [muscles.get(k) for k in range(muscles.getSize())]
+    levels = np.clip(activations, floor, 1.0)
+    force = np.array(rigid, dtype=float)
+    failed = np.zeros(len(times), bool)
+    for i in range(len(times)):
+        for coordinate, k in present:
+            coordinate.setValue(state, float(q[i, k]), False)
+            coordinate.setSpeedValue(state, float(u[i, k]))
+        for muscle, level in zip(muscle_list, levels[i]):
+            muscle.setActivation(state, float(level))
+        try:
+            model.equilibrateMuscles(state)
+            model.realizeDynamics(state)
+        except RuntimeError:
+            failed[i] = True
+            continue
+        force[i] = [muscle.getActiveFiberForceAlongTendon(state) / level
+                    for muscle, level in zip(muscle_list, levels[i])]
+    if failed.any():
+        log.warning("%s: muscle equilibrium failed on %d of %d frames; they keep rigid-tendon forces",
+                    coordinates_path, failed.sum(), len(times))
+    _bridge_path_failures(force, np.asarray(times), "compliant active forces", Path(coordinates_path))
+    return force, failed
+
+
+def _solve_frames(A: np.ndarray, tau: np.ndarray, lower: np.ndarray, upper: np.ndarray, tol: float,
+                  infeasible_tolerance: float) -> tuple[QPSolution, np.ndarray]:
+    """The frame-wise SO of ``A x = tau`` and the targets it met: ``tau``, or on frames the actuators cannot
+    meet (unexplained moment above ``infeasible_tolerance``) the nearest forces they can produce."""
+    solution = solve_batched_qp(A, tau, lower, upper, tol=tol)
+    infeasible = solution.violation > infeasible_tolerance
+    targets = tau.copy()
+    if infeasible.any():
+        # an unmet frame's last interior-point iterate is solver noise (it moved by up to 0.99 with the memory
+        # layout of A): solve such frames for the nearest forces the actuators can produce instead
+        targets[infeasible] = closest_feasible(A[infeasible], tau[infeasible], lower, upper)
+        solution.x[infeasible] = solve_batched_qp(A[infeasible], targets[infeasible], lower, upper, tol=tol).x
+        solution.violation = np.linalg.norm(_mv(A, solution.x) - tau, axis=1)
+    return solution, targets
+
+
 def closest_feasible(A: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                      margin: float = 1e-3) -> np.ndarray:
     """Generalized forces nearest to ``b`` (T, m) that the actuators can produce within their bounds.
@@ -583,7 +650,7 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
                                  time_range: tuple[float, float] | None = None, cutoff_hz: float = 6.0,
                                  reserves: ReserveSpec | None = None, tol: float = 1e-9,
                                  smoothness_s: float = 0.0, infeasible_tolerance: float = 1e-2,
-                                 ) -> StaticOptimizationResult:
+                                 tendon_compliance: bool = False) -> StaticOptimizationResult:
     """Static optimization of the frames of an inverse-dynamics result ``id_path`` (exponent 2).
 
     ``coordinates_path`` and ``cutoff_hz`` must be those the ID was run with. Writes muscle
@@ -593,6 +660,10 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
     ``(tau / dt) ** 2 * 0.5 sum_t ||a_t - a_{t-1}||^2`` over the muscle activations (``dt`` the frame
     interval: a penalty on ``tau * da/dt`` independent of the frame rate), the ID generalized forces
     still met exactly at every frame. Those activations are ``result.smoothed``.
+
+    With ``tendon_compliance`` the muscles' full-activation forces are recomputed with compliant tendons at
+    the rigid-tendon solution's activations (:func:`compliant_active_force`) and both solves use them; the
+    returned ``geometry.active_force`` is then that compliant force per unit activation.
 
     Frames the actuators cannot meet (unexplained moment above ``infeasible_tolerance`` N m in the
     frame-wise solve) aim at the nearest forces they can produce (:func:`closest_feasible`), in both
@@ -626,21 +697,24 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
     for k, (target, fopt) in enumerate(zip(layout.coord_actuator_targets, layout.optimal_force)):
         if target in row:
             ca_cols[row[target], k] = fopt
-    A = np.concatenate([geo.moment_arms * geo.active_force[:, None, :],
-                        np.broadcast_to(ca_cols, (T, *ca_cols.shape))], axis=2)
-    qp_started = time.perf_counter()
-    solution = solve_batched_qp(A, tau, layout.lower, layout.upper, tol=tol)
-    infeasible = solution.violation > infeasible_tolerance
-    targets = tau.copy()
-    if infeasible.any():
-        # an unmet frame's last interior-point iterate is solver noise (it moved by up to 0.99 with the memory
-        # layout of A): solve such frames for the nearest forces the actuators can produce instead
-        targets[infeasible] = closest_feasible(A[infeasible], tau[infeasible], layout.lower, layout.upper)
-        solution.x[infeasible] = solve_batched_qp(A[infeasible], targets[infeasible], layout.lower, layout.upper,
-                                                  tol=tol).x
-        solution.violation = np.linalg.norm(_mv(A, solution.x) - tau, axis=1)
-    qp_seconds = time.perf_counter() - qp_started
     n_mus = len(layout.muscles)
+
+    def system() -> np.ndarray:
+        return np.concatenate([geo.moment_arms * geo.active_force[:, None, :],
+                               np.broadcast_to(ca_cols, (T, *ca_cols.shape))], axis=2)
+
+    qp_started = time.perf_counter()
+    A = system()
+    solution, targets = _solve_frames(A, tau, layout.lower, layout.upper, tol, infeasible_tolerance)
+    compliance_seconds, rigid_tendon_frames = 0.0, np.zeros(T, bool)
+    if tendon_compliance:
+        compliance_started = time.perf_counter()
+        geo.active_force, rigid_tendon_frames = compliant_active_force(
+            model_path, coordinates_path, geo.time, solution.x[:, :n_mus], geo.active_force, cutoff_hz)
+        compliance_seconds = time.perf_counter() - compliance_started
+        A = system()
+        solution, targets = _solve_frames(A, tau, layout.lower, layout.upper, tol, infeasible_tolerance)
+    qp_seconds = time.perf_counter() - qp_started - compliance_seconds
     smoothed = None
     if smoothness_s > 0 and T > 1:
         dt = float(np.median(np.diff(id_table.time)))
@@ -657,11 +731,12 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
                          name="static_optimization_activations", header_lines=["activation_exponent=2.0"])
     if output_path is not None:
         write_storage(output_path, table)
-    timings = {"setup_s": geo.setup_seconds, "geometry_s": geo.seconds, "qp_s": qp_seconds,
+    timings = {"setup_s": geo.setup_seconds, "geometry_s": geo.seconds, "compliance_s": compliance_seconds,
+               "qp_s": qp_seconds,
                "qp_iterations": solution.iterations, "smoothed_qp_s": seconds - (qp_started - started) - qp_seconds}
     log.info("fast SO: %d frames in %.2f s (%s)", T, seconds, timings)
     controls = StorageTable(id_table.time, layout.coord_actuators, solution.x[:, n_mus:])
     return StaticOptimizationResult(table, controls, solution.violation, seconds, timings,
                                     reserve_torques=reserve_torques(controls, reserve_set), smoothed=smoothed,
                                     moments=StorageTable(id_table.time, geo.dofs, tau, name="generalized_forces"),
-                                    geometry=geo)
+                                    geometry=geo, rigid_tendon_frames=rigid_tendon_frames)

@@ -173,5 +173,5 @@ def reference_sequence_folder(trial: ReferenceTrial, loads_xml: Path, folder: Pa
                          time_range=trial.window, cutoff_hz=settings.cutoff_hz)
     run_fast_static_optimization(folder / layout.SCALED_MODEL, folder / layout.IK_MOT, folder / layout.ID_STO,
                                  folder / layout.SO_ACTIVATIONS, cutoff_hz=settings.cutoff_hz,
-                                 reserves=settings.reserves)
+                                 reserves=settings.reserves, tendon_compliance=settings.tendon_compliance)
     return audit_folder(folder, settings)

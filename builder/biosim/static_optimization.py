@@ -154,6 +154,7 @@ class StaticOptimizationResult:
     smoothed: StorageTable | None = None     # activations of the sequence solve with smoothness (fast solver)
     moments: StorageTable | None = None      # the generalized forces solved for, by free coordinate (fast solver)
     geometry: object | None = None           # fast_so.MuscleGeometry at the frames (fast solver)
+    rigid_tendon_frames: np.ndarray | None = None  # (T,) bool: tendon compliance asked, equilibrium failed
 
 
 _VIOLATION = re.compile(r"[Cc]onstraint violation\s*=\s*([0-9.eE+-]+|nan|inf)")

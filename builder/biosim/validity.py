@@ -14,9 +14,10 @@ Figures (per frame, written to ``validity.sto``; summarised in ``record.json`` u
 
 Sequence figures: reserve share of the RMS joint moment per coordinate group (RMS of what the
 muscles do not produce / RMS of the ID moment over the group's coordinates and frames), saturated
-activations (>= 0.99), median active-fibre-force capacity at the IK poses (OpenSim's
-``calcInextensibleTendonActiveFiberForce(s, 1) / max_isometric_force``, force-length-velocity with a
-rigid tendon), how well raw SO, the published activations and the post-hoc Savitzky-Golay filter
+activations (>= 0.99), median active-fibre-force capacity at the IK poses (the SO's force per unit
+activation / ``max_isometric_force``, force-length-velocity: by default with compliant tendons in OpenSim's
+equilibrium at the solved activations, else OpenSim's ``calcInextensibleTendonActiveFiberForce(s, 1)``
+with a rigid tendon), how well raw SO, the published activations and the post-hoc Savitzky-Golay filter
 reproduce the ID moments, activation roughness, pelvis residuals and IK error on the valid frames.
 """
 

@@ -233,18 +233,20 @@ def test_record_is_standard_json(tmp_path):
 @pytest.mark.slow
 def test_opensim_solver_sequences_get_the_same_audit(walk, dyn, tmp_path):
     """A sequence solved by OpenSim's StaticOptimization is audited like the fast solver's (geometry from
-    OpenSim's muscle calls); smoothing inside the optimisation needs the fast solver."""
+    OpenSim's muscle calls); compliant tendons and smoothing inside the optimisation need the fast solver."""
     from helpers.walk_trial import cut_walk_sequence
 
     from builder import layout
     from builder.biosim.dynamics import DynamicsSettings, process_sequence
 
-    with pytest.raises(ValueError, match="fast solver"):
+    with pytest.raises(ValueError, match="rigid tendons"):
         DynamicsSettings(solver="opensim")
+    with pytest.raises(ValueError, match="smoothing inside the optimisation needs the fast solver"):
+        DynamicsSettings(solver="opensim", tendon_compliance=False)
     folder = cut_walk_sequence(walk, tmp_path, "opensim_so")   # 0.45-0.75 s: a step on the force plates
     # without the root reduction (tested in test_root_reduction.py): a 1.4 mm shift lets one more edge frame of
     # this 31-frame cut pass the residual check, a frame whose clipped loads the muscles explain poorly
-    record = process_sequence(folder, DynamicsSettings(solver="opensim", root_reduction=False,
+    record = process_sequence(folder, DynamicsSettings(solver="opensim", root_reduction=False, tendon_compliance=False,
                                                        smoothing=SmoothingSettings(method="savgol")))
     assert record.status == "kept", (record.reasons, record.error)
     validity = record.validity

@@ -67,17 +67,16 @@ def test_plantarflexors_fire_in_late_stance(walk_cycles):
 
 
 @pytest.mark.slow
-def test_tibialis_anterior_fires_in_swing_and_around_heel_strike(walk_cycles, request):
-    if request.node.callspec.params.get("walk_folder") == "deepmimic":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "DeepMimic walk with the root reduction: the shifted pelvis moves the centre of pressure so that "
-            "mid-stance asks more subtalar eversion (-8.4 -> -13.2 N m), met by peroneus longus with tibialis "
-            "anterior co-contracting: swing / mid-stance 1.38, not 1.5 (without the reduction it passes, with "
-            "1-2 % saturated activations instead of < 1 %; the gaitkit walk passes with it)")))
+def test_tibialis_anterior_fires_in_swing_and_around_heel_strike(walk_cycles):
     swing = phase_mean(walk_cycles, ("tibant_r",), 60, 100)
     around_strike = walk_cycles["tibant_r"][:, list(range(95, 100)) + list(range(0, 10))].mean()
     mid_stance = phase_mean(walk_cycles, ("tibant_r",), 10, 30)
-    assert swing > 0.15 and swing > 1.5 * mid_stance
+    print(f"tibialis anterior: swing {swing:.3f}, around heel strike {around_strike:.3f}, mid-stance {mid_stance:.3f}")
+    # level: 0.13-0.14 on both walks since SO gives tendons their compliance (0.17 on the gaitkit walk with rigid
+    # ones: the long tendon lets the fibre work nearer its optimal length, 8 % more force per activation at the
+    # median frame); the timing is the 1.5x ratios (swing 1.9x and 4.4x mid-stance on the clip and gaitkit walks;
+    # the clip's was 1.38x with rigid tendons, peroneus longus and tibialis anterior co-contracting in mid-stance)
+    assert swing > 0.1 and swing > 1.5 * mid_stance
     assert around_strike > 1.5 * mid_stance
 
 
@@ -104,8 +103,9 @@ def test_smoothing_removes_frame_to_frame_roughness(walk_folder, request):
     if request.node.callspec.params.get("walk_folder") == "gaitkit":
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
             "gaitkit walk with the contact GRF: raw SO is smoother than with the physics GRF, so the 40 ms "
-            "smoothing removes less: published/raw roughness 0.319/0.393 = 0.81 (0.326/0.429 = 0.76 before the "
-            "foot took its heel-toe axis; 0.332/0.404 = 0.82 with the physics GRF)")))
+            "smoothing removes less: published/raw roughness 0.291/0.354 = 0.82 (0.319/0.393 = 0.81 with rigid "
+            "tendons, 0.326/0.429 = 0.76 before the foot took its heel-toe axis, 0.332/0.404 = 0.82 with the "
+            "physics GRF)")))
     _, record = walk_folder
     roughness = record.validity["roughness"]
     assert roughness["published"] < 0.75 * roughness["raw"]
@@ -155,3 +155,60 @@ def test_walk_muscles_carry_the_joint_moments(walk_folder):
     assert validity["moment_error"]["published"] < 0.15
     valid = read_storage(folder / layout.VALIDITY).column("valid")
     assert len(valid) == len(read_storage(folder / layout.ACTIVATIONS).time)
+
+
+LEG_COORDINATES = ("hip_flexion_r", "hip_adduction_r", "ankle_angle_r", "hip_flexion_l", "hip_adduction_l",
+                   "ankle_angle_l")
+"""Leg coordinates without couplers: their ID moments read straight from ``id.sto``."""
+
+
+def equilibrium_moment_error(folder, activations_file: str, step: int = 3) -> float:
+    """RMS error of the muscles' moments against the ID moments over ``LEG_COORDINATES`` and every ``step``-th
+    valid frame, relative to the RMS ID moment, computed with OpenSim's own muscle model: each muscle at its
+    activation in ``activations_file``, fibres and compliant tendons in ``equilibrateMuscles`` at the IK pose and
+    speeds, ``getActiveFiberForceAlongTendon`` times ``computeMomentArm`` (not our solver's force matrix)."""
+    from builder.biosim.fast_so import coordinate_states
+    from builder.biosim.opensim_model import opensim
+
+    osim = opensim()
+    ik = folder / layout.IK_REDUCED if (folder / layout.IK_REDUCED).is_file() else folder / layout.IK_MOT
+    model = osim.Model(str(folder / layout.SCALED_MODEL))
+    muscles = [model.getMuscles().get(k) for k in range(model.getMuscles().getSize())]
+    for muscle in muscles:
+        muscle.set_ignore_tendon_compliance(False)
+        muscle.set_ignore_activation_dynamics(False)
+    state = model.initSystem()
+    activations = read_storage(folder / activations_file)
+    frames = np.flatnonzero(read_storage(folder / layout.VALIDITY).column("valid") > 0.5)[::step]
+    times = activations.time[frames]
+    names, q, u = coordinate_states(model, ik, 6.0, times)
+    inverse_dynamics = read_storage(folder / layout.ID_STO)
+    target = np.stack([np.interp(times, inverse_dynamics.time, inverse_dynamics.column(f"{c}_moment"))
+                       for c in LEG_COORDINATES], axis=1)
+    coordinates = model.getCoordinateSet()
+    columns = [activations.labels.index(muscle.getName()) for muscle in muscles]
+    produced = np.zeros_like(target)
+    for i, frame in enumerate(frames):
+        for j, name in enumerate(names):
+            coordinates.get(name).setValue(state, float(q[i, j]), False)
+            coordinates.get(name).setSpeedValue(state, float(u[i, j]))
+        for muscle, column in zip(muscles, columns):
+            muscle.setActivation(state, float(max(activations.data[frame, column], 1e-3)))
+        model.equilibrateMuscles(state)
+        model.realizeDynamics(state)
+        for muscle in muscles:
+            force = muscle.getActiveFiberForceAlongTendon(state)
+            produced[i] += [force * muscle.computeMomentArm(state, coordinates.get(c)) for c in LEG_COORDINATES]
+    return float(np.sqrt(np.mean((produced - target) ** 2)) / np.sqrt(np.mean(target ** 2)))
+
+
+@pytest.mark.slow
+def test_activations_reproduce_the_moments_in_opensims_muscle_equilibrium(walk_folder):
+    """SO with compliant tendons: OpenSim's own equilibrium muscle model, driven by the raw SO activations,
+    produces the hip and ankle ID moments to < 5 % (1.4 % on the clip; with rigid tendons 3.1 % there and 15 %
+    on the clip's run, 4.9 % with compliant ones), and by the published ones to < 15 %."""
+    folder, _ = walk_folder
+    raw = equilibrium_moment_error(folder, layout.SO_ACTIVATIONS)
+    published = equilibrium_moment_error(folder, layout.ACTIVATIONS)
+    print(f"moment error in OpenSim's muscle equilibrium: raw {raw:.3f}, published {published:.3f}")
+    assert raw < 0.05 and published < 0.15
