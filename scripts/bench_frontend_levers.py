@@ -46,6 +46,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "front-end learning rate / 10 after pretraining": ("biohuman_cpu", {"hmr_learning_rate": 3e-5}),
     "twice the steps": ("biohuman_cpu", {"max_steps": "double"}),
     "twice the front-end pretraining steps": ("biohuman_cpu", {"front_end_pretraining_steps": "double"}),
+    "conv neck 256 wide": ("biohuman_cpu", {"model_config.neck_channels": 256}),
     "half the steps": ("biohuman_cpu", {"max_steps": "half"}),
     "one train subject fewer": ("biohuman_cpu", {"max_train_subjects": -1}),
     "no pose-only windows": ("biohuman_cpu", {"pose_only_windows": False}),
