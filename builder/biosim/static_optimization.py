@@ -27,13 +27,19 @@ from builder.biosim.storage import StorageTable, read_storage, write_storage
 def muscle_spanned_coordinates(model) -> set[str]:
     """Coordinates of the joints that at least one muscle crosses (its path has points on both sides),
     found from the model's topology: no pose, no moment-arm evaluation."""
+    return set().union(*muscle_crossed_coordinates(model).values())
+
+
+def muscle_crossed_coordinates(model) -> dict[str, set[str]]:
+    """Per muscle, the coordinates of the joints its path crosses (points on both sides), from the model's
+    topology alone."""
     osim = opensim()
     joints = model.getJointSet()
     parent_joint = {}   # body -> the joint that has it as child
     for i in range(joints.getSize()):
         joint = joints.get(i)
         parent_joint[joint.getChildFrame().findBaseFrame().getName()] = joint
-    spanned: set[str] = set()
+    crossed_by: dict[str, set[str]] = {}
     muscles = model.getMuscles()
     for k in range(muscles.getSize()):
         points = muscles.get(k).getGeometryPath().getPathPointSet()
@@ -47,10 +53,12 @@ def muscle_spanned_coordinates(model) -> set[str]:
             chains.append([j.getName() for j in chain])
         shared = set.intersection(*(set(c) for c in chains)) if chains else set()
         crossed = {name for chain in chains for name in chain} - shared
+        coordinates = set()
         for name in crossed:
             joint = osim.Joint.safeDownCast(joints.get(name))
-            spanned.update(joint.get_coordinates(i).getName() for i in range(joint.numCoordinates()))
-    return spanned
+            coordinates.update(joint.get_coordinates(i).getName() for i in range(joint.numCoordinates()))
+        crossed_by[muscles.get(k).getName()] = coordinates
+    return crossed_by
 
 
 @dataclass(frozen=True)

@@ -166,9 +166,12 @@ def equilibrium_moment_error(folder, activations_file: str, step: int = 3) -> fl
     """RMS error of the muscles' moments against the ID moments over ``LEG_COORDINATES`` and every ``step``-th
     valid frame, relative to the RMS ID moment, computed with OpenSim's own muscle model: each muscle at its
     activation in ``activations_file``, fibres and compliant tendons in ``equilibrateMuscles`` at the IK pose and
-    speeds, ``getActiveFiberForceAlongTendon`` times ``computeMomentArm`` (not our solver's force matrix)."""
+    speeds, ``getActiveFiberForceAlongTendon`` times ``computeMomentArm`` (not our solver's force matrix) for
+    the muscles whose path crosses the coordinate's joint (OpenSim's moment-arm solver returns NaN for the
+    biceps long head on leg coordinates at some arm poses)."""
     from builder.biosim.fast_so import coordinate_states
     from builder.biosim.opensim_model import opensim
+    from builder.biosim.static_optimization import muscle_crossed_coordinates
 
     osim = opensim()
     ik = folder / layout.IK_REDUCED if (folder / layout.IK_REDUCED).is_file() else folder / layout.IK_MOT
@@ -178,6 +181,8 @@ def equilibrium_moment_error(folder, activations_file: str, step: int = 3) -> fl
         muscle.set_ignore_tendon_compliance(False)
         muscle.set_ignore_activation_dynamics(False)
     state = model.initSystem()
+    crossed = muscle_crossed_coordinates(model)
+    crossing = [[m for m in muscles if c in crossed[m.getName()]] for c in LEG_COORDINATES]
     activations = read_storage(folder / activations_file)
     frames = np.flatnonzero(read_storage(folder / layout.VALIDITY).column("valid") > 0.5)[::step]
     times = activations.time[frames]
@@ -196,9 +201,10 @@ def equilibrium_moment_error(folder, activations_file: str, step: int = 3) -> fl
             muscle.setActivation(state, float(max(activations.data[frame, column], 1e-3)))
         model.equilibrateMuscles(state)
         model.realizeDynamics(state)
-        for muscle in muscles:
-            force = muscle.getActiveFiberForceAlongTendon(state)
-            produced[i] += [force * muscle.computeMomentArm(state, coordinates.get(c)) for c in LEG_COORDINATES]
+        for j, (name, crossers) in enumerate(zip(LEG_COORDINATES, crossing)):
+            produced[i, j] = sum(muscle.getActiveFiberForceAlongTendon(state)
+                                 * muscle.computeMomentArm(state, coordinates.get(name)) for muscle in crossers)
+    assert np.isfinite(produced).all(), f"{folder}: non-finite muscle moments"
     return float(np.sqrt(np.mean((produced - target) ** 2)) / np.sqrt(np.mean(target ** 2)))
 
 
