@@ -33,6 +33,13 @@ RENDER_SETTINGS = "render.json"  # the render settings and input sha256 the vide
 RECORD = "record.json"           # sources, settings, timings, errors, kept/dropped and why
 
 
+def dynamics_coordinates(seq_dir: Path) -> Path:
+    """The coordinates a sequence's dynamics ran on: ``IK_REDUCED`` where the root reduction wrote one, else
+    ``IK_MOT``."""
+    reduced = Path(seq_dir) / IK_REDUCED
+    return reduced if reduced.is_file() else Path(seq_dir) / IK_MOT
+
+
 def sequence_dir(out_dir: Path, sequence_id: str) -> Path:
     """Output folder of one sequence (refused unless it lies inside ``out_dir/sequences``)."""
     return inside(Path(out_dir) / "sequences", sequence_id)

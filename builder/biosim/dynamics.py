@@ -228,11 +228,9 @@ def audit_folder(seq_dir: str | Path, settings: DynamicsSettings | None = None):
     model = seq_dir / layout.SCALED_MODEL
     raw = read_storage(seq_dir / layout.SO_ACTIVATIONS)
     published = read_storage(seq_dir / layout.ACTIVATIONS) if (seq_dir / layout.ACTIVATIONS).is_file() else raw
-    ik = seq_dir / layout.IK_REDUCED if (seq_dir / layout.IK_REDUCED).is_file() else seq_dir / layout.IK_MOT
-    geometry = muscle_geometry(load_model(model), ik, raw.time, settings.cutoff_hz)
+    geometry = muscle_geometry(load_model(model), layout.dynamics_coordinates(seq_dir), raw.time, settings.cutoff_hz)
     if settings.tendon_compliance:
-        geometry.active_force, _ = compliant_active_force(model, ik, raw.time, raw.data, geometry.active_force,
-                                                          settings.cutoff_hz)
+        geometry.active_force, _ = compliant_active_force(model, geometry.states, raw.data, geometry.active_force)
     moments = _id_moments(model, seq_dir / layout.ID_STO, geometry)
     return _audit(seq_dir, model, raw, published, smooth_activations(raw, settings.smoothing), geometry, moments,
                   read_storage(seq_dir / layout.ID_STO), settings.thresholds)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -368,11 +369,34 @@ def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (M @ v[..., None])[..., 0]
 
 
-def coordinate_states(model, coordinates_path: Path, cutoff_hz: float, times: np.ndarray
-                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
+@dataclass
+class CoordinateStates:
+    """Coordinate values ``q`` and speeds ``u`` (T, n) of the named coordinates at ``times`` (T,), s."""
+
+    times: np.ndarray
+    names: list[str]
+    q: np.ndarray
+    u: np.ndarray
+
+    def poser(self, model, state) -> Callable[[int], None]:
+        """A function that sets frame ``i``'s values and speeds on ``state`` for the coordinates of ``model``
+        these states name (the mapping is resolved once)."""
+        coordinates = model.getCoordinateSet()
+        column = {name: k for k, name in enumerate(self.names)}
+        present = [(coordinates.get(j), column[coordinates.get(j).getName()]) for j in range(coordinates.getSize())
+                   if coordinates.get(j).getName() in column]
+
+        def pose(i: int) -> None:
+            for coordinate, k in present:
+                coordinate.setValue(state, float(self.q[i, k]), False)
+                coordinate.setSpeedValue(state, float(self.u[i, k]))
+        return pose
+
+
+def coordinate_states(model, coordinates_path: Path, cutoff_hz: float, times: np.ndarray) -> CoordinateStates:
     """Coordinate values and speeds at ``times`` as OpenSim's ID and Analyze tools compute them:
     pad, IIR low-pass, radians, 5th-order GCV splines and their first derivative (evaluated by
-    OpenSim at the knots, which are the frames). Returns (names, q (T, n), u (T, n))."""
+    OpenSim at the knots, which are the frames)."""
     osim = opensim()
     store = osim.Storage(str(coordinates_path))
     if cutoff_hz >= 0:
@@ -397,7 +421,7 @@ def coordinate_states(model, coordinates_path: Path, cutoff_hz: float, times: np
             data = table.getStateVector(int(row)).getData()
             values[i] = [data.get(j) for j in range(len(names))]
         out.append(values)
-    return names, out[0], out[1]
+    return CoordinateStates(np.asarray(times, dtype=float), names, out[0], out[1])
 
 
 @dataclass
@@ -473,6 +497,7 @@ class MuscleGeometry:
     moment_arms: np.ndarray      # (T, n_dofs, n_muscles), m
     active_force: np.ndarray     # (T, n_muscles), N at full activation along the tendon
     coupling: np.ndarray         # (T, n_dofs, n_coords): generalized force fold-in of coupled coords
+    states: CoordinateStates     # the IK coordinate values and speeds at ``time``
     setup_seconds: float         # system, splines: once per call
     seconds: float               # the per-frame loop
 
@@ -482,7 +507,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     osim = opensim()
     started = time.perf_counter()
     state = model.initSystem()
-    spline_names, q_all, u_all = coordinate_states(model, coordinates_path, cutoff_hz, np.asarray(times))
+    states = coordinate_states(model, coordinates_path, cutoff_hz, np.asarray(times))
     coords = model.getCoordinateSet()
     names = [coords.get(i).getName() for i in range(coords.getSize())]
     uidx = _speed_index(model, state)
@@ -497,9 +522,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     zero_sv = osim.SpatialVec(osim.Vec3(0.0), osim.Vec3(0.0))
     deriv = osim.StdVectorInt()
     deriv.append(0)
-    # the concrete GCVSpline: calling through the base Function costs ~25x more per evaluation
-    column = {n: k for k, n in enumerate(spline_names)}
-    present = [(j, column[n]) for j, n in enumerate(names) if n in column]
+    pose = states.poser(model, state)
     T = len(times)
     R = np.zeros((T, len(dofs), n_mus))
     F = np.zeros((T, n_mus))
@@ -512,9 +535,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     setup_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for i in range(len(times)):
-        for j, k in present:
-            coords.get(j).setValue(state, float(q_all[i, k]), False)
-            coords.get(j).setSpeedValue(state, float(u_all[i, k]))
+        pose(i)
         model.realizeVelocity(state)
         # v_j: velocity of the whole system when free coordinate j moves at unit speed (couplers follow)
         fold = np.zeros((len(dofs), state.getNU()))
@@ -536,7 +557,7 @@ def muscle_geometry(model, coordinates_path: Path, times: np.ndarray, cutoff_hz:
     times = np.asarray(times)
     for values, what in ((R, "moment arms"), (F, "active forces")):
         _bridge_path_failures(values, times, what, coordinates_path)
-    return MuscleGeometry(times, dofs, R, F, coupling, setup_seconds, time.perf_counter() - started)
+    return MuscleGeometry(times, dofs, R, F, coupling, states, setup_seconds, time.perf_counter() - started)
 
 
 def _bridge_path_failures(values: np.ndarray, times: np.ndarray, what: str, source: Path) -> None:
@@ -558,19 +579,18 @@ SEQUENCE_TOL = 1e-7
 """Convergence tolerance of the smoothed sequence solve (relative equality residual, complementarity)."""
 
 
-def compliant_active_force(model_path: str | os.PathLike, coordinates_path: str | os.PathLike, times: np.ndarray,
-                           activations: np.ndarray, rigid: np.ndarray, cutoff_hz: float = 6.0, floor: float = 0.05
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def compliant_active_force(model_path: str | os.PathLike, states: CoordinateStates, activations: np.ndarray,
+                           rigid: np.ndarray, floor: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Active fibre force along the tendon per unit activation (T, muscles), N, with compliant tendons, and the
     frames (T,) bool where OpenSim's equilibrium failed and the ``rigid``-tendon force (T, muscles) stands in.
 
     Each muscle of the model at ``model_path`` is set to its activation in ``activations`` (T, muscles; at
-    least ``floor``) at the IK pose and speeds of each frame (``coordinates_path`` low-passed at
-    ``cutoff_hz``); OpenSim's ``equilibrateMuscles`` then stretches each tendon along its own force-strain
-    curve, and ``getActiveFiberForceAlongTendon / activation`` is the force the fibre gives at the length
-    left to it. A long tendon (soleus, gastrocnemii) so shortens a fibre that a rigid tendon would leave
-    far down its force-length curve in mid-stance. At fast arm motions (dance, spin) Millard's fibre-velocity
-    Newton iteration can fail for a muscle; such a frame keeps the rigid-tendon forces.
+    least ``floor``) at the IK pose and speeds of each frame (``states``, e.g. a :class:`MuscleGeometry`'s);
+    OpenSim's ``equilibrateMuscles`` then stretches each tendon along its own force-strain curve, and
+    ``getActiveFiberForceAlongTendon / activation`` is the force the fibre gives at the length left to it. A
+    long tendon (soleus, gastrocnemii) so shortens a fibre that a rigid tendon would leave far down its
+    force-length curve in mid-stance. At fast arm motions (dance, spin) Millard's fibre-velocity Newton
+    iteration can fail for a muscle; such a frame keeps the rigid-tendon forces.
     """
     model = load_model(Path(model_path))
     muscles = model.getMuscles()
@@ -578,19 +598,13 @@ def compliant_active_force(model_path: str | os.PathLike, coordinates_path: str 
         muscles.get(k).set_ignore_tendon_compliance(False)
         muscles.get(k).set_ignore_activation_dynamics(False)  # activation is then a state that can be set
     state = model.initSystem()
-    spline_names, q, u = coordinate_states(model, Path(coordinates_path), cutoff_hz, np.asarray(times))
-    coordinates = model.getCoordinateSet()
-    column = {name: k for k, name in enumerate(spline_names)}
-    present = [(coordinates.get(j), column[coordinates.get(j).getName()]) for j in range(coordinates.getSize())
-               if coordinates.get(j).getName() in column]
+    pose = states.poser(model, state)
     muscle_list = [muscles.get(k) for k in range(muscles.getSize())]
     levels = np.clip(activations, floor, 1.0)
     force = np.array(rigid, dtype=float)
-    failed = np.zeros(len(times), bool)
-    for i in range(len(times)):
-        for coordinate, k in present:
-            coordinate.setValue(state, float(q[i, k]), False)
-            coordinate.setSpeedValue(state, float(u[i, k]))
+    failed = np.zeros(len(levels), bool)
+    for i in range(len(levels)):
+        pose(i)
         for muscle, level in zip(muscle_list, levels[i]):
             muscle.setActivation(state, float(level))
         try:
@@ -603,8 +617,8 @@ def compliant_active_force(model_path: str | os.PathLike, coordinates_path: str 
                     for muscle, level in zip(muscle_list, levels[i])]
     if failed.any():
         log.warning("%s: muscle equilibrium failed on %d of %d frames; they keep rigid-tendon forces",
-                    coordinates_path, failed.sum(), len(times))
-    _bridge_path_failures(force, np.asarray(times), "compliant active forces", Path(coordinates_path))
+                    model_path, failed.sum(), len(levels))
+    _bridge_path_failures(force, states.times, "compliant active forces", Path(model_path))
     return force, failed
 
 
@@ -710,7 +724,7 @@ def run_fast_static_optimization(model_path: str | os.PathLike, coordinates_path
     if tendon_compliance:
         compliance_started = time.perf_counter()
         geo.active_force, rigid_tendon_frames = compliant_active_force(
-            model_path, coordinates_path, geo.time, solution.x[:, :n_mus], geo.active_force, cutoff_hz)
+            model_path, geo.states, solution.x[:, :n_mus], geo.active_force)
         compliance_seconds = time.perf_counter() - compliance_started
         A = system()
         solution, targets = _solve_frames(A, tau, layout.lower, layout.upper, tol, infeasible_tolerance)

@@ -121,13 +121,11 @@ def median_capacity(model_path, coordinates_path, step: int = 3) -> float:
     model = osim.Model(str(model_path))
     state = model.initSystem()
     times = read_storage(coordinates_path).time[::step]
-    names, q, u = coordinate_states(model, coordinates_path, 6.0, times)
-    coordinates, muscles = model.getCoordinateSet(), model.getMuscles()
+    pose = coordinate_states(model, coordinates_path, 6.0, times).poser(model, state)
+    muscles = model.getMuscles()
     values = []
     for i in range(len(times)):
-        for j, name in enumerate(names):
-            coordinates.get(name).setValue(state, float(q[i, j]), False)
-            coordinates.get(name).setSpeedValue(state, float(u[i, j]))
+        pose(i)
         model.assemble(state)
         model.realizeVelocity(state)
         values += [muscle.calcInextensibleTendonActiveFiberForce(state, 1.0) / muscle.getMaxIsometricForce()
@@ -162,19 +160,18 @@ LEG_COORDINATES = ("hip_flexion_r", "hip_adduction_r", "ankle_angle_r", "hip_fle
 """Leg coordinates without couplers: their ID moments read straight from ``id.sto``."""
 
 
-def equilibrium_moment_error(folder, activations_file: str, step: int = 3) -> float:
-    """RMS error of the muscles' moments against the ID moments over ``LEG_COORDINATES`` and every ``step``-th
-    valid frame, relative to the RMS ID moment, computed with OpenSim's own muscle model: each muscle at its
-    activation in ``activations_file``, fibres and compliant tendons in ``equilibrateMuscles`` at the IK pose and
-    speeds, ``getActiveFiberForceAlongTendon`` times ``computeMomentArm`` (not our solver's force matrix) for
-    the muscles whose path crosses the coordinate's joint (OpenSim's moment-arm solver returns NaN for the
-    biceps long head on leg coordinates at some arm poses)."""
+def equilibrium_moment_errors(folder, activation_files: tuple[str, ...], step: int = 3) -> list[float]:
+    """For each activation file, the RMS error of the muscles' moments against the ID moments over
+    ``LEG_COORDINATES`` and every ``step``-th valid frame, relative to the RMS ID moment, computed with OpenSim's
+    own muscle model: each muscle at its activation, fibres and compliant tendons in ``equilibrateMuscles`` at the
+    IK pose and speeds, ``getActiveFiberForceAlongTendon`` times ``computeMomentArm`` (not our solver's force
+    matrix) for the muscles whose path crosses the coordinate's joint (OpenSim's moment-arm solver returns NaN
+    for the biceps long head on leg coordinates at some arm poses)."""
     from builder.biosim.fast_so import coordinate_states
     from builder.biosim.opensim_model import opensim
     from builder.biosim.static_optimization import muscle_crossed_coordinates
 
     osim = opensim()
-    ik = folder / layout.IK_REDUCED if (folder / layout.IK_REDUCED).is_file() else folder / layout.IK_MOT
     model = osim.Model(str(folder / layout.SCALED_MODEL))
     muscles = [model.getMuscles().get(k) for k in range(model.getMuscles().getSize())]
     for muscle in muscles:
@@ -183,29 +180,30 @@ def equilibrium_moment_error(folder, activations_file: str, step: int = 3) -> fl
     state = model.initSystem()
     crossed = muscle_crossed_coordinates(model)
     crossing = [[m for m in muscles if c in crossed[m.getName()]] for c in LEG_COORDINATES]
-    activations = read_storage(folder / activations_file)
+    tables = [read_storage(folder / name) for name in activation_files]
     frames = np.flatnonzero(read_storage(folder / layout.VALIDITY).column("valid") > 0.5)[::step]
-    times = activations.time[frames]
-    names, q, u = coordinate_states(model, ik, 6.0, times)
+    times = tables[0].time[frames]
+    pose = coordinate_states(model, layout.dynamics_coordinates(folder), 6.0, times).poser(model, state)
     inverse_dynamics = read_storage(folder / layout.ID_STO)
     target = np.stack([np.interp(times, inverse_dynamics.time, inverse_dynamics.column(f"{c}_moment"))
                        for c in LEG_COORDINATES], axis=1)
     coordinates = model.getCoordinateSet()
-    columns = [activations.labels.index(muscle.getName()) for muscle in muscles]
-    produced = np.zeros_like(target)
-    for i, frame in enumerate(frames):
-        for j, name in enumerate(names):
-            coordinates.get(name).setValue(state, float(q[i, j]), False)
-            coordinates.get(name).setSpeedValue(state, float(u[i, j]))
-        for muscle, column in zip(muscles, columns):
-            muscle.setActivation(state, float(max(activations.data[frame, column], 1e-3)))
-        model.equilibrateMuscles(state)
-        model.realizeDynamics(state)
-        for j, (name, crossers) in enumerate(zip(LEG_COORDINATES, crossing)):
-            produced[i, j] = sum(muscle.getActiveFiberForceAlongTendon(state)
-                                 * muscle.computeMomentArm(state, coordinates.get(name)) for muscle in crossers)
-    assert np.isfinite(produced).all(), f"{folder}: non-finite muscle moments"
-    return float(np.sqrt(np.mean((produced - target) ** 2)) / np.sqrt(np.mean(target ** 2)))
+    errors = []
+    for activations in tables:
+        columns = [activations.labels.index(muscle.getName()) for muscle in muscles]
+        produced = np.zeros_like(target)
+        for i, frame in enumerate(frames):
+            pose(i)
+            for muscle, column in zip(muscles, columns):
+                muscle.setActivation(state, float(max(activations.data[frame, column], 1e-3)))
+            model.equilibrateMuscles(state)
+            model.realizeDynamics(state)
+            for j, (name, crossers) in enumerate(zip(LEG_COORDINATES, crossing)):
+                produced[i, j] = sum(muscle.getActiveFiberForceAlongTendon(state)
+                                     * muscle.computeMomentArm(state, coordinates.get(name)) for muscle in crossers)
+        assert np.isfinite(produced).all(), f"{folder}: non-finite muscle moments"
+        errors.append(float(np.sqrt(np.mean((produced - target) ** 2)) / np.sqrt(np.mean(target ** 2))))
+    return errors
 
 
 @pytest.mark.slow
@@ -214,7 +212,6 @@ def test_activations_reproduce_the_moments_in_opensims_muscle_equilibrium(walk_f
     produces the hip and ankle ID moments to < 5 % (1.4 % on the clip; with rigid tendons 3.1 % there and 15 %
     on the clip's run, 4.9 % with compliant ones), and by the published ones to < 15 %."""
     folder, _ = walk_folder
-    raw = equilibrium_moment_error(folder, layout.SO_ACTIVATIONS)
-    published = equilibrium_moment_error(folder, layout.ACTIVATIONS)
+    raw, published = equilibrium_moment_errors(folder, (layout.SO_ACTIVATIONS, layout.ACTIVATIONS))
     print(f"moment error in OpenSim's muscle equilibrium: raw {raw:.3f}, published {published:.3f}")
     assert raw < 0.05 and published < 0.15
