@@ -38,11 +38,13 @@ SEEDS = (0, 1, 2)
 DEFAULT_OUT = Path("runs") / "main"
 REPORT_NOTES = ("Rows: {ceiling} = the pose-only temporal model trained and evaluated on the true SMPL poses "
                 "(what motion alone can tell about the labels); Pose-only = the same model on its own front-end's "
-                "poses (paper, section 5.4); BioHuman = the full model; Two-stage = HMR + MinT-style network on "
-                "detached HMR poses (section 5.2); {mean} = train-split mean activation per muscle. Trained rows: "
-                "seeds {seeds}. The video models read frozen EfficientNet-Lite0 maps of the person crops, computed "
-                "once per dataset in `features/` and shared by all runs; for each seed, one front-end pretrained "
-                "on single frames (pose labels only) is the starting point of all three video models.")
+                "poses (paper, section 5.4); BioHuman = the full model (on the CPU schedule its front-end learns "
+                "from its own pose loss only, and half of the training windows lose their visual features); "
+                "Two-stage = HMR + MinT-style network on detached HMR poses (section 5.2); {mean} = train-split mean "
+                "activation per muscle. Trained rows: seeds {seeds}. The video models read frozen EfficientNet-Lite0 "
+                "maps of the person crops, computed once per dataset in `features/` and shared by all runs; for each "
+                "seed, one front-end pretrained on single frames (pose labels only) is the starting point of all "
+                "three video models.")
 
 
 def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | None = None,

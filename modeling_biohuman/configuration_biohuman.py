@@ -75,6 +75,12 @@ class BioHumanConfig(PretrainedConfig):
             window, half new every frame) added to the front-end pose the temporal model reads. A front-end
             fits its training frames far better than unseen subjects (measured: 0.011 vs 0.08 rad L1), so
             without it the temporal model learns to trust poses that are only that good on the training set.
+        visual_dropout: in training only, the probability that a window's visual features are dropped (set to
+            zero) before fusion: for the same reason, so that the temporal model does not learn to read muscles
+            from image features that describe training subjects only.
+        front_end_gradient: whether the temporal model's losses (muscles, refined pose) reach the front-end;
+            with False it learns from its own initial-pose loss only (as in "pose_only", but the visual tokens
+            stay). On held-out Anny subjects the muscle gradient made the front-end's poses worse.
     Outputs and losses (eq. 11-13, supplementary B):
         pose_dim (72), num_muscles (112), pose_loss / muscle_loss ("l1", "mse", "smooth_l1"),
         loss_weights (see ``DEFAULT_LOSS_WEIGHTS``), active_threshold (activity threshold of the
@@ -116,6 +122,8 @@ class BioHumanConfig(PretrainedConfig):
         fusion_mode: str = "gated",
         zero_init_conditioning: bool = True,
         motion_noise_std: float = 0.0,
+        visual_dropout: float = 0.0,
+        front_end_gradient: bool = True,
         pose_dim: int = SMPL_POSE_DIM,
         num_muscles: int = NUM_MUSCLES,
         pose_loss: str = "l1",
@@ -141,6 +149,8 @@ class BioHumanConfig(PretrainedConfig):
                 raise ValueError(f"{name} {value!r} not in {RECONSTRUCTION_LOSSES}")
         if hidden_size % num_attention_heads or decoder_hidden_size % decoder_num_heads:
             raise ValueError("hidden sizes must be divisible by their numbers of attention heads")
+        if not 0.0 <= visual_dropout < 1.0:
+            raise ValueError(f"visual_dropout must be in [0, 1), got {visual_dropout}")
         if not 1 <= hmr_num_joints <= pose_dim // 3:
             raise ValueError(f"hmr_num_joints must be in [1, {pose_dim // 3}], got {hmr_num_joints}")
         unknown = set(loss_weights or {}) - set(DEFAULT_LOSS_WEIGHTS)
@@ -176,6 +186,8 @@ class BioHumanConfig(PretrainedConfig):
         self.fusion_mode = fusion_mode
         self.zero_init_conditioning = zero_init_conditioning
         self.motion_noise_std = motion_noise_std
+        self.visual_dropout = visual_dropout
+        self.front_end_gradient = front_end_gradient
         self.pose_dim = pose_dim
         self.num_muscles = num_muscles
         self.pose_loss = pose_loss

@@ -102,6 +102,14 @@ def training_noise(pose: torch.Tensor, std: float) -> torch.Tensor:
     return pose + std / math.sqrt(2) * (offset + torch.randn_like(pose))
 
 
+def drop_windows(features: torch.Tensor, probability: float) -> torch.Tensor:
+    """``features`` (B, T, D) with each window's features set to zero with ``probability`` (modality dropout)."""
+    if not probability:
+        return features
+    keep = torch.rand(features.shape[0], 1, 1, device=features.device) >= probability
+    return features * keep
+
+
 def encode_valid(transformer: nn.TransformerEncoder, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``transformer`` over ``tokens`` (B, N, D) with frame mask (B, N); padded outputs are exactly 0.
 
@@ -309,10 +317,15 @@ class BioHumanForMotionAndMuscle(BioHumanPreTrainedModel):
         initial_pose = torch.where(mask[..., None], hmr_pose, 0.0)  # masked frames may hold NaN
         if hmr_features is not None:
             hmr_features = torch.where(mask[..., None], hmr_features, 0.0)
-        # pose-only ablation: biomechanical supervision does not reach the front-end (only its own pose loss)
-        motion_input = initial_pose.detach() if self.config.fusion_mode == "pose_only" else initial_pose
+        # pose-only ablation / front_end_gradient=False: the temporal model's losses do not reach the front-end
+        motion_input = initial_pose
+        if self.config.fusion_mode == "pose_only" or not self.config.front_end_gradient:
+            motion_input = initial_pose.detach()
+            hmr_features = hmr_features.detach() if hmr_features is not None else None
         if self.training:
             motion_input = training_noise(motion_input, self.config.motion_noise_std) * m
+            if hmr_features is not None:
+                hmr_features = drop_windows(hmr_features, self.config.visual_dropout)
         adapted = motion_input + self.pose_adapter(motion_input)
         pose_tokens = self.pose_encoder(masked_kinematics(adapted, mask), mask)
 

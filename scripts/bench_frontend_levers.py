@@ -51,6 +51,15 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "one train subject fewer": ("biohuman_cpu", {"max_train_subjects": -1}),
     "no pose-only windows": ("biohuman_cpu", {"pose_only_windows": False}),
     "crops 256x192": ("biohuman_cpu", {"model_config.image_size": [256, 192]}),
+    "visual dropout 0.5": ("biohuman_cpu", {"model_config.visual_dropout": 0.5}),
+    "no muscle gradient into the front-end": ("biohuman_cpu", {"model_config.front_end_gradient": False}),
+    "conv neck 256, 1000 pretraining steps": ("biohuman_cpu", {"model_config.neck_channels": 256,
+                                                               "front_end_pretraining_steps": 1000}),
+    "no muscle gradient, visual dropout 0.5": ("biohuman_cpu", {"model_config.front_end_gradient": False,
+                                                                "model_config.visual_dropout": 0.5}),
+    "no muscle gradient, visual dropout 0.5, conv neck 256, 1000 pretraining steps": ("biohuman_cpu", {
+        "model_config.front_end_gradient": False, "model_config.visual_dropout": 0.5,
+        "model_config.neck_channels": 256, "front_end_pretraining_steps": 1000}),
 }
 """Name -> (packaged config, overrides); ``"half"``/``"double"`` scale the config's value, a negative
 ``max_train_subjects`` counts from the number of training subjects, dotted keys reach into ``model_config``."""

@@ -354,6 +354,43 @@ def test_saved_folder_loads_with_trust_remote_code_without_importing_the_package
     assert result.stdout.split()[-2:] == ["BioHumanForMotionAndMuscle", "BioHumanVideoProcessor"]
 
 
+@pytest.mark.parametrize("front_end_gradient", [True, False])
+def test_front_end_gradient_decides_whether_muscle_supervision_reaches_the_front_end(tiny_biohuman_config,
+                                                                                    front_end_gradient):
+    config = tiny_biohuman_config(front_end_gradient=front_end_gradient)
+    model = mb.BioHumanForMotionAndMuscle(config).eval()
+    x, y = inputs(config), labels(config)
+    pixels = x["pixel_values"].clone().requires_grad_(True)
+    model(pixel_values=pixels, boxes=x["boxes"], muscle_labels=y["muscle_labels"]).loss.backward()
+    reached = pixels.grad is not None and bool(pixels.grad.abs().sum() > 0)
+    assert reached == front_end_gradient
+    pixels.grad = None  # the front-end's own pose loss reaches it either way
+    out = model(pixel_values=pixels, boxes=x["boxes"], pose_labels=y["pose_labels"])
+    torch.nn.functional.l1_loss(out.initial_pose, y["pose_labels"]).backward()
+    assert pixels.grad.abs().sum() > 0
+
+
+def test_visual_dropout_drops_whole_windows_in_training_only(tiny_biohuman_config):
+    from modeling_biohuman.modeling_biohuman import drop_windows
+
+    torch.manual_seed(0)
+    dropped = drop_windows(torch.ones(4000, 8, 3), 0.3)
+    per_window = dropped.sum(dim=(1, 2))
+    assert set(per_window.unique().tolist()) == {0.0, 24.0}  # a window keeps all its features or none
+    assert abs(float((per_window == 0).float().mean()) - 0.3) < 0.03
+    with pytest.raises(ValueError, match="visual_dropout"):
+        tiny_biohuman_config(visual_dropout=1.0)
+    config = tiny_biohuman_config(visual_dropout=0.5, dropout=0.0)
+    model = mb.BioHumanForMotionAndMuscle(config)
+    x = {"hmr_pose": torch.randn(B, T, 72), "hmr_features": torch.randn(B, T, config.hmr_feature_size)}
+    model.eval()
+    torch.testing.assert_close(model(**x).muscle_activations, model(**x).muscle_activations)
+    model.train()
+    torch.manual_seed(1)
+    runs = [model(**x).muscle_activations for _ in range(8)]
+    assert any(not torch.allclose(runs[0], other) for other in runs[1:])
+
+
 @pytest.mark.parametrize("two_stage", [False, True])
 def test_motion_noise_acts_in_training_only_and_never_on_masked_frames(tiny_biohuman_config, two_stage):
     from modeling_biohuman.modeling_biohuman import training_noise
