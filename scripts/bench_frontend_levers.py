@@ -23,7 +23,8 @@ from pathlib import Path
 CEILING = "GT-motion ceiling"
 FORMER_FRONT_END = {"model_config.hmr_head": "token_decoder", "model_config.encoder_feature_stride": 32,
                     "model_config.decoder_hidden_size": 64, "model_config.decoder_num_layers": 1,
-                    "front_end_pretraining_steps": 0, "model_config.motion_noise_std": 0.0}
+                    "front_end_pretraining_steps": 0, "model_config.motion_noise_std": 0.0,
+                    "model_config.front_end_gradient": True, "model_config.visual_dropout": 0.0}
 """The CPU configs' front-end before issue 14's levers: SMPL-token decoder on the 1280-channel stride-32 maps."""
 VARIANTS: dict[str, tuple[str, dict]] = {
     CEILING: ("motion_ceiling_cpu", {}),
@@ -51,15 +52,13 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "one train subject fewer": ("biohuman_cpu", {"max_train_subjects": -1}),
     "no pose-only windows": ("biohuman_cpu", {"pose_only_windows": False}),
     "crops 256x192": ("biohuman_cpu", {"model_config.image_size": [256, 192]}),
-    "visual dropout 0.5": ("biohuman_cpu", {"model_config.visual_dropout": 0.5}),
-    "no muscle gradient into the front-end": ("biohuman_cpu", {"model_config.front_end_gradient": False}),
+    "no visual dropout": ("biohuman_cpu", {"model_config.visual_dropout": 0.0}),
+    "muscle gradient into the front-end (the paper's end-to-end training)": ("biohuman_cpu", {
+        "model_config.front_end_gradient": True}),
+    "muscle gradient into the front-end, no visual dropout": ("biohuman_cpu", {
+        "model_config.front_end_gradient": True, "model_config.visual_dropout": 0.0}),
     "conv neck 256, 1000 pretraining steps": ("biohuman_cpu", {"model_config.neck_channels": 256,
                                                                "front_end_pretraining_steps": 1000}),
-    "no muscle gradient, visual dropout 0.5": ("biohuman_cpu", {"model_config.front_end_gradient": False,
-                                                                "model_config.visual_dropout": 0.5}),
-    "no muscle gradient, visual dropout 0.5, conv neck 256, 1000 pretraining steps": ("biohuman_cpu", {
-        "model_config.front_end_gradient": False, "model_config.visual_dropout": 0.5,
-        "model_config.neck_channels": 256, "front_end_pretraining_steps": 1000}),
 }
 """Name -> (packaged config, overrides); ``"half"``/``"double"`` scale the config's value, a negative
 ``max_train_subjects`` counts from the number of training subjects, dotted keys reach into ``model_config``."""

@@ -579,6 +579,17 @@ SEQUENCE_TOL = 1e-7
 """Convergence tolerance of the smoothed sequence solve (relative equality residual, complementarity)."""
 
 
+def compliant_model(model_path: str | os.PathLike):
+    """The model at ``model_path`` with every muscle's tendon compliant and its activation a state that can be
+    set, and its initialised state."""
+    model = load_model(Path(model_path))
+    muscles = model.getMuscles()
+    for k in range(muscles.getSize()):
+        muscles.get(k).set_ignore_tendon_compliance(False)
+        muscles.get(k).set_ignore_activation_dynamics(False)
+    return model, model.initSystem()
+
+
 def compliant_active_force(model_path: str | os.PathLike, states: CoordinateStates, activations: np.ndarray,
                            rigid: np.ndarray, floor: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Active fibre force along the tendon per unit activation (T, muscles), N, with compliant tendons, and the
@@ -592,12 +603,8 @@ def compliant_active_force(model_path: str | os.PathLike, states: CoordinateStat
     force-length curve in mid-stance. At fast arm motions (dance, spin) Millard's fibre-velocity Newton
     iteration can fail for a muscle; such a frame keeps the rigid-tendon forces.
     """
-    model = load_model(Path(model_path))
+    model, state = compliant_model(model_path)
     muscles = model.getMuscles()
-    for k in range(muscles.getSize()):
-        muscles.get(k).set_ignore_tendon_compliance(False)
-        muscles.get(k).set_ignore_activation_dynamics(False)  # activation is then a state that can be set
-    state = model.initSystem()
     pose = states.poser(model, state)
     muscle_list = [muscles.get(k) for k in range(muscles.getSize())]
     levels = np.clip(activations, floor, 1.0)

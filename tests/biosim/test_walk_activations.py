@@ -167,17 +167,11 @@ def equilibrium_moment_errors(folder, activation_files: tuple[str, ...], step: i
     IK pose and speeds, ``getActiveFiberForceAlongTendon`` times ``computeMomentArm`` (not our solver's force
     matrix) for the muscles whose path crosses the coordinate's joint (OpenSim's moment-arm solver returns NaN
     for the biceps long head on leg coordinates at some arm poses)."""
-    from builder.biosim.fast_so import coordinate_states
-    from builder.biosim.opensim_model import opensim
+    from builder.biosim.fast_so import compliant_model, coordinate_states
     from builder.biosim.static_optimization import muscle_crossed_coordinates
 
-    osim = opensim()
-    model = osim.Model(str(folder / layout.SCALED_MODEL))
+    model, state = compliant_model(folder / layout.SCALED_MODEL)
     muscles = [model.getMuscles().get(k) for k in range(model.getMuscles().getSize())]
-    for muscle in muscles:
-        muscle.set_ignore_tendon_compliance(False)
-        muscle.set_ignore_activation_dynamics(False)
-    state = model.initSystem()
     crossed = muscle_crossed_coordinates(model)
     crossing = [[m for m in muscles if c in crossed[m.getName()]] for c in LEG_COORDINATES]
     tables = [read_storage(folder / name) for name in activation_files]
