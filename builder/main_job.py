@@ -1,8 +1,9 @@
 """``biohuman main``: the whole system on the embedded default data, in one resumable command.
 
-1. the embedded default motions (DeepMimic clips x Anny subjects) -> BioSim -> rendered video
-   -> the BioHuman10M default dataset (``./biohuman10m``: run from the project root, that is the
-   package folder, so that ``load_dataset("biohuman10m")`` works there);
+1. the embedded default motions (DeepMimic clips x Anny subjects) -> BioSim -> rendered video (the
+   training subjects' sequences from two views, each with its own camera and looks) -> the BioHuman10M
+   default dataset (``./biohuman10m``: run from the project root, that is the package folder, so that
+   ``load_dataset("biohuman10m")`` works there);
 2. per seed, one front-end pretrained on single frames; from it BioHuman, the pose-only ablation and the
    two-stage HMR + MinT-style baseline trained on a short CPU schedule, and the ground-truth-motion ceiling;
 3. all of them, and the mean-activation predictor, evaluated on the test split;
@@ -33,6 +34,9 @@ ground-truth-motion ceiling (the pose-only temporal model fed true poses), the p
 on the front-end's poses, BioHuman and the two-stage baseline."""
 FRONT_END_CONFIG = "biohuman_cpu"
 """Config whose front-end (and pretraining settings) every video method of the main job shares."""
+TRAINING_VIEWS = 2
+"""Rendered views of each training subject's sequences (each with its own camera and looks; the test subjects'
+get one): the front-end's main lever against fitting its few training subjects (README, issue 14)."""
 SEEDS = (0, 1, 2)
 """Training seeds of every trained method (the report gives mean and spread)."""
 DEFAULT_OUT = Path("runs") / "main"
@@ -41,10 +45,10 @@ REPORT_NOTES = ("Rows: {ceiling} = the pose-only temporal model trained and eval
                 "poses (paper, section 5.4); BioHuman = the full model (on the CPU schedule its front-end learns "
                 "from its own pose loss only, and half of the training windows lose their visual features); "
                 "Two-stage = HMR + MinT-style network on detached HMR poses (section 5.2); {mean} = train-split mean "
-                "activation per muscle. Trained rows: seeds {seeds}. The video models read frozen EfficientNet-Lite0 "
-                "maps of the person crops, computed once per dataset in `features/` and shared by all runs; for each "
-                "seed, one front-end pretrained on single frames (pose labels only) is the starting point of all "
-                "three video models.")
+                "activation per muscle. Trained rows: seeds {seeds}. {views} The video models read frozen "
+                "EfficientNet-Lite0 maps of the person crops, computed once per dataset in `features/` and shared by "
+                "all runs; for each seed, one front-end pretrained on single frames (pose labels only) is the "
+                "starting point of all three video models.")
 
 
 def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | None = None,
@@ -65,6 +69,7 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
     from .cli import default_workers
     from .dataset.build import BuildConfig
     from .dataset.pipeline import run_pipeline
+    from .dataset.sequence_task import RenderStage
     from .dataset.windows import WindowConfig
     from .sources.embedded import DEFAULT_SUBJECTS, write_embedded_default
 
@@ -77,10 +82,14 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
     if not build and not (Path(dataset_dir) / "manifest.json").is_file():
         raise MissingInputError(dataset_dir, "no built dataset (manifest.json) to train on: run without --skip-build")
     if build:
-        motions = write_embedded_default(out_dir / "motions", DEFAULT_SUBJECTS[:num_subjects], clips)
+        subjects = DEFAULT_SUBJECTS[:num_subjects]
+        motions = write_embedded_default(out_dir / "motions", subjects, clips)
         log.info("%d embedded default motions in %s", len(motions), out_dir / "motions")
         config = BuildConfig(window=WindowConfig(stride=window_stride), workers=workers)
-        run_pipeline([out_dir / "motions"], out_dir / "biosim", dataset_dir, config, fps=None, biosim_workers=workers)
+        render = RenderStage(views=TRAINING_VIEWS,
+                             view_subjects=training_subjects([s.subject_id for s in subjects], config.split_salt))
+        run_pipeline([out_dir / "motions"], out_dir / "biosim", dataset_dir, config, fps=None, biosim_workers=workers,
+                     render=render)
         timings["dataset"] = time.perf_counter() - started
 
     features = out_dir / "features"
@@ -110,12 +119,33 @@ def run_main_job(out_dir: Path, dataset_dir: Path | None = None, workers: int | 
 
     started = time.perf_counter()
     models[MEAN_ROW] = MethodRuns((MEAN_PREDICTOR,))
-    notes = REPORT_NOTES.format(ceiling=CEILING, mean=MEAN_ROW, seeds=", ".join(map(str, seeds)))
+    notes = REPORT_NOTES.format(ceiling=CEILING, mean=MEAN_ROW, seeds=", ".join(map(str, seeds)),
+                                views=views_note(Path(dataset_dir)))
     results, report = evaluate_methods(models, dataset_dir, out_dir / "report", feature_root=features,
                                        reference_rows=(MEAN_ROW, CEILING), notes=notes)
     timings["evaluate"] = time.perf_counter() - started
     _log_summary(results, timings)
     return report
+
+
+def training_subjects(subjects: list[str], salt: str) -> frozenset[str]:
+    """The embedded subjects the dataset build puts in the train split (DeepMimic clips split by subject)."""
+    from .dataset.splits import assign_splits
+
+    assignment = assign_splits(((subject, "deepmimic", subject) for subject in subjects), salt)
+    return frozenset(subject for subject, split in assignment.items() if split == "train")
+
+
+def views_note(dataset_dir: Path) -> str:
+    """How many of the dataset's sequences per split are extra rendered views of another sequence."""
+    from .dataset.sequence_task import VIEW_MARK
+    from .dataset.splits import read_splits
+
+    assignment = read_splits(dataset_dir / "splits.json")
+    counts = {split: [VIEW_MARK in sequence for sequence, s in assignment.items() if s == split]
+              for split in ("train", "test")}
+    return "Extra rendered views of a sequence (own camera and looks): " + ", ".join(
+        f"{split} {sum(flags)} of {len(flags)} sequences" for split, flags in counts.items()) + "."
 
 
 def build_feature_stores(config_names: tuple[str, ...], dataset_dir: Path, features: Path) -> None:

@@ -26,7 +26,7 @@ from builder.biosim.record import SequenceRecord, stage_error
 from builder.engine import Engine, LocalEngine, TaskFailure
 
 from .build import BuildConfig, build_dataset
-from .sequence_task import SequenceStages, list_motion_files, run_motion_file, source_sequence_id
+from .sequence_task import RenderStage, SequenceStages, list_motion_files, run_motion_file, source_sequence_id
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -97,14 +97,15 @@ class Pipeline:
 
 
 def run_pipeline(motions: list[Path] | None, work: Path, out: Path, config: BuildConfig | None = None,
-                 fps: float | None = 30.0, biosim_workers: int = 1) -> dict:
+                 fps: float | None = 30.0, biosim_workers: int = 1, render: RenderStage | None = None) -> dict:
     """Motion files or folders (default: the embedded motions) -> ``work/sequences/`` -> dataset ``out``,
-    with the default stages in ``biosim_workers`` local processes (``fps``: resample the motions)."""
+    with the default stages (``render``: the video stage's settings) in ``biosim_workers`` local processes
+    (``fps``: resample the motions)."""
     from builder.biosim.kinematics import KinematicsSettings
 
     from .sequence_task import KinematicsStage
 
-    stages = SequenceStages(kinematics=KinematicsStage(KinematicsSettings(fps=fps)),
+    stages = SequenceStages(kinematics=KinematicsStage(KinematicsSettings(fps=fps)), render=render or RenderStage(),
                             keep_dropped=(config or BuildConfig()).keep_dropped)
     pipeline = Pipeline(stages, config or BuildConfig(), LocalEngine(biosim_workers))
     return pipeline.run(motions, work, out, fps or 30.0)

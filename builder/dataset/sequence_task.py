@@ -119,6 +119,7 @@ class RenderStage:
     synthetic: bool = False
     on_missing: str = "error"
     views: int = 1   # rendered views per simulated sequence: view k > 0 is the sequence ``<id>__view<k>``
+    view_subjects: frozenset[str] | None = None   # subjects whose sequences get the extra views (None: all)
 
     def __post_init__(self) -> None:
         if self.views < 1:
@@ -254,9 +255,12 @@ def _needs_video(record: SequenceRecord, stages: SequenceStages, present: set[st
 
 def _missing_views(sequence, work: Store, record: SequenceRecord, stages: SequenceStages) -> list[str]:
     """Extra views still to render (only bodies are rendered from other views, never a source video)."""
-    if not _wanted(record, stages) or (sequence.video_path is not None and not stages.render.synthetic):
+    render = stages.render
+    if not _wanted(record, stages) or (sequence.video_path is not None and not render.synthetic):
         return []
-    return [view for view in view_ids(sequence.sequence_id, stages.render.views)
+    if render.view_subjects is not None and sequence.subject not in render.view_subjects:
+        return []
+    return [view for view in view_ids(sequence.sequence_id, render.views)
             if stages.force or layout.RECORD not in work.listdir(f"sequences/{view}")]
 
 

@@ -33,6 +33,10 @@ def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     assert list(report.parent.glob("*.png"))
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert set(manifest["counts"]["splits"]) >= {"train", "test"}
+    assignment = json.loads((dataset / "splits.json").read_text())["assignment"]
+    views = {sequence: split for sequence, split in assignment.items() if "__view" in sequence}
+    assert views and set(views.values()) == {"train"}, "a second view of the training sequences only"
+    assert all(assignment[sequence.split("__view")[0]] == "train" for sequence in views)
 
     # --skip-build re-reports on the dataset as it is (e.g. rebuilt with new labels): BioSim is not run again
     shutil.rmtree(tmp_path / "run" / "motions")
