@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-PRELOAD = ["builder.dataset.sequence_task", "builder.biosim.fast_so", "opensim"]
-"""Modules the local forkserver imports once, so that every task starts with them loaded."""
+PRELOAD = ["builder.dataset.sequence_task", "builder.biosim.fast_so", "opensim", "torch", "webdataset", "anny"]
+"""Modules the local forkserver imports once, so that every task starts with them loaded (one missing is
+skipped). torch, webdataset and anny cost 3 s per task otherwise: with them the default dataset's windows
+stage took 0.87 instead of 1.7 s per sequence, with byte-identical shards."""
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

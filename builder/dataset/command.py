@@ -48,6 +48,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     pipeline.add_argument("--views", type=int, default=1,
                           help="rendered views per simulated sequence (view k > 0: sequence <id>__view<k>, same "
                                "labels, its own camera and looks, same split; default 1)")
+    pipeline.add_argument("--view-subjects", nargs="+", metavar="SUBJECT",
+                          help="only these subjects' sequences get the extra --views (e.g. the training subjects; "
+                               "default: every sequence)")
     pipeline.add_argument("--force", action="store_true", help="redo every stage of every sequence")
     pipeline.add_argument("--retry-failed", action="store_true", help="rerun sequences whose record says failed")
     pipeline.set_defaults(func=run_pipeline)
@@ -167,7 +170,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     out = Store.at(args.out or DEFAULT_DATASET_DIR, **options)
     config = _build_config(args)
     stages = SequenceStages(kinematics=KinematicsStage(KinematicsSettings(smpl_model=args.smpl_model, fps=args.fps)),
-                            render=RenderStage(seed=args.seed, views=args.views), keep_dropped=config.keep_dropped,
+                            render=RenderStage(seed=args.seed, views=args.views,
+                                                view_subjects=frozenset(args.view_subjects or ()) or None),
+                            keep_dropped=config.keep_dropped,
                             force=args.force, retry_failed=args.retry_failed, scratch=args.scratch,
                             storage_options=tuple(sorted(options.items())))
     engine = engine_for(args.address, args.workers, args.timeout, args.max_retries)
