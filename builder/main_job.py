@@ -137,10 +137,13 @@ def training_subjects(subjects: list[str], salt: str) -> frozenset[str]:
 
 
 def views_note(dataset_dir: Path) -> str:
-    """How many of the dataset's sequences per split are extra rendered views of another sequence."""
+    """How many of the dataset's sequences per split are extra rendered views of another sequence (from its
+    ``splits.json``; empty without one)."""
     from .dataset.sequence_task import VIEW_MARK
     from .dataset.splits import read_splits
 
+    if not (dataset_dir / "splits.json").is_file():
+        return ""
     assignment = read_splits(dataset_dir / "splits.json")
     counts = {split: [VIEW_MARK in sequence for sequence, s in assignment.items() if s == split]
               for split in ("train", "test")}

@@ -221,7 +221,8 @@ def _remove_temporary(out: Store) -> None:
 
 
 def _counts(summaries: list[dict], records: list[dict]) -> dict:
-    """Windows, frames, sequences and subjects per split and source; kept/dropped per source and reason."""
+    """Windows, frames, sequences and subjects per split and source; kept/dropped per source and reason and the
+    validity figures, of simulated sequences only (not their extra rendered views)."""
     table: dict = defaultdict(lambda: defaultdict(lambda: Counter()))
     subjects: dict = defaultdict(set)
     for s in summaries:
@@ -231,15 +232,16 @@ def _counts(summaries: list[dict], records: list[dict]) -> dict:
             subjects[key, s["source"]].add(s["subject"])
     per_split = {split: {source: dict(sorted(row.items())) | {"subjects": len(subjects[split, source])}
                          for source, row in sorted(sources.items())} for split, sources in sorted(table.items())}
+    simulated = [record for record in records if not record.get("view_of")]   # a view repeats its sequence's labels
     filtering: dict = defaultdict(Counter)
-    for record in records:
+    for record in simulated:
         if record["kept"]:
             filtering[record["source"]]["kept"] += 1
         else:
             filtering[record["source"]]["dropped"] += 1
             filtering[record["source"]].update(f"dropped: {c}" for c in drop_categories(record["drop_reason"]))
     return {"splits": per_split, "filtering": {src: dict(sorted(c.items())) for src, c in sorted(filtering.items())},
-            "validity": validity_counts(records)}
+            "validity": validity_counts(simulated)}
 
 
 def build_dataset(sequences_root: Path | Store | str, out: Path | Store | str = DEFAULT_DATASET_DIR,

@@ -37,6 +37,9 @@ def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     views = {sequence: split for sequence, split in assignment.items() if "__view" in sequence}
     assert views and set(views.values()) == {"train"}, "a second view of the training sequences only"
     assert all(assignment[sequence.split("__view")[0]] == "train" for sequence in views)
+    filtering = manifest["counts"]["filtering"]["deepmimic"]
+    assert filtering.get("kept", 0) + filtering.get("dropped", 0) == 4, "a view is not a BioSim run of its own"
+    assert len(manifest["counts"]["validity"]["sequences"]) == 4
 
     # --skip-build re-reports on the dataset as it is (e.g. rebuilt with new labels): BioSim is not run again
     shutil.rmtree(tmp_path / "run" / "motions")
