@@ -13,7 +13,8 @@ GRF estimate: what the model and the SO reach on real motion, the reference a si
 Columns: status, valid frames, reserve share of the RMS joint moment over leg + lumbar coordinates
 (all frames, valid frames), median active-force capacity at the IK poses, saturated raw activations,
 how much of the ID moments raw SO / the published label / the Savitzky-Golay filter leave unexplained,
-and the pelvis residual force RMS on valid frames (body weights).
+and the pelvis residual force RMS on valid frames (body weights). Below the table, per clip, the leg and
+lumbar coordinates whose moments the muscles fail most: their parts of the reserve share on valid frames.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from builder import layout  # noqa: E402
 from builder.biosim.record import read_record  # noqa: E402
 from builder.biosim.storage import read_storage  # noqa: E402
+from builder.biosim.validity import LEG_AND_LUMBAR, coordinate_group  # noqa: E402
 
 COLUMNS = ("valid", "share", "share_valid", "capacity", "saturated", "sat_valid", "err_raw", "err_pub", "err_sg",
            "res_bw")
@@ -50,7 +52,8 @@ def figures(record, validity: dict, frames=None) -> dict:
             "share_valid": validity["reserve_share_valid_frames"]["leg_lumbar"],
             "capacity": validity["capacity_median"], "saturated": validity["saturated_fraction"]["raw"],
             "err_raw": validity["moment_error"]["raw"], "err_pub": validity["moment_error"]["published"],
-            "err_sg": validity["moment_error"]["savgol"], "res_bw": validity["residual_force_rms_bw_valid_frames"]}
+            "err_sg": validity["moment_error"]["savgol"], "res_bw": validity["residual_force_rms_bw_valid_frames"],
+            "parts": validity.get("reserve_share_by_coordinate_valid_frames", {})}
 
 
 def audit_work_folder(work: Path, recompute: bool = False) -> dict[str, dict]:
@@ -105,6 +108,24 @@ def print_table(rows: dict[str, dict]) -> None:
         values = [np.nanmedian([r[c] for r in clip_rows if c in r]) if any(c in r for r in clip_rows) else np.nan
                   for c in COLUMNS]
         print(f"{clip:34s} {kept}/{len(clip_rows):<6d} " + " ".join(f"{v:11.3f}" for v in values))
+
+
+def print_largest_parts(rows: dict[str, dict], count: int = 4) -> None:
+    """Per clip (and reference trial), the leg and lumbar coordinates with the largest median part of the
+    reserve share on valid frames (``reserve_share_by_coordinate_valid_frames``; records written before it
+    have none: ``--recompute``)."""
+    by_clip = defaultdict(list)
+    for name, row in rows.items():
+        if row.get("parts"):
+            by_clip[name if row["status"] == "real" else name.split("__")[0]].append(row["parts"])
+    if not by_clip:
+        return
+    print(f"\n{'largest parts of the reserve share':34s} (median over subjects, valid frames; sides apart)")
+    for clip, parts in sorted(by_clip.items()):
+        names = {n for p in parts for n in p if coordinate_group(n) in LEG_AND_LUMBAR}
+        medians = {n: float(np.nanmedian([p.get(n, np.nan) for p in parts])) for n in names}
+        largest = sorted(medians.items(), key=lambda item: -item[1])[:count]
+        print(f"{clip:34s} " + "  ".join(f"{n} {v:.3f}" for n, v in largest))
 
 
 def before_after_figure(path: Path, before: dict[str, dict], after: dict[str, dict]) -> None:
@@ -165,6 +186,7 @@ def main() -> int:
     if args.reference:
         rows |= audit_reference_trials(args.reference, args.reference_work)
     print_table(rows)
+    print_largest_parts(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.before and args.figure:

@@ -4,11 +4,12 @@ Each trial goes through ULBS-112 as a user's motion would (scaled on its static 
 markers: builder/biosim/reference_trials.py). Every estimator then estimates the ground reactions from
 the IK coordinates alone; printed per estimator: per-component RMSE (% body weight) and r, the worst
 peak error per stance, the stance COP error, and the RMSE (N m/kg) of the hip/knee/ankle sagittal
-moments of inverse dynamics with the estimate against inverse dynamics with the plates (same model,
-same IK). Column ``plates 6 Hz`` scores the plates themselves low-passed at the kinematics' cut-off: the
-floor of any estimate that carries only the frequencies the kinematics have. With ``--embedded FOLDER``
-(a ``biohuman kinematics`` output), also the pelvis residual force of every sequence there, per body
-weight, RMS over all frames and over frames with contact.
+moments and of the hip adduction, hip rotation and subtalar moments of inverse dynamics with the estimate
+against inverse dynamics with the plates (same model, same IK). Column ``plates 6 Hz`` scores the plates
+themselves low-passed at the kinematics' cut-off: the floor of any estimate that carries only the
+frequencies the kinematics have. With ``--embedded FOLDER`` (a ``biohuman kinematics`` output), also the
+pelvis residual force of every sequence there, per body weight, RMS over all frames and over frames with
+contact.
 
     python3 scripts/bench_grf.py [--estimators physics,contact] [--trials walk,run] [--embedded /tmp/kin]
 """
@@ -45,6 +46,9 @@ ROWS = (  # (label, key, scale, format)
     ("hip flex N m/kg (r/l)", ("hip_flexion_r_moment", "hip_flexion_l_moment"), 1, "{:.3f}"),
     ("knee N m/kg (r/l)", ("knee_angle_r_moment", "knee_angle_l_moment"), 1, "{:.3f}"),
     ("ankle N m/kg (r/l)", ("ankle_angle_r_moment", "ankle_angle_l_moment"), 1, "{:.3f}"),
+    ("hip add N m/kg (r/l)", ("hip_adduction_r_moment", "hip_adduction_l_moment"), 1, "{:.3f}"),
+    ("hip rot N m/kg (r/l)", ("hip_rotation_r_moment", "hip_rotation_l_moment"), 1, "{:.3f}"),
+    ("subtalar N m/kg (r/l)", ("subtalar_angle_r_moment", "subtalar_angle_l_moment"), 1, "{:.3f}"),
     ("pelvis residual %BW", "residual_force_rms_bw", 100, "{:.1f}"), ("seconds", "seconds", 1, "{:.1f}"),
 )
 

@@ -148,6 +148,9 @@ def compare_to_plates(estimated: GroundReactions, plates: ForcePlates, window: t
 
 SAGITTAL_MOMENTS = tuple(f"{joint}_{side}_moment" for joint in ("hip_flexion", "knee_angle", "ankle_angle")
                          for side in SIDES)
+OUT_OF_PLANE_MOMENTS = tuple(f"{joint}_{side}_moment" for joint in ("hip_adduction", "hip_rotation", "subtalar_angle")
+                             for side in SIDES)
+"""Where the estimate's medio-lateral force and the centre of pressure's path across the foot show."""
 
 
 def moment_rmse(estimated: StorageTable, measured: StorageTable, mass: float,
@@ -165,14 +168,15 @@ def score_against_plates(estimated: GroundReactions, plates: ForcePlates, model:
                          ) -> tuple[dict[str, float], InverseDynamicsResult]:
     """``estimated`` scored against ``plates``: :func:`compare_to_plates`, the :func:`moment_rmse` of inverse
     dynamics with it (written to ``folder`` as ``grf_<name>.mot/.xml``, ``_contact.sto`` if it has residuals,
-    ``id_<name>.sto``) against
-    ``measured`` (ID with the plates over ``window``, same model and coordinates), and that ID's pelvis
+    ``id_<name>.sto``) against ``measured`` (ID with the plates over ``window``, same model and coordinates)
+    for the :data:`SAGITTAL_MOMENTS` and :data:`OUT_OF_PLANE_MOMENTS`, and that ID's pelvis
     ``residual_force_rms_bw``. Returns the metrics and the ID result."""
     folder = Path(folder)
     contact = folder / f"grf_{name}_contact.sto" if estimated.residual_force is not None else None
     estimated.write(folder / f"grf_{name}.mot", folder / f"grf_{name}.xml", contact)
     result = run_inverse_dynamics(model, coordinates, folder / f"id_{name}.sto", folder / f"grf_{name}.xml",
                                   time_range=window)
-    metrics = {**compare_to_plates(estimated, plates, window), **moment_rmse(result.table, measured.table, mass),
+    moments = moment_rmse(result.table, measured.table, mass, SAGITTAL_MOMENTS + OUT_OF_PLANE_MOMENTS)
+    metrics = {**compare_to_plates(estimated, plates, window), **moments,
                "residual_force_rms_bw": result.residuals["residual_force_rms_bw"]}
     return metrics, result

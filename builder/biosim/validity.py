@@ -12,13 +12,14 @@ Figures (per frame, written to ``validity.sto``; summarised in ``record.json`` u
   residual moment per body weight x height: the part of the motion the external loads do not explain.
 * ``valid``: 1 when every figure is within :class:`ValidityThresholds`, else 0.
 
-Sequence figures: reserve share of the RMS joint moment per coordinate group (RMS of what the
-muscles do not produce / RMS of the ID moment over the group's coordinates and frames), saturated
-activations (>= 0.99), median active-fibre-force capacity at the IK poses (the SO's force per unit
-activation / ``max_isometric_force``, force-length-velocity: by default with compliant tendons in OpenSim's
-equilibrium at the solved activations, else OpenSim's ``calcInextensibleTendonActiveFiberForce(s, 1)``
-with a rigid tendon), how well raw SO, the published activations and the post-hoc Savitzky-Golay filter
-reproduce the ID moments, activation roughness, pelvis residuals and IK error on the valid frames.
+Sequence figures: reserve share of the RMS joint moment per coordinate group (RMS of what the muscles do not
+produce / RMS of the ID moment over the group's coordinates and frames) and each coordinate's part of it on
+the valid frames (:func:`coordinate_shares`: which joint axis the muscles fail), saturated activations
+(>= 0.99), median active-fibre-force capacity at the IK poses (the SO's force per unit activation /
+``max_isometric_force``, force-length-velocity: by default with compliant tendons in OpenSim's equilibrium
+at the solved activations, else OpenSim's ``calcInextensibleTendonActiveFiberForce(s, 1)`` with a rigid
+tendon), how well raw SO, the published activations and the post-hoc Savitzky-Golay filter reproduce the ID
+moments, activation roughness, pelvis residuals and IK error on the valid frames.
 """
 
 from __future__ import annotations
@@ -101,6 +102,20 @@ def group_shares(dofs: list[str], reference: np.ndarray, difference: np.ndarray)
     return out
 
 
+def coordinate_shares(dofs: list[str], reference: np.ndarray, difference: np.ndarray) -> dict[str, float]:
+    """Each grouped coordinate's part of its group's share (:func:`group_shares`): the RMS of its ``difference``
+    over the group's RMS ``reference``, divided by the root of the group's coordinate count, so that the
+    squares of a group's parts add up to the square of its share. Unlike a coordinate's own ratio, a part is
+    not inflated by a coordinate that carries almost no moment (the toes' ``mtp_angle``)."""
+    groups = [coordinate_group(d) for d in dofs]
+    out = {}
+    for group in COORDINATE_GROUPS:
+        cols = [k for k, g in enumerate(groups) if g == group]
+        denominator = _rms(reference[:, cols]) * np.sqrt(len(cols)) if cols else 0.0
+        out.update({dofs[k]: _rms(difference[:, k]) / denominator for k in cols if denominator > 0})
+    return out
+
+
 def roughness(activations: np.ndarray) -> float:
     """RMS second difference over RMS value of activations (T, muscles): 0 for straight lines."""
     if len(activations) < 3:
@@ -155,6 +170,8 @@ def audit_sequence(times: np.ndarray, dofs: list[str], id_moments: np.ndarray, m
         "reserve_share": moment_error(raw),
         "reserve_share_valid_frames": group_shares(dofs, id_moments[kept],
                                                    id_moments[kept] - produced[kept]),
+        "reserve_share_by_coordinate_valid_frames": coordinate_shares(dofs, id_moments[kept],
+                                                                      id_moments[kept] - produced[kept]),
         "moment_error": {name: moment_error(a)["leg_lumbar"] for name, a in
                          (("raw", raw), ("published", published), ("savgol", savgol))},
         "roughness": {name: roughness(a) for name, a in (("raw", raw), ("published", published), ("savgol", savgol))},

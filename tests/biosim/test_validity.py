@@ -7,7 +7,13 @@ import pytest
 from scipy.optimize import minimize
 
 from builder.biosim.fast_so import solve_batched_qp
-from builder.biosim.validity import ValidityThresholds, audit_sequence, drop_reasons, group_shares
+from builder.biosim.validity import (
+    ValidityThresholds,
+    audit_sequence,
+    coordinate_shares,
+    drop_reasons,
+    group_shares,
+)
 
 
 def _sequence(T=40, seed=0):
@@ -41,6 +47,7 @@ def test_audit_masks_frames_where_muscles_fall_short_and_keeps_the_rest():
     assert audit.summary["masked_frames"] == {"marker_error": 1, "unexplained_moment": 4, "residual_force": 1,
                                               "residual_moment": 0}
     assert audit.summary["reserve_share_valid_frames"]["leg_lumbar"] < 1e-9 < audit.summary["reserve_share"]["hip"]
+    assert max(audit.summary["reserve_share_by_coordinate_valid_frames"].values()) < 1e-9
     assert audit.summary["capacity_median"] == 1.0
     assert audit.frames.labels[0] == "valid" and audit.frames.data.shape == (T, 7)
     assert drop_reasons(audit.summary) == []
@@ -55,6 +62,17 @@ def test_group_shares_are_rms_ratios_per_group():
     assert np.isclose(shares["hip"], 0.1) and shares["knee"] == 0.0 and np.isclose(shares["lumbar"], 0.1)
     assert np.isnan(shares["ankle"])    # no ankle coordinate: no figure
     assert np.isclose(shares["leg_lumbar"], np.sqrt((1 + 1 + 0.25) / (100 + 100 + 400 + 25)))
+
+
+def test_coordinate_shares_split_a_group_share_without_small_denominators():
+    dofs = ["hip_flexion_r", "hip_adduction_r", "ankle_angle_r", "mtp_angle_r", "knee_angle_r"]
+    reference = np.ones((5, 5)) * [10.0, 10.0, 100.0, 0.01, 20.0]
+    difference = np.ones((5, 5)) * [1.0, 0.0, 2.0, 1.0, 0.0]
+    parts, shares = coordinate_shares(dofs, reference, difference), group_shares(dofs, reference, difference)
+    assert np.isclose(parts["hip_flexion_r"] ** 2 + parts["hip_adduction_r"] ** 2, shares["hip"] ** 2)
+    assert np.isclose(parts["ankle_angle_r"] ** 2 + parts["mtp_angle_r"] ** 2, shares["ankle"] ** 2)
+    assert parts["mtp_angle_r"] < 0.01 and parts["ankle_angle_r"] > 0.01   # not 1 / 0.01 = 100
+    assert parts["hip_adduction_r"] == 0.0 and parts["knee_angle_r"] == 0.0
 
 
 def test_smoothed_sequence_qp_matches_a_generic_solver_and_meets_every_frame():
