@@ -91,19 +91,23 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def stats_table(manifest: dict) -> str:
-    """Per source and split: sequences, subjects, frames, frames with muscle labels, windows."""
+    """Per source and split: sequences (and how many of them are extra rendered views of the others: same
+    motion and labels, another camera and look), subjects, frames, frames with muscle labels, windows."""
     rows = []
+    keys = ("sequences", "views", "subjects", "frames", "muscle_frames", "windows")
     for split, sources in manifest["counts"]["splits"].items():
         for source, c in sources.items():
-            rows.append([source, split, c["sequences"], c["subjects"], f"{c['frames']:,}",
-                         f"{c['muscle_frames']:,}", f"{c['windows']:,}"])
-        total = {key: sum(c[key] for c in sources.values())
-                 for key in ("sequences", "subjects", "frames", "muscle_frames", "windows")}
-        rows.append(["**all sources**", split, total["sequences"], total["subjects"], f"{total['frames']:,}",
-                     f"{total['muscle_frames']:,}", f"{total['windows']:,}"])
+            rows.append([source, split, *_stats_cells({key: c.get(key, 0) for key in keys})])
+        total = {key: sum(c.get(key, 0) for c in sources.values()) for key in keys}
+        rows.append(["**all sources**", split, *_stats_cells(total)])
     rows.sort(key=lambda row: (row[0].startswith("**"), row[0], {"train": 0, "test": 1}.get(row[1], 2)))
-    return _table(["source", "split", "sequences", "subjects", "frames", "frames with muscle labels", "windows"],
-                  rows)
+    return _table(["source", "split", "sequences", "of them extra views", "subjects", "frames",
+                   "frames with muscle labels", "windows"], rows)
+
+
+def _stats_cells(c: dict) -> list:
+    return [c["sequences"], c["views"], c["subjects"], f"{c['frames']:,}", f"{c['muscle_frames']:,}",
+            f"{c['windows']:,}"]
 
 
 def filtering_table(manifest: dict) -> str:

@@ -221,14 +221,17 @@ def _remove_temporary(out: Store) -> None:
 
 
 def _counts(summaries: list[dict], records: list[dict]) -> dict:
-    """Windows, frames, sequences and subjects per split and source; kept/dropped per source and reason and the
-    validity figures, of simulated sequences only (not their extra rendered views)."""
+    """Windows, frames, sequences (``views``: how many of them are extra rendered views) and subjects per split
+    and source; kept/dropped per source and reason and the validity figures, of simulated sequences only (not
+    their extra rendered views)."""
     table: dict = defaultdict(lambda: defaultdict(lambda: Counter()))
     subjects: dict = defaultdict(set)
+    views = {record["sequence_id"] for record in records if record.get("view_of")}
     for s in summaries:
         for key in (s["split"], "all"):
             row = table[key][s["source"]]
-            row.update(windows=s["windows"], frames=s["frames"], muscle_frames=s["muscle_frames"], sequences=1)
+            row.update(windows=s["windows"], frames=s["frames"], muscle_frames=s["muscle_frames"], sequences=1,
+                       views=int(s["sequence_id"] in views))
             subjects[key, s["source"]].add(s["subject"])
     per_split = {split: {source: dict(sorted(row.items())) | {"subjects": len(subjects[split, source])}
                          for source, row in sorted(sources.items())} for split, sources in sorted(table.items())}

@@ -86,8 +86,9 @@ def training_domain_text(manifest: dict | None) -> str:
     for split, sources in manifest.get("counts", {}).get("splits", {}).items():
         for source, c in sources.items():
             kind = RENDERED_SOURCES.get(source.lower().replace(" ", ""), "filmed or user-supplied video")
-            lines.append(f"- {split}: `{source}`: {c.get('sequences', '?')} sequences, {c.get('subjects', '?')} "
-                         f"subjects, {c.get('windows', '?')} windows ({kind})")
+            views = f" ({c['views']} of them extra rendered views of the others)" if c.get("views") else ""
+            lines.append(f"- {split}: `{source}`: {c.get('sequences', '?')} sequences{views}, "
+                         f"{c.get('subjects', '?')} subjects, {c.get('windows', '?')} windows ({kind})")
     splits = manifest.get("counts", {}).get("splits", {})
     rendered = any(source.lower() in RENDERED_SOURCES for sources in splits.values() for source in sources)
     text = "\n".join(lines)

@@ -40,6 +40,10 @@ def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     filtering = manifest["counts"]["filtering"]["deepmimic"]
     assert filtering.get("kept", 0) + filtering.get("dropped", 0) == 4, "a view is not a BioSim run of its own"
     assert len(manifest["counts"]["validity"]["sequences"]) == 4
+    train = manifest["counts"]["splits"]["train"]["deepmimic"]
+    assert train["views"] == len(views) and manifest["counts"]["splits"]["test"]["deepmimic"]["views"] == 0
+    assert f"{train['views']} of them extra rendered views" in (report.parent / "model_card_BioHuman.md").read_text()
+    assert "| of them extra views |" in (dataset / "README.md").read_text()
 
     # --skip-build re-reports on the dataset as it is (e.g. rebuilt with new labels): BioSim is not run again
     shutil.rmtree(tmp_path / "run" / "motions")
