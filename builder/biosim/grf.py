@@ -180,15 +180,17 @@ def transition_shares(t: np.ndarray, contact: np.ndarray, max_transition: float,
     """Each foot's share (T, 2) of the load: 1 in single support; over a double support of at most
     ``max_transition`` s between two single supports, the smooth transition assumption (Ren et al. 2008):
     the trailing foot's share falls from 1 to 0 along a cubic smoothstep; other double supports take
-    ``lever(start, end)`` ((end - start + 1, 2) shares of frames start..end). Rows sum to 1 (0 in flight)."""
+    ``lever(start, end)`` ((end - start + 1, 2) shares of frames start..end), and so do double supports cut by
+    the start or end of the motion: how far such a transition had got is unknown, and taking its first frame
+    as its start puts the whole load on the trailing foot there. Rows sum to 1 (0 in flight)."""
     n = len(t)
     share = contact.astype(np.float64)
     for start, end in _runs(contact.all(axis=1)):
         before, after = max(start - 1, 0), min(end + 1, n - 1)
         leaving = [k for k in range(2) if end + 1 < n and not contact[after, k]]
         arriving = [k for k in range(2) if start > 0 and not contact[before, k]]
-        if t[end] - t[start] <= max_transition and (leaving or arriving):
-            trail = leaving[0] if leaving else 1 - arriving[0]
+        if t[end] - t[start] <= max_transition and leaving and arriving:
+            trail = leaving[0]
             s = (t[start:end + 1] - t[before]) / max(t[after] - t[before], 1e-9)
             share[start:end + 1, trail] = 1.0 - smoothstep(s)
             share[start:end + 1, 1 - trail] = smoothstep(s)

@@ -13,8 +13,9 @@ its single-support COP errs by 4 cm (7-14 cm on the run), and both get worse at 
    came from: the run's vertical peak error falls from 0.12 to 0.09 BW, but every clip's pelvis residual
    grows (the flight frames keep theirs), and the joint moments do not change (hip/knee/ankle within 0.01).
 3. **Shares**: two feet by the smooth transition assumption (Ren et al. 2008) in double supports of at most
-   ``max_transition`` s, by the lever rule when standing; with other sites on the floor, the shares whose
-   contact points best reproduce the whole-body COP (a generalised lever rule), smoothed over
+   ``max_transition`` s, by the lever rule when standing or where the motion's first or last frame cuts a
+   double support (:func:`~builder.biosim.grf.transition_shares`); with other sites on the floor, the shares
+   whose contact points best reproduce the whole-body COP (a generalised lever rule), smoothed over
    ``share_smoothing`` s.
 4. **Centre of pressure** of a foot in a gait stance (alternating with the other foot, at most
    ``max_stance`` s): rollover along the heel -> metatarsal-head line, from ``rollover[0]`` at the first

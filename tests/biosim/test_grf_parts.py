@@ -1,5 +1,5 @@
-"""Parts of the GRF estimation that need no OpenSim: the stance-lean fit and the AP lean's phase-in of the
-``contact`` estimator and the low-pass filtering of force-plate wrenches."""
+"""Parts of the GRF estimation that need no OpenSim: the feet's load shares, the stance-lean fit and the AP
+lean's phase-in of the ``contact`` estimator and the low-pass filtering of force-plate wrenches."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from builder.biosim.body_kinematics import lowpass
+from builder.biosim.grf import transition_shares
 from builder.biosim.grf_contact import WALKING, ContactGRFEstimator, stance_leans, walking_heading
 from builder.biosim.grf_validation import ForcePlates
 
@@ -19,6 +20,30 @@ def _alternating_stances(n: int = 300, stance: int = 40, overlap: int = 8) -> np
         vertical[start:start + stance, foot] = 700.0 * np.sin(np.linspace(0.0, np.pi, stance))
         start, foot = start + stance - overlap, 1 - foot
     return vertical
+
+
+def test_double_supports_cut_by_the_motion_take_the_lever_rule():
+    """A double support at the first or last frame may be a transition far under way: the trailing foot must
+    not get the whole load there (the smooth transition would start it at 1); a whole one keeps the
+    smoothstep."""
+    t = np.arange(30) / 30
+    contact = np.zeros((30, 2), bool)
+    contact[:4] = True                       # cut by the start: both feet down, then the left foot (1) leaves
+    contact[4:14, 0] = True
+    contact[12:16, 1] = True                 # a whole transition, frames 12-13, to the left foot
+    contact[14:, 1] = True
+    contact[24:, 0] = True                   # cut by the end: the right foot lands at frame 24
+    lever_calls = []
+
+    def lever(start: int, end: int) -> np.ndarray:
+        lever_calls.append((start, end))
+        return np.tile([0.7, 0.3], (end - start + 1, 1))
+
+    share = transition_shares(t, contact, 0.4, lever)
+    assert lever_calls == [(0, 3), (24, 29)]
+    assert np.allclose(share[:4], [0.7, 0.3]) and np.allclose(share[24:], [0.7, 0.3])
+    assert share[12, 0] > share[13, 0] > 0 and np.allclose(share[12:14].sum(axis=1), 1.0)
+    assert np.allclose(share[4:12], [1.0, 0.0]) and np.allclose(share[14:24], [0.0, 1.0])
 
 
 def test_stance_leans_recover_the_leans_that_made_the_target():
