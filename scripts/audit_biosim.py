@@ -57,13 +57,16 @@ def figures(record, validity: dict, frames=None) -> dict:
 
 
 def audit_work_folder(work: Path, recompute: bool = False) -> dict[str, dict]:
-    """``{sequence_id: row}`` for every sequence folder under ``work/sequences`` that has dynamics outputs."""
+    """``{sequence_id: row}`` for every sequence folder under ``work/sequences`` that has dynamics outputs; an
+    extra rendered view (its record's ``sources.view_of``) repeats its sequence's labels and is left out."""
     from builder.biosim.dynamics import audit_folder
 
     rows = {}
     folders = sorted(p for p in (work / "sequences").iterdir() if p.is_dir())
     for folder in tqdm(folders, desc="audit", unit="seq"):
         record = read_record(folder / layout.RECORD)
+        if record and (record.sources or {}).get("view_of"):
+            continue
         if recompute and (folder / layout.SO_ACTIVATIONS).is_file():
             audit = audit_folder(folder)
             rows[folder.name] = figures(record, audit.summary, audit.frames)
