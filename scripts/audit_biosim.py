@@ -151,13 +151,13 @@ def before_after_figure(path: Path, before: dict[str, dict], after: dict[str, di
             axis.bar(x + offset, values, 0.4, label=label)
         axis.set_title(title, fontsize=9)
     axes[0].legend()
-    def masked(row, label):   # the earlier build masked no frames: its rows' valid fraction is hindsight
-        return label == "after" and row.get("valid", 1.0) < 0.999
+    def masked(row):
+        return row.get("valid", 1.0) < 0.999
 
-    counts = {label: [[sum(1 for n, r in rows.items() if n.split("__")[0] == c and test(r, label)) for c in clips]
-                      for test in (lambda r, lb: r["status"] == "kept" and not masked(r, lb),
-                                   lambda r, lb: r["status"] == "kept" and masked(r, lb),
-                                   lambda r, lb: r["status"] != "kept")]
+    counts = {label: [[sum(1 for n, r in rows.items() if n.split("__")[0] == c and test(r)) for c in clips]
+                      for test in (lambda r: r["status"] == "kept" and not masked(r),
+                                   lambda r: r["status"] == "kept" and masked(r),
+                                   lambda r: r["status"] != "kept")]
               for label, rows in (("before", before), ("after", after))}
     for offset, (label, (whole, masked, dropped)) in zip((-0.2, 0.2), counts.items()):
         axes[-1].bar(x + offset, whole, 0.4, color="tab:green", label="kept whole" if offset > 0 else None)
