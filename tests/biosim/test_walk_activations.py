@@ -135,8 +135,12 @@ def median_capacity(model_path, coordinates_path, step: int = 3) -> float:
 
 @pytest.mark.slow
 def test_walk_muscles_carry_the_joint_moments(walk_folder):
-    """The scaled muscles work where the generic ones do, reserves stay marginal on the frames the
-    audit keeps, and the published (smoothed) activations still explain the ID moments."""
+    """The scaled muscles work where the generic ones do, and the issue's bounds hold on every frame, not only
+    on those the audit keeps: reserves under 5 % of the RMS joint moment (raw SO's moment error is what the
+    reserves carry), under 1 % saturated activations, and the published (smoothed) activations within 15 % of
+    the ID moments. Measured: DeepMimic walk .013 / 0.19 % / .013, gaitkit walk .0003 / 0.08 % / .0004. Before a
+    double support cut by the motion's first frame took the lever rule, the DeepMimic walk's first three frames
+    made it .101 / 0.51 % (this test then fails)."""
     from builder.musculoskeletal import default_model_path
 
     folder, record = walk_folder
@@ -147,9 +151,9 @@ def test_walk_muscles_carry_the_joint_moments(walk_folder):
     validity = record.validity
     print("validity:", {k: validity[k] for k in ("valid_fraction", "reserve_share_valid_frames", "moment_error",
                                                  "saturated_fraction", "roughness")})
-    assert validity["valid_fraction"] > 0.8
+    assert validity["valid_fraction"] > 0.95
     assert validity["reserve_share_valid_frames"]["leg_lumbar"] < 0.05
-    assert validity["saturated_fraction"]["raw"] < 0.02   # 1.1-1.4 %: reported, the target is < 1 %
+    assert validity["moment_error"]["raw"] < 0.05 and validity["saturated_fraction"]["raw"] < 0.01
     assert validity["moment_error"]["published"] < 0.15
     valid = read_storage(folder / layout.VALIDITY).column("valid")
     assert len(valid) == len(read_storage(folder / layout.ACTIVATIONS).time)
