@@ -15,6 +15,7 @@ Every stage resumes: finished sequences, shards and training steps are not redon
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import time
@@ -137,18 +138,18 @@ def training_subjects(subjects: list[str], salt: str) -> frozenset[str]:
 
 
 def views_note(dataset_dir: Path) -> str:
-    """How many of the dataset's sequences per split are extra rendered views of another sequence (from its
-    ``splits.json``; empty without one)."""
-    from .dataset.sequence_task import VIEW_MARK
-    from .dataset.splits import read_splits
-
-    if not (dataset_dir / "splits.json").is_file():
+    """How many of the dataset's windowed sequences per split are extra rendered views of another sequence (the
+    ``views`` counts of its ``manifest.json``; empty for a manifest without them)."""
+    manifest = dataset_dir / "manifest.json"
+    if not manifest.is_file():
         return ""
-    assignment = read_splits(dataset_dir / "splits.json")
-    counts = {split: [VIEW_MARK in sequence for sequence, s in assignment.items() if s == split]
-              for split in ("train", "test")}
+    splits = json.loads(manifest.read_text()).get("counts", {}).get("splits", {})
+    rows = {split: list(splits.get(split, {}).values()) for split in ("train", "test")}
+    if not all(rows.values()) or any("views" not in c for counts in rows.values() for c in counts):
+        return ""
     return "Extra rendered views of a sequence (own camera and looks): " + ", ".join(
-        f"{split} {sum(flags)} of {len(flags)} sequences" for split, flags in counts.items()) + "."
+        f"{split} {sum(c['views'] for c in counts)} of {sum(c['sequences'] for c in counts)} sequences"
+        for split, counts in rows.items()) + "."
 
 
 def build_feature_stores(config_names: tuple[str, ...], dataset_dir: Path, features: Path) -> None:

@@ -43,6 +43,7 @@ def test_main_job_builds_trains_evaluates_and_reports(tmp_path, capsys):
     train = manifest["counts"]["splits"]["train"]["deepmimic"]
     assert train["views"] == len(views) and manifest["counts"]["splits"]["test"]["deepmimic"]["views"] == 0
     assert f"{train['views']} of them extra rendered views" in (report.parent / "model_card_BioHuman.md").read_text()
+    assert f"train {train['views']} of {train['sequences']} sequences, test 0 of" in text
     assert "| of them extra views |" in (dataset / "README.md").read_text()
 
     # --skip-build re-reports on the dataset as it is (e.g. rebuilt with new labels): BioSim is not run again
