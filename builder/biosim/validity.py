@@ -91,12 +91,18 @@ def _rms(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(values)))) if values.size else float("nan")
 
 
+def _group_columns(dofs: list[str]) -> dict[str, list[int]]:
+    """Column indices of ``dofs`` per coordinate group, and over leg + lumbar (``"leg_lumbar"``)."""
+    groups = [coordinate_group(d) for d in dofs]
+    columns = {group: [k for k, g in enumerate(groups) if g == group] for group in COORDINATE_GROUPS}
+    columns["leg_lumbar"] = [k for k, g in enumerate(groups) if g in LEG_AND_LUMBAR]
+    return columns
+
+
 def group_shares(dofs: list[str], reference: np.ndarray, difference: np.ndarray) -> dict[str, float]:
     """RMS(``difference``) / RMS(``reference``) per coordinate group and over leg + lumbar (T, dofs)."""
-    groups = [coordinate_group(d) for d in dofs]
     out = {}
-    for group in (*COORDINATE_GROUPS, "leg_lumbar"):
-        cols = [k for k, g in enumerate(groups) if (g in LEG_AND_LUMBAR if group == "leg_lumbar" else g == group)]
+    for group, cols in _group_columns(dofs).items():
         denominator = _rms(reference[:, cols])
         out[group] = _rms(difference[:, cols]) / denominator if cols and denominator > 0 else float("nan")
     return out
@@ -107,10 +113,9 @@ def coordinate_shares(dofs: list[str], reference: np.ndarray, difference: np.nda
     over the group's RMS ``reference``, divided by the root of the group's coordinate count, so that the
     squares of a group's parts add up to the square of its share. Unlike a coordinate's own ratio, a part is
     not inflated by a coordinate that carries almost no moment (the toes' ``mtp_angle``)."""
-    groups = [coordinate_group(d) for d in dofs]
-    out = {}
+    columns, out = _group_columns(dofs), {}
     for group in COORDINATE_GROUPS:
-        cols = [k for k, g in enumerate(groups) if g == group]
+        cols = columns[group]
         denominator = _rms(reference[:, cols]) * np.sqrt(len(cols)) if cols else 0.0
         out.update({dofs[k]: _rms(difference[:, k]) / denominator for k in cols if denominator > 0})
     return out
@@ -168,10 +173,8 @@ def audit_sequence(times: np.ndarray, dofs: list[str], id_moments: np.ndarray, m
         "frames": int(len(times)), "valid_frames": int(valid.sum()), "valid_fraction": float(valid.mean()),
         "masked_frames": {name: int((~ok).sum()) for name, ok in checks.items()},
         "reserve_share": moment_error(raw),
-        "reserve_share_valid_frames": group_shares(dofs, id_moments[kept],
-                                                   id_moments[kept] - produced[kept]),
-        "reserve_share_by_coordinate_valid_frames": coordinate_shares(dofs, id_moments[kept],
-                                                                      id_moments[kept] - produced[kept]),
+        "reserve_share_valid_frames": group_shares(dofs, id_moments[kept], unexplained[kept]),
+        "reserve_share_by_coordinate_valid_frames": coordinate_shares(dofs, id_moments[kept], unexplained[kept]),
         "moment_error": {name: moment_error(a)["leg_lumbar"] for name, a in
                          (("raw", raw), ("published", published), ("savgol", savgol))},
         "roughness": {name: roughness(a) for name, a in (("raw", raw), ("published", published), ("savgol", savgol))},
