@@ -124,18 +124,37 @@ def filtering_table(manifest: dict) -> str:
 
 
 def validity_table(validity: dict) -> str:
-    """BioSim's validity figures (``manifest["counts"]["validity"]``): medians per source, masked frames."""
+    """BioSim's validity figures (``manifest["counts"]["validity"]``): medians per source with masked frames,
+    then per motion where several sequences play one (the embedded default's clips), each with how many kept
+    sequences meet the label bounds on their kept frames."""
     keys = list(validity["figures"])
+    bounds = validity.get("bounds")
+
+    def cells(row: dict) -> list:
+        within = [f"{row['within_bounds']}/{row['kept']}"] if bounds else []
+        return [row["audited"], *within, *("-" if row[k] is None else f"{row[k]:.3f}" for k in keys)]
+
+    within_header = ["kept within bounds"] if bounds else []
     rows = []
     for source, row in validity["by_source"].items():
         frames = row["frames"]
         checks = ", ".join(f"{k} {v}" for k, v in frames.items() if k not in ("frames", "valid_frames") and v) or "-"
-        rows.append([source, row["audited"], *("-" if row[k] is None else f"{row[k]:.3f}" for k in keys),
-                     frames.get("frames", 0), frames.get("valid_frames", 0), checks])
-    legend = "\n".join(f"- `{key}`: {text} (median over the source's sequences)"
+        rows.append([source, *cells(row), frames.get("frames", 0), frames.get("valid_frames", 0), checks])
+    header = ["source", "audited", *within_header, *keys, "frames", "kept frames", "masked frames by check"]
+    text = _table(header, rows)
+    if validity.get("by_motion"):
+        text += "\n\nPer motion (medians over the subjects that play it):\n\n" + _table(
+            ["motion", "source", "audited", *within_header, *keys],
+            [[motion, row["source"], *cells(row)] for motion, row in validity["by_motion"].items()])
+    legend = "\n".join(f"- `{key}`: {text} (median over the source's or motion's sequences)"
                        for key, text in validity["figures"].items())
-    header = ["source", "audited", *keys, "frames", "kept frames", "masked frames by check"]
-    return _table(header, rows) + "\n\n" + legend
+    if bounds:
+        legend = (f"- kept within bounds: kept sequences whose kept frames leave under "
+                  f"{bounds['reserve_share']:.0%} of the RMS leg + lumbar joint moment to the reserves with under "
+                  f"{bounds['saturated']:.0%} of raw SO activations saturated (`LABEL_BOUNDS` in "
+                  f"`builder.biosim.validity_report`); the other kept sequences' labels lean on reserves or on "
+                  f"muscles at full activation\n" + legend)
+    return text + "\n\n" + legend
 
 
 def muscle_table() -> str:

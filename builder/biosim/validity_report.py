@@ -21,6 +21,25 @@ FIGURES: dict[str, str] = {
 }
 """Per-sequence figures summarised for the card, with their descriptions."""
 
+LABEL_BOUNDS: dict[str, float] = {"reserve_share": 0.05, "saturated": 0.01}
+"""When a kept sequence's labels are muscle-driven on its kept frames: reserves carry under 5 % of the RMS
+joint moment over leg and lumbar coordinates (Hicks et al. 2015 ask reserves small next to the net moments)
+and under 1 % of raw SO activations sit at their bound. The real Rajagopal walk through ULBS-112 gives .02 /
+0.0 %, its 3.8 m/s run .04 / 0.9-1.3 % (plates / BioSim's GRF estimate): running is at the bound."""
+
+
+def within_bounds(validity: dict) -> bool:
+    """Whether a sequence's kept frames meet :data:`LABEL_BOUNDS` (a NaN figure does not)."""
+    saturated = validity["saturated_fraction"]
+    return bool(float(validity["reserve_share_valid_frames"]["leg_lumbar"]) < LABEL_BOUNDS["reserve_share"]
+                and float(saturated.get("raw_valid_frames", saturated["raw"])) < LABEL_BOUNDS["saturated"])
+
+
+def motion_of(record: dict) -> str:
+    """The motion a sequence plays: its id less the ``__<subject>`` suffix that the embedded default gives
+    each (motion, subject) pair; any other sequence is its own motion."""
+    return record["sequence_id"].removesuffix(f"__{record.get('subject')}")
+
 
 def sequence_figures(validity: dict) -> dict[str, float]:
     """The :data:`FIGURES` of one sequence from its record's ``validity`` summary."""
@@ -33,28 +52,41 @@ def sequence_figures(validity: dict) -> dict[str, float]:
 
 
 def validity_counts(records: list[dict]) -> dict:
-    """Per-sequence figures and per-source medians and masked-frame counts of dataset records
-    (``{sequence_id, source, kept, validity}``); sequences without an audit are counted as such."""
+    """Per-sequence figures, per-source medians and masked-frame counts of dataset records
+    (``{sequence_id, source, subject, kept, validity}``), and per-motion medians of the motions that several
+    sequences play (the embedded default's clips on each subject); sequences without an audit are counted as
+    such. ``within_bounds``: kept sequences whose kept frames meet :data:`LABEL_BOUNDS`."""
     sequences, masked, unaudited = {}, defaultdict(lambda: defaultdict(int)), defaultdict(int)
     for record in records:
         validity = record.get("validity") or {}
         if not validity.get("frames"):
             unaudited[record["source"]] += 1
             continue
-        sequences[record["sequence_id"]] = {"source": record["source"], "kept": record["kept"],
+        sequences[record["sequence_id"]] = {"source": record["source"], "motion": motion_of(record),
+                                            "kept": record["kept"],
+                                            "within_bounds": record["kept"] and within_bounds(validity),
                                             **sequence_figures(validity)}
         masked[record["source"]]["frames"] += validity["frames"]
         masked[record["source"]]["valid_frames"] += validity["valid_frames"] if record["kept"] else 0
         for reason, count in validity["masked_frames"].items():
             masked[record["source"]][reason] += count
-    by_source = {}
-    for source in sorted({row["source"] for row in sequences.values()} | set(unaudited)):
-        rows = [row for row in sequences.values() if row["source"] == source]
-        by_source[source] = {"audited": len(rows), "unaudited": unaudited[source],
-                             **{key: float(np.nanmedian([row[key] for row in rows])) if rows else None
-                                for key in FIGURES},
-                             "frames": dict(masked[source])}
-    return {"figures": FIGURES, "sequences": sequences, "by_source": by_source}
+    by_source = {source: {**_summary([row for row in sequences.values() if row["source"] == source]),
+                          "unaudited": unaudited[source], "frames": dict(masked[source])}
+                 for source in sorted({row["source"] for row in sequences.values()} | set(unaudited))}
+    plays = defaultdict(list)
+    for row in sequences.values():
+        plays[row["motion"]].append(row)
+    by_motion = {motion: {"source": rows[0]["source"], **_summary(rows)}
+                 for motion, rows in sorted(plays.items()) if len(rows) > 1}
+    return {"figures": FIGURES, "bounds": LABEL_BOUNDS, "sequences": sequences, "by_source": by_source,
+            "by_motion": by_motion}
+
+
+def _summary(rows: list[dict]) -> dict:
+    """How many sequences were audited, kept and within the bounds, and the medians of their figures."""
+    return {"audited": len(rows), "kept": sum(row["kept"] for row in rows),
+            "within_bounds": sum(row["within_bounds"] for row in rows),
+            **{key: float(np.nanmedian([row[key] for row in rows])) if rows else None for key in FIGURES}}
 
 
 def validity_histograms(path: Path, counts: dict) -> None:

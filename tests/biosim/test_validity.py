@@ -118,6 +118,29 @@ def test_card_figures_read_non_finite_values_as_records_store_them():
     assert counts["by_source"]["deepmimic"]["reserve_share"] == pytest.approx(0.05)
 
 
+def test_card_counts_the_sequences_within_the_label_bounds_per_source_and_motion():
+    """A kept sequence is within the bounds when its kept frames leave < 5 % to the reserves and saturate < 1 %
+    of the raw activations; motions played by several subjects get their own row, others only their source's."""
+    from builder.biosim.validity_report import validity_counts
+
+    def record(sequence_id: str, subject: str, share: float, saturated: float, kept: bool = True) -> dict:
+        validity = {"frames": 10, "valid_frames": 10, "valid_fraction": 1.0, "masked_frames": {},
+                    "reserve_share_valid_frames": {"leg_lumbar": share}, "capacity_median": 0.9,
+                    "saturated_fraction": {"raw": 0.5, "raw_valid_frames": saturated},
+                    "moment_error": {"published": share}, "residual_force_rms_bw_valid_frames": 0.02}
+        return {"sequence_id": sequence_id, "source": "deepmimic", "subject": subject, "kept": kept,
+                "validity": validity}
+
+    counts = validity_counts([record("walk__a1", "a1", 0.01, 0.002), record("walk__a2", "a2", 0.01, 0.02),
+                              record("run__a1", "a1", 0.10, 0.0), record("run__a2", "a2", 0.01, 0.0, kept=False),
+                              record("solo", "a1", 0.01, 0.0)])
+    assert [row["within_bounds"] for row in counts["sequences"].values()] == [True, False, False, False, True]
+    source = counts["by_source"]["deepmimic"]
+    assert (source["audited"], source["kept"], source["within_bounds"]) == (5, 4, 2)
+    assert list(counts["by_motion"]) == ["run", "walk"]                   # "solo" is its own motion: no row
+    assert counts["by_motion"]["walk"]["within_bounds"] == 1 and counts["by_motion"]["run"]["kept"] == 1
+
+
 def test_a_failed_path_wrap_is_bridged_over_time():
     """NaN moment arms of one frame (OpenSim's answer where a wrap fails) are interpolated from its neighbours."""
     from builder.biosim.fast_so import _bridge_path_failures

@@ -33,14 +33,15 @@ def test_card_shows_the_validity_audit(tmp_path):
                 "reserve_share_valid_frames": {"leg_lumbar": 0.02}, "capacity_median": 0.93,
                 "saturated_fraction": {"raw": 0.004}, "moment_error": {"published": 0.06},
                 "residual_force_rms_bw_valid_frames": 0.03}
-    for name in ("walk_a", "walk_b"):
-        folder = make_sequence(tmp_path, name, num_frames=20)
+    for subject in ("s1", "s2"):   # one motion played by two subjects, as the embedded default's clips
+        folder = make_sequence(tmp_path, f"walk__{subject}", subject=subject, num_frames=20)
         record = json.loads((folder / layout.RECORD).read_text())
         (folder / layout.RECORD).write_text(json.dumps({**record, "validity": validity}))
     out = tmp_path / "dataset"
     build_dataset(tmp_path, out, BuildConfig(window=WindowConfig(size=8, stride=8)))
     card = (out / "README.md").read_text()
-    assert "Frame-level audit" in card and "| default | 2 | 0.850 | 0.020 | 0.930 |" in card
+    assert "Frame-level audit" in card and "| default | 2 | 2/2 | 0.850 | 0.020 | 0.930 |" in card
+    assert "| walk | default | 2 | 2/2 | 0.850 | 0.020 | 0.930 |" in card   # the per-motion table
     assert "unexplained_moment 4" in card          # masked frames summed over the source
     assert (out / "figures" / "biosim_validity.png").is_file()
     assert "figures/biosim_validity.png" in card
