@@ -15,7 +15,6 @@ Every stage resumes: finished sequences, shards and training steps are not redon
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing
 import time
@@ -140,10 +139,13 @@ def training_subjects(subjects: list[str], salt: str) -> frozenset[str]:
 def views_note(dataset_dir: Path) -> str:
     """How many of the dataset's windowed sequences per split are extra rendered views of another sequence (the
     ``views`` counts of its ``manifest.json``; empty for a manifest without them)."""
-    manifest = dataset_dir / "manifest.json"
-    if not manifest.is_file():
+    from biohuman10m.layout import MANIFEST
+
+    from .dataset.manifest import read_manifest
+
+    if not (dataset_dir / MANIFEST).is_file():
         return ""
-    splits = json.loads(manifest.read_text()).get("counts", {}).get("splits", {})
+    splits = read_manifest(dataset_dir).get("counts", {}).get("splits", {})
     rows = {split: list(splits.get(split, {}).values()) for split in ("train", "test")}
     if not all(rows.values()) or any("views" not in c for counts in rows.values() for c in counts):
         return ""

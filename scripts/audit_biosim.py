@@ -34,6 +34,7 @@ from builder import layout  # noqa: E402
 from builder.biosim.record import read_record  # noqa: E402
 from builder.biosim.storage import read_storage  # noqa: E402
 from builder.biosim.validity import LEG_AND_LUMBAR, coordinate_group  # noqa: E402
+from builder.sources.embedded import SUBJECT_MARK  # noqa: E402
 
 COLUMNS = ("valid", "share", "share_valid", "capacity", "saturated", "sat_valid", "err_raw", "err_pub", "err_sg",
            "res_bw")
@@ -96,6 +97,11 @@ def audit_reference_trials(pipeline: Path, work: Path) -> dict[str, dict]:
     return rows
 
 
+def clip_of(name: str) -> str:
+    """The clip of an embedded sequence (``deepmimic_run__anny01`` -> ``deepmimic_run``)."""
+    return name.split(SUBJECT_MARK)[0]
+
+
 def print_table(rows: dict[str, dict]) -> None:
     print(f"{'sequence':34s} {'status':8s} " + " ".join(f"{c:>11s}" for c in COLUMNS))
     for name, row in rows.items():
@@ -104,7 +110,7 @@ def print_table(rows: dict[str, dict]) -> None:
     by_clip = defaultdict(list)
     for name, row in rows.items():
         if row["status"] != "real":   # the reference trials have their own rows only
-            by_clip[name.split("__")[0]].append(row)
+            by_clip[clip_of(name)].append(row)
     print(f"\n{'clip (median over subjects)':34s} {'kept':8s} " + " ".join(f"{c:>11s}" for c in COLUMNS))
     for clip, clip_rows in sorted(by_clip.items()):
         kept = sum(r["status"] == "kept" for r in clip_rows)
@@ -120,7 +126,7 @@ def print_largest_parts(rows: dict[str, dict], count: int = 4) -> None:
     by_clip = defaultdict(list)
     for name, row in rows.items():
         if row.get("parts"):
-            by_clip[name if row["status"] == "real" else name.split("__")[0]].append(row["parts"])
+            by_clip[name if row["status"] == "real" else clip_of(name)].append(row["parts"])
     if not by_clip:
         return
     print(f"\n{'largest parts of the reserve share':34s} (median over subjects, valid frames; sides apart)")
@@ -138,7 +144,7 @@ def before_after_figure(path: Path, before: dict[str, dict], after: dict[str, di
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    clips = sorted({name.split("__")[0] for name in after})
+    clips = sorted({clip_of(name) for name in after})
     panels = (("share", "reserve share (leg + lumbar, all frames)"), ("share_valid", "reserve share, kept frames"),
               ("capacity", "median active-force capacity"), ("saturated", "saturated raw activations"),
               ("err_pub", "ID moments unexplained by the label"))
@@ -146,17 +152,18 @@ def before_after_figure(path: Path, before: dict[str, dict], after: dict[str, di
     x = np.arange(len(clips))
     for axis, (key, title) in zip(axes, panels):
         for offset, (label, rows) in zip((-0.2, 0.2), (("before", before), ("after", after))):
-            values = [np.nanmedian([r[key] for n, r in rows.items() if n.split("__")[0] == c and key in r] or [np.nan])
+            values = [np.nanmedian([r[key] for n, r in rows.items() if clip_of(n) == c and key in r] or [np.nan])
                       for c in clips]
             axis.bar(x + offset, values, 0.4, label=label)
         axis.set_title(title, fontsize=9)
     axes[0].legend()
-    def masked(row):
+
+    def frames_masked(row):
         return row.get("valid", 1.0) < 0.999
 
-    counts = {label: [[sum(1 for n, r in rows.items() if n.split("__")[0] == c and test(r)) for c in clips]
-                      for test in (lambda r: r["status"] == "kept" and not masked(r),
-                                   lambda r: r["status"] == "kept" and masked(r),
+    counts = {label: [[sum(1 for n, r in rows.items() if clip_of(n) == c and test(r)) for c in clips]
+                      for test in (lambda r: r["status"] == "kept" and not frames_masked(r),
+                                   lambda r: r["status"] == "kept" and frames_masked(r),
                                    lambda r: r["status"] != "kept")]
               for label, rows in (("before", before), ("after", after))}
     for offset, (label, (whole, masked, dropped)) in zip((-0.2, 0.2), counts.items()):

@@ -5,6 +5,7 @@ the figure)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +30,11 @@ and under 1 % of raw SO activations sit at their bound. The real Rajagopal walk 
 
 
 def within_bounds(validity: dict) -> bool:
-    """Whether a sequence's kept frames meet :data:`LABEL_BOUNDS` (a NaN figure does not)."""
+    """Whether a sequence's kept frames meet :data:`LABEL_BOUNDS` (a NaN figure does not; a record without the
+    kept frames' saturation is judged by all its frames')."""
     saturated = validity["saturated_fraction"]
     return bool(float(validity["reserve_share_valid_frames"]["leg_lumbar"]) < LABEL_BOUNDS["reserve_share"]
                 and float(saturated.get("raw_valid_frames", saturated["raw"])) < LABEL_BOUNDS["saturated"])
-
-
-def motion_of(record: dict) -> str:
-    """The motion a sequence plays: its id less the ``__<subject>`` suffix that the embedded default gives
-    each (motion, subject) pair; any other sequence is its own motion."""
-    return record["sequence_id"].removesuffix(f"__{record.get('subject')}")
 
 
 def sequence_figures(validity: dict) -> dict[str, float]:
@@ -56,13 +52,16 @@ def validity_counts(records: list[dict]) -> dict:
     (``{sequence_id, source, subject, kept, validity}``), and per-motion medians of the motions that several
     sequences play (the embedded default's clips on each subject); sequences without an audit are counted as
     such. ``within_bounds``: kept sequences whose kept frames meet :data:`LABEL_BOUNDS`."""
+    from builder.sources.embedded import motion_of  # the sources package imports scipy's rotations
+
     sequences, masked, unaudited = {}, defaultdict(lambda: defaultdict(int)), defaultdict(int)
     for record in records:
         validity = record.get("validity") or {}
         if not validity.get("frames"):
             unaudited[record["source"]] += 1
             continue
-        sequences[record["sequence_id"]] = {"source": record["source"], "motion": motion_of(record),
+        sequences[record["sequence_id"]] = {"source": record["source"],
+                                            "motion": motion_of(record["sequence_id"], record.get("subject")),
                                             "kept": record["kept"],
                                             "within_bounds": record["kept"] and within_bounds(validity),
                                             **sequence_figures(validity)}
@@ -70,16 +69,20 @@ def validity_counts(records: list[dict]) -> dict:
         masked[record["source"]]["valid_frames"] += validity["valid_frames"] if record["kept"] else 0
         for reason, count in validity["masked_frames"].items():
             masked[record["source"]][reason] += count
-    by_source = {source: {**_summary([row for row in sequences.values() if row["source"] == source]),
-                          "unaudited": unaudited[source], "frames": dict(masked[source])}
-                 for source in sorted({row["source"] for row in sequences.values()} | set(unaudited))}
-    plays = defaultdict(list)
-    for row in sequences.values():
-        plays[row["motion"]].append(row)
+    by_source = {source: {**_summary(rows), "unaudited": unaudited[source], "frames": dict(masked[source])}
+                 for source, rows in _grouped(sequences.values(), "source", unaudited).items()}
     by_motion = {motion: {"source": rows[0]["source"], **_summary(rows)}
-                 for motion, rows in sorted(plays.items()) if len(rows) > 1}
+                 for motion, rows in _grouped(sequences.values(), "motion").items() if len(rows) > 1}
     return {"figures": FIGURES, "bounds": LABEL_BOUNDS, "sequences": sequences, "by_source": by_source,
             "by_motion": by_motion}
+
+
+def _grouped(rows: Iterable[dict], key: str, also: Iterable[str] = ()) -> dict[str, list[dict]]:
+    """``rows`` by their ``key``, in sorted order, with an empty list for each name in ``also`` without rows."""
+    groups: dict[str, list[dict]] = defaultdict(list, {name: [] for name in also})
+    for row in rows:
+        groups[row[key]].append(row)
+    return dict(sorted(groups.items()))
 
 
 def _summary(rows: list[dict]) -> dict:

@@ -17,6 +17,15 @@ from .deepmimic import embedded_motions, read_deepmimic
 from .motion_file import save_motion
 from .timing import resample
 
+SUBJECT_MARK = "__"
+"""Joins a clip's sequence id and its subject's id into the id of an embedded sequence."""
+
+
+def motion_of(sequence_id: str, subject: str | None) -> str:
+    """The motion a sequence plays: an embedded sequence's id less its ``__<subject>``; any other sequence is
+    its own motion."""
+    return sequence_id.removesuffix(f"{SUBJECT_MARK}{subject}")
+
 
 @dataclass(frozen=True)
 class AnnySubject:
@@ -62,7 +71,7 @@ def write_embedded_default(folder: str | Path, subjects: tuple[AnnySubject, ...]
         (motion,) = read_deepmimic(available[clip], cycles=LOOPING_CYCLES.get(clip, 1))
         motion = resample(motion, fps)
         for subject in subjects:
-            sequence_id = f"{motion.sequence_id}__{subject.subject_id}"
+            sequence_id = f"{motion.sequence_id}{SUBJECT_MARK}{subject.subject_id}"
             path = folder / f"{sequence_id}.npz"
             if not path.is_file():
                 save_motion(dataclasses.replace(motion, sequence_id=sequence_id, subject=subject.subject_id,
